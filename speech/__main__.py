@@ -1,0 +1,5 @@
+import sys
+
+from speech.cli import main
+
+sys.exit(main())

@@ -1,0 +1,167 @@
+"""Reading, writing and resampling audio.
+
+Every reader in the toolkit goes through :func:`read_audio`, so one place decides what counts as usable audio:
+whatever libsndfile decodes (wav, flac, ogg/vorbis, opus, mp3 where the library supports it), any channel count
+(averaged to mono), any sample rate (resampled with soxr), integer or float samples (returned as float32 in
+[-1, 1]). Everything else raises :class:`AudioError` with a one-line message naming the file.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from speech.errors import SpeechError
+
+WRITABLE_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
+
+
+class AudioError(SpeechError):
+    """An audio file that cannot be used; ``str(error)`` is one line naming the file and the problem."""
+
+    def __init__(self, source: str | os.PathLike, problem: str):
+        self.source = str(source)
+        self.problem = problem
+        super().__init__(f"{self.source}: {problem}")
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    sample_rate: int
+    channels: int
+    frames: int
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.sample_rate
+
+
+def _describe(error: Exception) -> str:
+    """libsndfile's messages carry the path and a lot of noise; keep the part that says what is wrong."""
+    text = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+    for marker in ("Format not recognised", "unknown format", "File contains data in an unknown format"):
+        if marker.lower() in text.lower():
+            return "not a recognised audio format"
+    if "No such file" in text or isinstance(error, FileNotFoundError):
+        return "file not found"
+    return text.split(": ")[-1] if ": " in text else text
+
+
+def audio_info(path: str | os.PathLike) -> AudioInfo:
+    """Header facts (rate, channels, length) without decoding the samples."""
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(path, "file not found")
+    if path.is_dir():
+        raise AudioError(path, "is a directory, not an audio file")
+    if path.stat().st_size == 0:
+        raise AudioError(path, "file is empty")
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, ValueError) as error:
+        raise AudioError(path, _describe(error)) from None
+    if info.frames <= 0:
+        raise AudioError(path, "contains no audio samples")
+    return AudioInfo(sample_rate=info.samplerate, channels=info.channels, frames=info.frames)
+
+
+def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """High-quality resampling (soxr 'HQ'); a no-op when the rates already agree."""
+    if from_rate == to_rate:
+        return samples
+    return soxr.resample(samples, from_rate, to_rate, quality="HQ").astype(np.float32, copy=False)
+
+
+def _finish(samples: np.ndarray, rate: int, source: str, sample_rate: int | None, mono: bool) -> tuple[np.ndarray, int]:
+    if samples.size == 0:
+        raise AudioError(source, "contains no audio samples")
+    if not np.isfinite(samples).all():
+        raise AudioError(source, "contains NaN or infinite samples")
+    if mono:
+        samples = samples.mean(axis=1) if samples.ndim == 2 else samples
+    if sample_rate is not None and rate != sample_rate:
+        samples = resample(samples, rate, sample_rate)
+        rate = sample_rate
+    return np.ascontiguousarray(samples, dtype=np.float32), rate
+
+
+def read_audio(
+    path: str | os.PathLike,
+    sample_rate: int | None = None,
+    mono: bool = True,
+    offset: float = 0.0,
+    duration: float | None = None,
+) -> tuple[np.ndarray, int]:
+    """Decode a file to float32 samples, shape (n,) if ``mono`` else (n, channels), and its rate.
+
+    ``sample_rate`` resamples to that rate; ``offset``/``duration`` (seconds) read a segment, as Kaldi
+    ``segments`` files need, without decoding the whole recording.
+    """
+    info = audio_info(path)
+    start = int(round(offset * info.sample_rate))
+    stop = None if duration is None else start + int(round(duration * info.sample_rate))
+    if start >= info.frames:
+        raise AudioError(path, f"offset {offset:.2f}s is past the end ({info.duration:.2f}s)")
+    try:
+        samples, rate = sf.read(str(path), start=start, stop=stop, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, ValueError) as error:
+        raise AudioError(path, f"cannot decode: {_describe(error)}") from None
+    return _finish(samples, rate, str(path), sample_rate, mono)
+
+
+def decode_audio(data: bytes, source: str, sample_rate: int | None = None, mono: bool = True) -> tuple[np.ndarray, int]:
+    """Like :func:`read_audio` for encoded bytes held in memory (e.g. a FLAC member of a shard)."""
+    if not data:
+        raise AudioError(source, "file is empty")
+    try:
+        samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, ValueError) as error:
+        raise AudioError(source, f"cannot decode: {_describe(error)}") from None
+    return _finish(samples, rate, source, sample_rate, mono)
+
+
+def encode_audio(samples: np.ndarray, sample_rate: int, format: str = "FLAC") -> bytes:
+    """Encode samples (float in [-1, 1]) as 16-bit FLAC or WAV bytes."""
+    buffer = io.BytesIO()
+    sf.write(buffer, np.clip(samples, -1.0, 1.0), sample_rate, format=format, subtype="PCM_16")
+    return buffer.getvalue()
+
+
+@contextmanager
+def atomic_output(path: str | os.PathLike, mode: str = "wb") -> Iterator[io.IOBase]:
+    """Open a temporary file beside ``path`` and rename it into place only if the block succeeds.
+
+    A crash or a full disk never leaves a half-written output that a resumable job would take as done.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, mode) as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_audio(path: str | os.PathLike, samples: np.ndarray, sample_rate: int) -> None:
+    """Write 16-bit WAV or FLAC (chosen by suffix) atomically."""
+    path = Path(path)
+    format = WRITABLE_FORMATS.get(path.suffix.lower())
+    if format is None:
+        raise AudioError(path, f"cannot write '{path.suffix}': use one of {', '.join(WRITABLE_FORMATS)}")
+    data = encode_audio(np.asarray(samples, dtype=np.float32), sample_rate, format)
+    with atomic_output(path) as stream:
+        stream.write(data)

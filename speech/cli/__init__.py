@@ -1,0 +1,48 @@
+"""The ``speech`` command: parses arguments, calls the library, prints results.
+
+Each sub-command lives in its own module with ``register(subparsers)``; adding one is adding a module to
+``COMMANDS``. Expected failures (bad input, missing files) end with a one-line message and exit status 1;
+only a bug in the toolkit shows a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from importlib import import_module
+
+from speech import __version__
+from speech.errors import SpeechError
+
+COMMANDS = ["prepare", "shard"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="speech",
+        description="Speech recognition and synthesis with recurrent networks.",
+    )
+    parser.add_argument("--version", action="version", version=f"speech {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        import_module(f"speech.cli.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s" if args.verbose else "%(message)s",
+    )
+    try:
+        return args.run(args) or 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except SpeechError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
