@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,6 +57,27 @@ def _describe(error: Exception) -> str:
     return text.split(": ")[-1] if ": " in text else text
 
 
+def _wav_shortfall(path: Path) -> int:
+    """Bytes a RIFF/WAVE file's data chunk promises but lacks (0 if complete or not a WAV).
+
+    libsndfile quietly decodes a cut-off WAV as a shorter recording; a copy interrupted half-way should be
+    reported, not trained on with a transcript that no longer matches.
+    """
+    with path.open("rb") as stream:
+        if stream.read(12)[8:12] != b"WAVE":
+            return 0
+        while header := stream.read(8):
+            if len(header) < 8:
+                return 0
+            chunk, size = struct.unpack("<4sI", header)
+            if chunk == b"data":
+                if size in (0, 0xFFFFFFFF):  # streaming writers leave the size unset
+                    return 0
+                return max(0, size - (path.stat().st_size - stream.tell()))
+            stream.seek(size + (size & 1), os.SEEK_CUR)
+    return 0
+
+
 def audio_info(path: str | os.PathLike) -> AudioInfo:
     """Header facts (rate, channels, length) without decoding the samples."""
     path = Path(path)
@@ -71,6 +93,8 @@ def audio_info(path: str | os.PathLike) -> AudioInfo:
         raise AudioError(path, _describe(error)) from None
     if info.frames <= 0:
         raise AudioError(path, "contains no audio samples")
+    if missing := _wav_shortfall(path):
+        raise AudioError(path, f"truncated: the WAV header promises {missing} more bytes of audio")
     return AudioInfo(sample_rate=info.samplerate, channels=info.channels, frames=info.frames)
 
 
@@ -81,7 +105,9 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     return soxr.resample(samples, from_rate, to_rate, quality="HQ").astype(np.float32, copy=False)
 
 
-def _finish(samples: np.ndarray, rate: int, source: str, sample_rate: int | None, mono: bool) -> tuple[np.ndarray, int]:
+def _finish(
+    samples: np.ndarray, rate: int, source: str, sample_rate: int | None, mono: bool
+) -> tuple[np.ndarray, int]:
     if samples.size == 0:
         raise AudioError(source, "contains no audio samples")
     if not np.isfinite(samples).all():
@@ -118,7 +144,9 @@ def read_audio(
     return _finish(samples, rate, str(path), sample_rate, mono)
 
 
-def decode_audio(data: bytes, source: str, sample_rate: int | None = None, mono: bool = True) -> tuple[np.ndarray, int]:
+def decode_audio(
+    data: bytes, source: str, sample_rate: int | None = None, mono: bool = True
+) -> tuple[np.ndarray, int]:
     """Like :func:`read_audio` for encoded bytes held in memory (e.g. a FLAC member of a shard)."""
     if not data:
         raise AudioError(source, "file is empty")

@@ -1,0 +1,69 @@
+"""``speech shard``: a manifest becomes WebDataset shards for streaming training."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from tqdm import tqdm
+
+from speech.data.manifest import read_manifest
+from speech.data.shards import write_shards
+from speech.errors import SpeechError
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "shard",
+        help="write WebDataset shards (FLAC + JSON) from a manifest",
+        description="Read every utterance of a JSONL manifest, resample it, and write size-capped WebDataset "
+        "tar shards plus an index (shards.json). Unreadable audio is reported and skipped.",
+    )
+    parser.add_argument("manifest", help="JSON Lines manifest written by `speech prepare`")
+    parser.add_argument("-o", "--out", required=True, help="folder for the shards and their index")
+    parser.add_argument(
+        "--sample-rate",
+        type=int,
+        default=16000,
+        help="resample all audio to this rate in Hz once, when writing (default: 16000)",
+    )
+    parser.add_argument(
+        "--max-size-mb",
+        type=float,
+        default=256,
+        help="start a new shard before one passes this many MiB of audio (default: 256)",
+    )
+    parser.add_argument(
+        "--max-samples",
+        type=int,
+        default=10_000,
+        help="start a new shard after this many utterances (default: 10000)",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    utterances = list(read_manifest(args.manifest))
+    report = write_shards(
+        utterances,
+        args.out,
+        sample_rate=args.sample_rate,
+        max_bytes=int(args.max_size_mb * 2**20),
+        max_samples=args.max_samples,
+        progress=lambda items: tqdm(items, total=len(utterances), unit="utt", desc="sharding"),
+    )
+    for utterance_id, reason in report.skipped:
+        log.warning("skipped %s: %s", utterance_id, reason)
+    log.info(
+        "%d utterances (%.2f h) in %d shards under %s; %d skipped",
+        report.samples,
+        report.seconds / 3600,
+        len(report.shards),
+        args.out,
+        len(report.skipped),
+    )
+    if report.samples == 0:
+        raise SpeechError(f"{args.manifest}: no utterance could be read, no shards written")
+    return 0

@@ -1,0 +1,90 @@
+"""Batches of similar length under a budget of padded audio seconds.
+
+Recurrent models pay for padding: a batch costs (longest utterance x batch size). Streaming data cannot be
+sorted globally, so samples are gathered in a buffer, sorted by duration, cut into batches whose padded
+length stays under ``batch_seconds``, and the batches are shuffled before they are yielded.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+
+def bucket_batches(
+    samples: Iterable[dict],
+    batch_seconds: float,
+    buffer_size: int = 512,
+    max_batch_size: int = 256,
+    shuffle_seed: int | None = None,
+) -> Iterator[list[dict]]:
+    """Group samples (dicts with a ``duration`` in seconds) into length-homogeneous batches.
+
+    Batches come shortest first within each buffer, or shuffled when ``shuffle_seed`` is given (training).
+    A sample longer than ``batch_seconds`` on its own still forms a batch of one rather than being lost.
+    """
+    rng = random.Random(shuffle_seed) if shuffle_seed is not None else None
+    buffer: list[dict] = []
+
+    def flush() -> Iterator[list[dict]]:
+        buffer.sort(key=lambda sample: sample["duration"])
+        batches, batch = [], []
+        for sample in buffer:
+            padded = sample["duration"] * (len(batch) + 1)  # sorted: this sample is the longest so far
+            if batch and (padded > batch_seconds or len(batch) >= max_batch_size):
+                batches.append(batch)
+                batch = []
+            batch.append(sample)
+        if batch:
+            batches.append(batch)
+        if rng:
+            rng.shuffle(batches)
+        buffer.clear()
+        yield from batches
+
+    for sample in samples:
+        buffer.append(sample)
+        if len(buffer) >= buffer_size:
+            yield from flush()
+    yield from flush()
+
+
+@dataclass
+class Batch:
+    """Padded model inputs: ``features`` (batch, frames, dims) with ``lengths`` (batch,) frame counts."""
+
+    features: Tensor
+    lengths: Tensor
+    texts: list[str]
+    ids: list[str]
+    speakers: list[str]
+    audio_seconds: float  # real audio in the batch, without padding, for throughput reports
+
+    def to(self, device: torch.device | str) -> Batch:
+        return Batch(
+            self.features.to(device, non_blocking=True),
+            self.lengths,
+            self.texts,
+            self.ids,
+            self.speakers,
+            self.audio_seconds,
+        )
+
+
+def collate(samples: list[dict], featurize: Callable[[Tensor], Tensor]) -> Batch:
+    """Compute features per utterance and pad them into one batch."""
+    features = [featurize(torch.from_numpy(sample["audio"])) for sample in samples]
+    lengths = torch.tensor([len(f) for f in features])
+    padded = torch.nn.utils.rnn.pad_sequence(features, batch_first=True)
+    return Batch(
+        features=padded,
+        lengths=lengths,
+        texts=[sample["text"] for sample in samples],
+        ids=[sample["id"] for sample in samples],
+        speakers=[sample.get("speaker", "") for sample in samples],
+        audio_seconds=sum(sample["duration"] for sample in samples),
+    )

@@ -1,0 +1,179 @@
+"""WebDataset shards: writing a manifest into size-capped tar files, and streaming them back.
+
+A sample is two tar members sharing a key: ``<key>.flac`` (16-bit FLAC at the corpus rate) and ``<key>.json``
+(id, text, speaker, duration, sample_rate). Audio is resampled once, when shards are written, not at every
+epoch. Shards are written to a temporary name and renamed when complete, and an index (``shards.json``) lists
+them with their sample counts and hours, so a trainer knows an epoch's size without reading them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import webdataset as wds
+
+from speech.audio import AudioError, atomic_output, decode_audio, encode_audio, read_audio
+from speech.data.manifest import Utterance
+from speech.errors import SpeechError
+
+log = logging.getLogger(__name__)
+
+INDEX_NAME = "shards.json"
+SHARD_PATTERN = "shard-{:06d}.tar"
+
+
+@dataclass
+class ShardReport:
+    shards: list[dict] = field(default_factory=list)  # {"name", "samples", "seconds"}
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (utterance id, reason)
+
+    @property
+    def samples(self) -> int:
+        return sum(shard["samples"] for shard in self.shards)
+
+    @property
+    def seconds(self) -> float:
+        return sum(shard["seconds"] for shard in self.shards)
+
+
+def shard_key(utterance_id: str) -> str:
+    """A tar-safe key: WebDataset splits member names at the first dot, so dots and slashes must go."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", utterance_id)
+
+
+def write_shards(
+    utterances: Iterable[Utterance],
+    out_dir: str | os.PathLike,
+    sample_rate: int = 16000,
+    max_bytes: int = 256 * 2**20,
+    max_samples: int = 10_000,
+    progress: Callable[[Iterable], Iterable] = lambda items: items,
+) -> ShardReport:
+    """Write ``utterances`` as shards in ``out_dir``; unreadable audio is skipped and reported, not fatal."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = ShardReport()
+    seen_keys: set[str] = set()
+    with ExitStack() as shard_scope:
+        writer, current = None, None
+        for utterance in progress(utterances):
+            key = shard_key(utterance.id)
+            if key in seen_keys:
+                report.skipped.append((utterance.id, f"duplicate id (as shard key {key!r})"))
+                continue
+            try:
+                samples, _ = read_audio(
+                    utterance.audio,
+                    sample_rate,
+                    offset=utterance.offset,
+                    duration=utterance.duration if utterance.offset else None,
+                )
+            except AudioError as error:
+                report.skipped.append((utterance.id, str(error)))
+                continue
+            seen_keys.add(key)
+            flac = encode_audio(samples, sample_rate, "FLAC")
+            meta = {
+                "id": utterance.id,
+                "text": utterance.text,
+                "speaker": utterance.speaker,
+                "duration": round(len(samples) / sample_rate, 4),
+                "sample_rate": sample_rate,
+            }
+            if current and (current["samples"] >= max_samples or current["bytes"] + len(flac) > max_bytes):
+                shard_scope.close()
+                writer = None
+            if writer is None:
+                current = {
+                    "name": SHARD_PATTERN.format(len(report.shards)),
+                    "samples": 0,
+                    "seconds": 0.0,
+                    "bytes": 0,
+                }
+                report.shards.append(current)
+                stream = shard_scope.enter_context(atomic_output(out_dir / current["name"]))
+                writer = wds.TarWriter(stream, mtime=0)
+                shard_scope.callback(writer.close)
+            writer.write({"__key__": key, "flac": flac, "json": json.dumps(meta).encode()})
+            current["samples"] += 1
+            current["seconds"] += meta["duration"]
+            current["bytes"] += len(flac)
+    for shard in report.shards:
+        del shard["bytes"]
+        shard["seconds"] = round(shard["seconds"], 3)
+    index = {
+        "sample_rate": sample_rate,
+        "samples": report.samples,
+        "seconds": round(report.seconds, 3),
+        "shards": report.shards,
+    }
+    with atomic_output(out_dir / INDEX_NAME, "w") as stream:
+        json.dump(index, stream, indent=1)
+    return report
+
+
+def shard_urls(source: str | os.PathLike) -> list[str]:
+    """Shard paths from a shard folder (via its index), an index file, or a brace pattern."""
+    source_path = Path(source)
+    index_path = source_path / INDEX_NAME if source_path.is_dir() else source_path
+    if index_path.name == INDEX_NAME:
+        if not index_path.is_file():
+            raise SpeechError(f"{source}: no {INDEX_NAME} here (write shards with `speech shard` first)")
+        index = json.loads(index_path.read_text())
+        return [str(index_path.parent / shard["name"]) for shard in index["shards"]]
+    return list(wds.shardlists.expand_urls(str(source)))
+
+
+def decode_sample(sample: dict) -> dict:
+    """A raw tar sample -> {"id", "text", "speaker", "duration", "audio" (float32 array), "sample_rate"}."""
+    meta = json.loads(sample["json"])
+    audio, rate = decode_audio(sample["flac"], f"{sample.get('__url__', '?')}:{sample['__key__']}")
+    return {**meta, "audio": audio, "sample_rate": rate}
+
+
+def _log_and_continue(error: Exception) -> bool:
+    log.warning("skipping a bad shard sample: %s", error)
+    return True
+
+
+def read_shards(
+    source: str | os.PathLike | list[str],
+    shuffle: int = 0,
+    resampled: bool = False,
+    seed: int = 0,
+) -> wds.WebDataset:
+    """Stream decoded samples from shards.
+
+    Shards are split across DDP ranks (by node) and DataLoader workers, so every process sees different data.
+    ``resampled=True`` draws shards with replacement forever, the way to give every rank the same number of
+    steps (cap it with ``.with_epoch(n)``); ``shuffle`` is the sample shuffle buffer size (0: file order).
+    """
+    urls = source if isinstance(source, list) else shard_urls(source)
+    dataset = wds.WebDataset(
+        urls,
+        resampled=resampled,
+        shardshuffle=False if resampled or not shuffle else len(urls),
+        nodesplitter=wds.split_by_node,
+        workersplitter=wds.split_by_worker,
+        handler=_log_and_continue,
+        empty_check=False,
+        seed=seed,
+    )
+    if shuffle:
+        dataset = dataset.shuffle(shuffle, initial=min(shuffle, 100), seed=seed)
+    return dataset.map(decode_sample, handler=_log_and_continue)
+
+
+def iterate_shards(source: str | os.PathLike) -> Iterator[dict]:
+    """Every decoded sample in file order, in this process (no rank or worker split): for tools and tests."""
+    dataset = wds.WebDataset(
+        shard_urls(source), shardshuffle=False, nodesplitter=None, workersplitter=None, empty_check=False
+    )
+    yield from dataset.map(decode_sample)

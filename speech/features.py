@@ -1,0 +1,202 @@
+"""Acoustic features: log-mel filterbanks and MFCCs, global normalisation, SpecAugment.
+
+Features are time-major, shape (frames, dims) for one utterance or (batch, frames, dims) for a batch, which is
+what the recurrent models consume. The :class:`FeatureConfig` travels with a model's weights, so inference
+always computes exactly the features the model was trained on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchaudio
+from torch import Tensor, nn
+
+from speech.audio import atomic_output
+from speech.errors import SpeechError
+
+LOG_FLOOR = 1e-6  # keeps log() finite on digital silence, ~-60 dB below a full-scale power of 1
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Everything that decides what a feature frame means.
+
+    Defaults are the usual ASR front end: 16 kHz, 25 ms windows every 10 ms, 80 Slaney-scale mels (the
+    librosa convention, so features match librosa's and most published recipes).
+    """
+
+    sample_rate: int = 16000
+    n_fft: int = 400
+    win_length: int = 400
+    hop_length: int = 160
+    n_mels: int = 80
+    f_min: float = 0.0
+    f_max: float | None = None
+    kind: str = "logmel"  # "logmel" or "mfcc"
+    n_mfcc: int = 13
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("logmel", "mfcc"):
+            raise SpeechError(f"feature kind must be 'logmel' or 'mfcc', not {self.kind!r}")
+        if self.win_length > self.n_fft:
+            raise SpeechError(f"win_length {self.win_length} exceeds n_fft {self.n_fft}")
+        nyquist = self.sample_rate / 2
+        if not 0 <= self.f_min < (self.f_max or nyquist) <= nyquist:
+            raise SpeechError(f"need 0 <= f_min < f_max <= {nyquist:g} Hz, got {self.f_min}, {self.f_max}")
+
+    @property
+    def dims(self) -> int:
+        return self.n_mfcc if self.kind == "mfcc" else self.n_mels
+
+    @property
+    def frame_rate(self) -> float:
+        return self.sample_rate / self.hop_length
+
+    def num_frames(self, num_samples: int) -> int:
+        """Frames produced for a signal of this length (centred STFT)."""
+        return num_samples // self.hop_length + 1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class FeatureExtractor(nn.Module):
+    """Waveform (samples,) or (batch, samples) -> features (frames, dims) or (batch, frames, dims)."""
+
+    def __init__(self, config: FeatureConfig = FeatureConfig()):
+        super().__init__()
+        self.config = config
+        self.mel = torchaudio.transforms.MelSpectrogram(
+            sample_rate=config.sample_rate,
+            n_fft=config.n_fft,
+            win_length=config.win_length,
+            hop_length=config.hop_length,
+            f_min=config.f_min,
+            f_max=config.f_max,
+            n_mels=config.n_mels,
+            power=2.0,
+            norm="slaney",
+            mel_scale="slaney",
+        )
+        if config.kind == "mfcc":
+            dct = torchaudio.functional.create_dct(config.n_mfcc, config.n_mels, norm="ortho")
+            self.register_buffer("dct", dct, persistent=False)
+        else:
+            self.dct = None
+
+    @torch.no_grad()
+    def forward(self, waveform: Tensor | np.ndarray) -> Tensor:
+        waveform = torch.as_tensor(waveform, dtype=torch.float32)
+        features = torch.log(self.mel(waveform) + LOG_FLOOR).transpose(-1, -2)
+        return features @ self.dct if self.dct is not None else features
+
+    def lengths(self, sample_lengths: Tensor) -> Tensor:
+        """Frame counts for a batch of sample counts (padding adds frames, so batches need these)."""
+        return torch.div(sample_lengths, self.config.hop_length, rounding_mode="floor") + 1
+
+
+class GlobalNormalizer(nn.Module):
+    """Per-dimension mean/variance normalisation with statistics over a whole corpus.
+
+    Utterance-level CMVN would erase loudness and channel cues differently for short and long inputs;
+    corpus statistics, saved beside the model, treat every input the same way.
+    """
+
+    def __init__(self, mean: Tensor, std: Tensor):
+        super().__init__()
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32))
+
+    def forward(self, features: Tensor) -> Tensor:
+        return (features - self.mean) / self.std
+
+    def save(self, path: str | os.PathLike) -> None:
+        record = {"mean": self.mean.tolist(), "std": self.std.tolist()}
+        with atomic_output(path, "w") as stream:
+            json.dump(record, stream)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> GlobalNormalizer:
+        try:
+            record = json.loads(Path(path).read_text())
+            return cls(torch.tensor(record["mean"]), torch.tensor(record["std"]))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise SpeechError(f"{path}: not a normalisation statistics file ({error})") from None
+
+
+class RunningStats:
+    """Streaming mean and variance in float64, so corpora of any size never need to fit in memory."""
+
+    def __init__(self, dims: int):
+        self.count = 0
+        self.total = torch.zeros(dims, dtype=torch.float64)
+        self.squares = torch.zeros(dims, dtype=torch.float64)
+
+    def update(self, features: Tensor) -> None:
+        """Add frames of shape (..., dims)."""
+        frames = features.reshape(-1, features.shape[-1]).to(torch.float64)
+        self.count += frames.shape[0]
+        self.total += frames.sum(0)
+        self.squares += frames.square().sum(0)
+
+    def normalizer(self, min_std: float = 1e-3) -> GlobalNormalizer:
+        if self.count == 0:
+            raise SpeechError("no frames seen: cannot compute normalisation statistics")
+        mean = self.total / self.count
+        variance = (self.squares / self.count - mean.square()).clamp_min(min_std**2)
+        return GlobalNormalizer(mean.float(), variance.sqrt().float())
+
+
+@dataclass(frozen=True)
+class SpecAugmentConfig:
+    freq_masks: int = 2
+    freq_width: int = 15  # at most this many feature channels per mask
+    time_masks: int = 2
+    time_fraction: float = 0.05  # each time mask covers at most this fraction of the utterance
+
+
+class SpecAugment(nn.Module):
+    """Frequency and time masking (Park et al., 2019), independently per utterance, training only.
+
+    Masks are set to zero, which after global normalisation is the corpus mean.
+    """
+
+    def __init__(self, config: SpecAugmentConfig = SpecAugmentConfig()):
+        super().__init__()
+        self.config = config
+
+    def forward(self, features: Tensor, lengths: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        if not self.training:
+            return features
+        batch, frames, dims = features.shape
+        keep = torch.ones(batch, frames, dims, dtype=torch.bool, device=features.device)
+        frame_index = torch.arange(frames, device=features.device)
+        dim_index = torch.arange(dims, device=features.device)
+        for _ in range(self.config.freq_masks):
+            keep &= ~_band(dim_index, batch, dims, self.config.freq_width, generator)[:, None, :]
+        max_widths = (lengths.float() * self.config.time_fraction).long().clamp_min(1)
+        for _ in range(self.config.time_masks):
+            keep &= ~_band(frame_index, batch, lengths, max_widths, generator)[:, :, None]
+        return features * keep
+
+
+def _band(
+    index: Tensor,
+    batch: int,
+    extent: int | Tensor,
+    max_width: int | Tensor,
+    generator: torch.Generator | None,
+) -> Tensor:
+    """A random [start, start + width) band per utterance, as a (batch, len(index)) boolean mask."""
+    extent = torch.as_tensor(extent, device=index.device).expand(batch)
+    max_width = torch.as_tensor(max_width, device=index.device).expand(batch)
+    uniform = torch.rand(2, batch, generator=generator).to(index.device)
+    width = (uniform[0] * (max_width + 1).float()).long().minimum(extent)
+    start = (uniform[1] * (extent - width + 1).float()).long()
+    return (index[None, :] >= start[:, None]) & (index[None, :] < (start + width)[:, None])

@@ -1,0 +1,49 @@
+"""Shared fixtures: real speech made by espeak-ng, Debian's real read speech, and the FSDD recordings."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SPEECH_SHARED", REPO.parent / "shared"))
+FSDD = SHARED / "data" / "fsdd"
+POCKETSPHINX_DATA = Path("/usr/share/pocketsphinx/test/data")
+
+
+def espeak(text: str, path: Path, voice: str = "en-us") -> Path:
+    """Synthesise ``text`` to a 22.05 kHz 16-bit WAV with espeak-ng (skips the test if it is missing)."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (make setup installs it as root)")
+    subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), text], check=True, capture_output=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """About two seconds of synthetic English speech."""
+    return espeak(
+        "the quick brown fox jumps over the lazy dog", tmp_path_factory.mktemp("speech") / "fox.wav"
+    )
+
+
+@pytest.fixture(scope="session")
+def librivox_dir() -> Path:
+    """Five real read-speech clips (16 kHz) with transcripts, from Debian's pocketsphinx-testdata."""
+    folder = POCKETSPHINX_DATA / "librivox"
+    if not folder.is_dir():
+        pytest.skip("Debian package pocketsphinx-testdata is not installed")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def fsdd_dir() -> Path:
+    """The Free Spoken Digit Dataset recordings (8 kHz), from ../shared beside the checkout."""
+    recordings = FSDD / "recordings"
+    if not recordings.is_dir():
+        pytest.skip(f"FSDD recordings not found at {recordings} (set SPEECH_SHARED)")
+    return recordings

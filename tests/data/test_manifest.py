@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from speech.data.manifest import ManifestError, Utterance, read_manifest, write_manifest
+
+
+def test_round_trip_resolves_relative_paths(tmp_path: Path) -> None:
+    utterances = [
+        Utterance("a", str(tmp_path / "a.wav"), 1.5, "hello world", "s1"),
+        Utterance("b", "audio/b.flac", 2.0, "naïve café", "s2", offset=3.25),
+    ]
+    assert write_manifest(tmp_path / "m.jsonl", utterances) == 2
+    lines = (tmp_path / "m.jsonl").read_text(encoding="utf-8").splitlines()
+    assert '"offset"' not in lines[0] and '"offset": 3.25' in lines[1] and "café" in lines[1]
+    back = list(read_manifest(tmp_path / "m.jsonl"))
+    assert back[0] == utterances[0]
+    assert back[1].audio == str(tmp_path / "audio" / "b.flac") and back[1].offset == 3.25
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("{not json", "not valid JSON"),
+        ('["a"]', "JSON object"),
+        ('{"id": "x", "audio": "y"}', "missing duration, text"),
+        ('{"id": "x", "audio": "y", "duration": "long", "text": ""}', "could not convert"),
+    ],
+)
+def test_bad_lines_name_file_and_line(tmp_path: Path, line: str, problem: str) -> None:
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"id": "ok", "audio": "a.wav", "duration": 1, "text": "t"}\n\n' + line + "\n")
+    with pytest.raises(ManifestError, match=rf"m.jsonl:3: .*{problem}"):
+        list(read_manifest(path))
+
+
+def test_missing_manifest(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError, match="manifest not found"):
+        list(read_manifest(tmp_path / "none.jsonl"))

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from speech.audio import audio_info, read_audio
+from speech.data.loader import shard_loader
+from speech.data.manifest import Utterance
+from speech.data.shards import iterate_shards, read_shards, shard_urls, write_shards
+from speech.errors import SpeechError
+from speech.features import FeatureConfig, FeatureExtractor
+
+TRANSCRIPTS = {
+    "sense_and_sensibility_01_austen_64kb-0870": "and mister john dashwood had then leisure to consider",
+    "sense_and_sensibility_01_austen_64kb-0880": "he was not an ill disposed young man",
+    "sense_and_sensibility_01_austen_64kb-0890": "unless to be rather cold hearted and rather selfish",
+    "sense_and_sensibility_01_austen_64kb-0920": "had he married a more a amiable woman",
+    "sense_and_sensibility_01_austen_64kb-0930": "he might even have been made amiable himself",
+}
+
+
+@pytest.fixture()
+def real_utterances(librivox_dir: Path) -> list[Utterance]:
+    return [
+        Utterance(
+            f"librivox.{name}",
+            str(librivox_dir / f"{name}.wav"),
+            audio_info(librivox_dir / f"{name}.wav").duration,
+            text,
+            "austen-reader",
+        )
+        for name, text in TRANSCRIPTS.items()
+    ]
+
+
+def test_round_trip_keeps_audio_and_text_identical(tmp_path: Path, real_utterances: list[Utterance]) -> None:
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF....WAVEjunk")
+    utterances = [*real_utterances, Utterance("broken", str(broken), 1.0, "lost")]
+    report = write_shards(utterances, tmp_path / "shards", max_bytes=150_000)
+    assert report.samples == 5 and len(report.shards) > 1
+    assert report.skipped == [("broken", f"{broken}: Error in WAV file. No 'data' chunk marker.")]
+    index = json.loads((tmp_path / "shards" / "shards.json").read_text())
+    assert index["samples"] == 5 and [s["name"] for s in index["shards"]] == [
+        Path(u).name for u in shard_urls(tmp_path / "shards")
+    ]
+    with tarfile.open(shard_urls(tmp_path / "shards")[0]) as tar:
+        assert all("." not in name.split(".", 1)[0] for name in tar.getnames())  # dotted ids made tar-safe
+    decoded = list(iterate_shards(tmp_path / "shards"))
+    assert [sample["id"] for sample in decoded] == [u.id for u in real_utterances]
+    for sample, utterance in zip(decoded, real_utterances, strict=True):
+        original, _ = read_audio(utterance.audio)
+        assert sample["text"] == utterance.text and sample["speaker"] == utterance.speaker
+        assert sample["sample_rate"] == 16000 and np.array_equal(sample["audio"], original)
+
+
+def test_resamples_once_when_writing(tmp_path: Path, speech_wav: Path) -> None:
+    utterance = Utterance("fox", str(speech_wav), audio_info(speech_wav).duration, "the quick brown fox")
+    write_shards([utterance], tmp_path / "shards", sample_rate=8000)
+    (sample,) = iterate_shards(tmp_path / "shards")
+    expected, _ = read_audio(speech_wav, 8000)
+    assert sample["sample_rate"] == 8000
+    assert np.allclose(sample["audio"], expected, atol=1 / 32768 + 1e-6)  # only 16-bit quantisation differs
+
+
+def test_segments_are_cut_from_recordings(tmp_path: Path, real_utterances: list[Utterance]) -> None:
+    source = real_utterances[0]
+    segment = Utterance("seg", source.audio, 1.5, "part", offset=2.0)
+    write_shards([segment], tmp_path / "shards")
+    (sample,) = iterate_shards(tmp_path / "shards")
+    full, _ = read_audio(source.audio)
+    assert np.array_equal(sample["audio"], full[32000:56000]) and sample["duration"] == 1.5
+
+
+def test_streaming_batches_cover_every_utterance_once(
+    tmp_path: Path, real_utterances: list[Utterance]
+) -> None:
+    write_shards(real_utterances, tmp_path / "shards", max_samples=2)
+    config = FeatureConfig()
+    loader = shard_loader(tmp_path / "shards", FeatureExtractor(config), batch_seconds=12.0)
+    batches = list(loader)
+    ids = [i for batch in batches for i in batch.ids]
+    assert sorted(ids) == sorted(u.id for u in real_utterances)
+    durations = {u.id: u.duration for u in real_utterances}
+    for batch in batches:
+        assert batch.features.shape[0] == len(batch.ids) and batch.features.shape[2] == config.n_mels
+        assert batch.lengths.max() == batch.features.shape[1]
+        longest = max(durations[i] for i in batch.ids)
+        assert len(batch.ids) == 1 or longest * len(batch.ids) <= 12.0
+        for row, utterance_id in enumerate(batch.ids):
+            assert batch.lengths[row] == config.num_frames(round(durations[utterance_id] * 16000))
+
+
+def test_shuffled_reads_are_seeded(tmp_path: Path, real_utterances: list[Utterance]) -> None:
+    write_shards(real_utterances, tmp_path / "shards", max_samples=1)
+    first = [s["id"] for s in read_shards(tmp_path / "shards", shuffle=10, seed=3)]
+    again = [s["id"] for s in read_shards(tmp_path / "shards", shuffle=10, seed=3)]
+    assert first == again and sorted(first) == sorted(u.id for u in real_utterances)
+
+
+def test_missing_index_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(SpeechError, match="no shards.json"):
+        shard_urls(tmp_path)
