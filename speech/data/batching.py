@@ -15,12 +15,27 @@ import torch
 from torch import Tensor
 
 
+def shuffle_buffer(samples: Iterable[dict], size: int, seed: int | str) -> Iterator[dict]:
+    """Approximately shuffle a stream by keeping ``size`` samples and yielding a random one as each arrives."""
+    rng = random.Random(seed)
+    buffer: list[dict] = []
+    for sample in samples:
+        if len(buffer) < size:
+            buffer.append(sample)
+            continue
+        index = rng.randrange(size)
+        yield buffer[index]
+        buffer[index] = sample
+    rng.shuffle(buffer)
+    yield from buffer
+
+
 def bucket_batches(
     samples: Iterable[dict],
     batch_seconds: float,
     buffer_size: int = 512,
     max_batch_size: int = 256,
-    shuffle_seed: int | None = None,
+    shuffle_seed: int | str | None = None,
 ) -> Iterator[list[dict]]:
     """Group samples (dicts with a ``duration`` in seconds) into length-homogeneous batches.
 

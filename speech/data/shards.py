@@ -138,39 +138,6 @@ def decode_sample(sample: dict) -> dict:
     return {**meta, "audio": audio, "sample_rate": rate}
 
 
-def _log_and_continue(error: Exception) -> bool:
-    log.warning("skipping a bad shard sample: %s", error)
-    return True
-
-
-def read_shards(
-    source: str | os.PathLike | list[str],
-    shuffle: int = 0,
-    resampled: bool = False,
-    seed: int = 0,
-) -> wds.WebDataset:
-    """Stream decoded samples from shards.
-
-    Shards are split across DDP ranks (by node) and DataLoader workers, so every process sees different data.
-    ``resampled=True`` draws shards with replacement forever, the way to give every rank the same number of
-    steps (cap it with ``.with_epoch(n)``); ``shuffle`` is the sample shuffle buffer size (0: file order).
-    """
-    urls = source if isinstance(source, list) else shard_urls(source)
-    dataset = wds.WebDataset(
-        urls,
-        resampled=resampled,
-        shardshuffle=False if resampled or not shuffle else len(urls),
-        nodesplitter=wds.split_by_node,
-        workersplitter=wds.split_by_worker,
-        handler=_log_and_continue,
-        empty_check=False,
-        seed=seed,
-    )
-    if shuffle:
-        dataset = dataset.shuffle(shuffle, initial=min(shuffle, 100), seed=seed)
-    return dataset.map(decode_sample, handler=_log_and_continue)
-
-
 def iterate_shards(source: str | os.PathLike) -> Iterator[dict]:
     """Every decoded sample in file order, in this process (no rank or worker split): for tools and tests."""
     dataset = wds.WebDataset(

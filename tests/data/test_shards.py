@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from speech.audio import audio_info, read_audio
-from speech.data.loader import shard_loader
+from speech.data.loader import BatchStream, shard_loader
 from speech.data.manifest import Utterance
-from speech.data.shards import iterate_shards, read_shards, shard_urls, write_shards
+from speech.data.shards import iterate_shards, shard_urls, write_shards
 from speech.errors import SpeechError
 from speech.features import FeatureConfig, FeatureExtractor
 
@@ -81,8 +81,8 @@ def test_streaming_batches_cover_every_utterance_once(
 ) -> None:
     write_shards(real_utterances, tmp_path / "shards", max_samples=2)
     config = FeatureConfig()
-    loader = shard_loader(tmp_path / "shards", FeatureExtractor(config), batch_seconds=12.0)
-    batches = list(loader)
+    stream = BatchStream(tmp_path / "shards", FeatureExtractor(config), batch_seconds=12.0)
+    batches = list(shard_loader(stream))
     ids = [i for batch in batches for i in batch.ids]
     assert sorted(ids) == sorted(u.id for u in real_utterances)
     durations = {u.id: u.duration for u in real_utterances}
@@ -95,11 +95,45 @@ def test_streaming_batches_cover_every_utterance_once(
             assert batch.lengths[row] == config.num_frames(round(durations[utterance_id] * 16000))
 
 
-def test_shuffled_reads_are_seeded(tmp_path: Path, real_utterances: list[Utterance]) -> None:
+def _ids(stream: BatchStream, batches: int, workers: int = 0) -> list[list[str]]:
+    iterator = iter(shard_loader(stream, num_workers=workers))
+    return [next(iterator).ids for _ in range(batches)]
+
+
+@pytest.mark.parametrize("max_samples", [1, 3])  # more shards than readers, and fewer
+def test_ranks_and_workers_read_disjoint_shares(
+    tmp_path: Path, real_utterances: list[Utterance], max_samples: int
+) -> None:
+    write_shards(real_utterances, tmp_path / "shards", max_samples=max_samples)
+    for workers in (0, 2):
+        shares = []
+        for rank in range(2):
+            stream = BatchStream(tmp_path / "shards", FeatureExtractor(), 1.0, rank=rank, world_size=2)
+            shares.append([i for batch in shard_loader(stream, num_workers=workers) for i in batch.ids])
+        assert sorted(shares[0] + shares[1]) == sorted(
+            u.id for u in real_utterances
+        )  # each once, in one rank
+
+
+def test_training_stream_repeats_reshuffles_and_resumes(
+    tmp_path: Path, real_utterances: list[Utterance]
+) -> None:
     write_shards(real_utterances, tmp_path / "shards", max_samples=1)
-    first = [s["id"] for s in read_shards(tmp_path / "shards", shuffle=10, seed=3)]
-    again = [s["id"] for s in read_shards(tmp_path / "shards", shuffle=10, seed=3)]
-    assert first == again and sorted(first) == sorted(u.id for u in real_utterances)
+
+    def stream() -> BatchStream:
+        return BatchStream(tmp_path / "shards", FeatureExtractor(), 1.0, shuffle=True, repeat=True, seed=7)
+
+    first = _ids(stream(), 15)  # three epochs of five single-utterance batches
+    epochs = [sorted(i for batch in first[k : k + 5] for i in batch) for k in (0, 5, 10)]
+    assert epochs[0] == epochs[1] == epochs[2] == sorted(u.id for u in real_utterances)
+    assert first[:5] != first[5:10] or first[5:10] != first[10:]  # each epoch reshuffled
+    assert _ids(stream(), 15) == first  # seeded
+    resumed = stream()
+    resumed.skip_batches = 7
+    assert _ids(resumed, 8) == first[7:]
+    resumed_workers = stream()
+    resumed_workers.skip_batches = 7
+    assert _ids(resumed_workers, 8, workers=2) == _ids(stream(), 15, workers=2)[7:]
 
 
 def test_missing_index_is_a_clear_error(tmp_path: Path) -> None:
