@@ -1,0 +1,223 @@
+"""The synthetic corpus tool and its split recipe: real engines, a tiny corpus, a few seconds."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from speech.audio import audio_info, read_audio
+from speech.data.manifest import Utterance, read_manifest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+
+import make_synthetic_corpus as corpus  # noqa: E402
+import synthvoices  # noqa: E402
+
+
+def _load_prepare():
+    spec = importlib.util.spec_from_file_location(
+        "synthetic_prepare", ROOT / "pipelines/synthetic/prepare.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+prepare = _load_prepare()
+
+BINARIES = {"espeak": "espeak-ng", "flite": "flite", "festival": "text2wave"}
+# Two voices per engine, one of each pair held out for test by the recipe (m3, slt, kdlpc16k).
+CORPUS_VOICES = {
+    "espeak": ["espeak:en-us+f3", "espeak:en-gb+m3"],
+    "flite": ["flite:kal16", "flite:slt"],
+    "festival": ["festival:kallpc16k", "festival:kdlpc16k"],
+}
+COUNT = 6
+SEED = 11
+RATE = 16000
+
+
+def _needs(engine: str):
+    binary = BINARIES[engine]
+    return pytest.mark.skipif(shutil.which(binary) is None, reason=f"{binary} is not installed")
+
+
+def _corpus_voices() -> list[str]:
+    available = {voice.id for voice in synthvoices.list_voices()}
+    return [voice for voices in CORPUS_VOICES.values() for voice in voices if voice in available]
+
+
+def _make(out: Path, jobs: int = 2) -> Path:
+    voices = _corpus_voices()
+    if not voices:
+        pytest.skip("no synthesiser installed (espeak-ng, flite, festival)")
+    argv = ["--out", str(out), "--count", str(COUNT), "--seed", str(SEED), "--voices", ",".join(voices)]
+    assert corpus.main([*argv, "--jobs", str(jobs), "--sample-rate", str(RATE)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory) -> Path:
+    return _make(tmp_path_factory.mktemp("synthetic") / "corpus")
+
+
+@pytest.fixture(scope="module")
+def sentences() -> set[str]:
+    return set(corpus.load_sentences(corpus.DEFAULT_SENTENCES))
+
+
+def test_sentences_file_is_big_varied_and_licensed(sentences):
+    lines = (ROOT / "tools/corpus_text/sentences.txt").read_text(encoding="utf-8").splitlines()
+    assert len(sentences) == len(lines) >= 600, "sentences must be unique, one per line"
+    assert all(4 <= len(line.split()) <= 25 for line in lines)
+    assert sum(line.endswith("?") for line in lines) > 50
+    assert any(any(ch.isdigit() for ch in line) for line in lines)
+    assert "CC0" in (ROOT / "tools/corpus_text/LICENSE").read_text(encoding="utf-8")
+
+
+def test_files_exist_at_the_rate_and_match_the_manifest(made, sentences):
+    raw = [json.loads(line) for line in (made / "manifest.jsonl").read_text().splitlines()]
+    assert len(raw) == COUNT
+    assert all(not Path(record["audio"]).is_absolute() for record in raw), "audio paths stay relative"
+    utterances = list(read_manifest(made / "manifest.jsonl"))
+    assert len({u.id for u in utterances}) == COUNT
+    voices = set(_corpus_voices())
+    for utterance in utterances:
+        path = Path(utterance.audio)
+        voice = utterance.speaker
+        assert voice in voices and utterance.text in sentences
+        assert path.parent.name == synthvoices.Voice(voice, voice.split(":")[0], "").slug
+        assert path.name == f"{utterance.id}.wav"
+        info = audio_info(path)
+        assert (info.sample_rate, info.channels) == (RATE, 1)
+        assert info.duration == pytest.approx(utterance.duration, abs=1e-3)
+    parameters = [json.loads(line) for line in (made / "synthesis.jsonl").read_text().splitlines()]
+    assert [p["id"] for p in parameters] == [u.id for u in utterances]
+
+
+def test_every_installed_engine_is_in_the_corpus(made):
+    engines = {u.speaker.split(":")[0] for u in read_manifest(made / "manifest.jsonl")}
+    installed = {engine for engine, binary in BINARIES.items() if shutil.which(binary)}
+    assert engines == installed
+
+
+def test_audio_is_speech_of_plausible_length_and_level(made):
+    for utterance in read_manifest(made / "manifest.jsonl"):
+        samples, rate = read_audio(utterance.audio)
+        words = len(utterance.text.split())
+        seconds_per_word = len(samples) / rate / words
+        assert 0.15 < seconds_per_word < 1.2, f"{utterance.speaker}: {seconds_per_word:.2f}s per word"
+        peak_db = 20 * np.log10(np.max(np.abs(samples)))
+        assert corpus.PEAK_DB_RANGE[0] - 0.2 < peak_db < corpus.PEAK_DB_RANGE[1] + 0.2
+        frames = samples[: len(samples) // 400 * 400].reshape(-1, 400)  # 25 ms
+        energy_db = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
+        voiced = np.mean(energy_db > energy_db.max() - 35)
+        assert voiced > 0.35, f"{utterance.speaker}: only {voiced:.0%} of frames carry sound"
+
+
+def test_same_seed_gives_identical_manifest_and_audio(made, tmp_path):
+    again = _make(tmp_path / "again", jobs=1)
+    assert (again / "manifest.jsonl").read_bytes() == (made / "manifest.jsonl").read_bytes()
+    assert (again / "synthesis.jsonl").read_bytes() == (made / "synthesis.jsonl").read_bytes()
+    for utterance in read_manifest(made / "manifest.jsonl"):
+        relative = Path(utterance.audio).relative_to(made)
+        assert (again / relative).read_bytes() == Path(utterance.audio).read_bytes(), utterance.speaker
+
+
+def test_plan_is_seeded_balanced_and_extends():
+    voices = [synthvoices.Voice(f"{e}:v{i}", e, f"v{i}") for e in synthvoices.ENGINES for i in range(5)]
+    sentences = [f"sentence number {i} is here" for i in range(50)]
+    first = corpus.plan(sentences, voices, 30, 5, "out", RATE)
+    assert first == corpus.plan(sentences, voices, 30, 5, "out", RATE)
+    assert corpus.plan(sentences, voices, 12, 5, "out", RATE) == first[:12]
+    assert first != corpus.plan(sentences, voices, 30, 6, "out", RATE)
+    engines = [job.voice.engine for job in first]
+    assert all(engines.count(engine) == 10 for engine in synthvoices.ENGINES)
+    assert len({job.sentence_index for job in first}) == 30, "no sentence repeats before all are used"
+    for job in first:
+        assert corpus.SPEED_RANGE[0] <= job.speed <= corpus.SPEED_RANGE[1]
+        assert corpus.PITCH_RANGE[0] <= job.pitch <= corpus.PITCH_RANGE[1]
+
+
+def test_voice_selection():
+    voices = [
+        synthvoices.Voice(i, i.split(":")[0], i) for i in ("espeak:en+f1", "espeak:en-us+f1", "flite:slt")
+    ]
+    assert corpus.select_voices("all", voices) == voices
+    assert [v.id for v in corpus.select_voices("flite,espeak:en-us*", voices)] == [
+        "espeak:en-us+f1",
+        "flite:slt",
+    ]
+    with pytest.raises(corpus.SpeechError, match="no voice"):
+        corpus.select_voices("espeak:klingon", voices)
+
+
+@pytest.mark.parametrize(
+    ("engine", "voice_id"),
+    [("espeak", "espeak:en-us"), ("flite", "flite:rms"), ("festival", "festival:us-slt-hts")],
+)
+def test_speed_changes_duration(engine, voice_id, tmp_path):
+    if shutil.which(BINARIES[engine]) is None:
+        pytest.skip(f"{BINARIES[engine]} is not installed")
+    voice = next((v for v in synthvoices.list_voices(engine) if v.id == voice_id), None)
+    if voice is None:
+        pytest.skip(f"{voice_id} is not installed")
+    text = "Please remember to water the tomatoes before you go to bed."
+    slow = synthvoices.synthesize(voice, text, 0.8, -2.0, tmp_path / "slow.wav")
+    fast = synthvoices.synthesize(voice, text, 1.25, 2.0, tmp_path / "fast.wav")
+    assert audio_info(slow).duration > 1.25 * audio_info(fast).duration
+
+
+@_needs("espeak")
+def test_a_failing_utterance_is_skipped_not_fatal(tmp_path):
+    good = next(v for v in synthvoices.list_voices("espeak") if v.id == "espeak:en-us")
+    bad = synthvoices.Voice("espeak:nonexistent", "espeak", "no-such-voice-xyz")
+    jobs = corpus.plan(["A short sentence to say."], [good], 2, 0, tmp_path, RATE)
+    jobs[1] = replace(jobs[1], voice=bad)
+    utterances, failures = corpus.run_jobs(jobs, workers=1)
+    assert [u.speaker for u in utterances] == ["espeak:en-us"]
+    assert len(failures) == 1 and failures[0][0].voice.id == "espeak:nonexistent"
+
+
+def test_split_holds_whole_voices_out_of_train():
+    ids = [
+        "flite:slt",
+        "flite:awb",
+        "festival:kdlpc16k",
+        "festival:kallpc16k",
+        "espeak:en-us+f4",
+        "espeak:en+f3",
+    ]
+    fake = [Utterance(f"u{i:04d}", f"audio/{i}.wav", 2.0, "text", ids[i % len(ids)]) for i in range(600)]
+    splits = prepare.split_corpus(fake, seed=3)
+    assert splits == prepare.split_corpus(fake, seed=3)
+    assert sum(len(s) for s in splits.values()) == len(fake)
+    assert {u.speaker for u in splits["test"]} == {"flite:slt", "festival:kdlpc16k", "espeak:en-us+f4"}
+    for name in ("train", "valid"):
+        assert not any(prepare.is_test_voice(u.speaker) for u in splits[name])
+    assert len(splits["valid"]) == round(0.05 * 300)
+
+
+def test_recipe_splits_a_made_corpus(made, capsys):
+    assert prepare.main(["--out", str(made), "--skip-synthesis"]) == 0
+    splits = {name: list(read_manifest(made / f"{name}.jsonl")) for name in prepare.SPLITS}
+    assert sum(len(s) for s in splits.values()) == COUNT
+    assert not any(prepare.is_test_voice(u.speaker) for u in splits["train"] + splits["valid"])
+    assert all(prepare.is_test_voice(u.speaker) for u in splits["test"])
+    assert all(Path(u.audio).is_file() for s in splits.values() for u in s)
+    assert "hours" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("script", ["tools/make_synthetic_corpus.py", "pipelines/synthetic/prepare.py"])
+def test_help_runs(script):
+    result = subprocess.run([sys.executable, str(ROOT / script), "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "--seed" in result.stdout and "--out" in result.stdout

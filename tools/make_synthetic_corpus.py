@@ -1,0 +1,314 @@
+#!/usr/bin/env python
+"""Make a seeded, labelled, multi-voice English speech corpus with the offline synthesisers.
+
+Why: recognisers need transcribed speech from many voices to train on and to be tested against, and the
+synthesisers installed on every machine (espeak-ng, flite, festival) can make as much of it as wanted, offline,
+with exact transcripts. Each utterance gets a sentence, a voice, a speaking rate, a pitch shift and a level,
+all drawn from ``--seed`` and its own index, so the same arguments always give the same corpus (and a larger
+``--count`` with the same seed extends it rather than reshuffling it).
+
+Output: ``OUT/audio/<voice-slug>/<id>.wav`` (16-bit, ``--sample-rate``), ``OUT/manifest.jsonl`` (the toolkit's
+manifest; ``speaker`` is the voice id, ``text`` the sentence as written) and ``OUT/synthesis.jsonl`` (the
+parameters each utterance was made with).
+
+    python tools/make_synthetic_corpus.py --out data/synthetic --count 2000 --jobs 4
+    python tools/make_synthetic_corpus.py --list-voices
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import logging
+import sys
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
+
+from synthvoices import ENGINES, SynthesisError, Voice, list_voices, synthesize  # noqa: E402
+
+from speech.audio import read_audio, resample, write_audio  # noqa: E402
+from speech.data.manifest import Utterance, write_manifest  # noqa: E402
+from speech.errors import SpeechError  # noqa: E402
+
+DEFAULT_SENTENCES = Path(__file__).resolve().parent / "corpus_text" / "sentences.txt"
+
+# Natural-sounding ranges: rate factor, pitch shift in semitones, peak level in dBFS.
+SPEED_RANGE = (0.85, 1.20)
+PITCH_RANGE = (-3.0, 3.0)
+PEAK_DB_RANGE = (-10.0, -1.0)
+SILENT_PEAK = 1e-4
+
+log = logging.getLogger("make_synthetic_corpus")
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything needed to render one utterance, decided up front in the parent process."""
+
+    index: int
+    id: str
+    sentence_index: int
+    text: str
+    voice: Voice
+    speed: float
+    pitch: float
+    peak_db: float
+    audio: str  # relative to the output folder
+    out_dir: str
+    sample_rate: int
+
+
+def load_sentences(path: str | Path) -> list[str]:
+    """One sentence per line; blank lines and lines starting with '#' are skipped."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpeechError(f"{path}: sentences file not found")
+    sentences = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    sentences = [line for line in sentences if line and not line.startswith("#")]
+    if not sentences:
+        raise SpeechError(f"{path}: no sentences in file")
+    return sentences
+
+
+def select_voices(spec: str | None, available: list[Voice]) -> list[Voice]:
+    """Resolve ``--voices``: comma-separated engine names, voice ids or shell patterns (``espeak:en-us+f*``)."""
+    if spec is None or spec.strip() in ("", "all"):
+        return list(available)
+    by_id = {voice.id: voice for voice in available}
+    chosen: dict[str, Voice] = {}
+    for token in (part.strip() for part in spec.split(",")):
+        if not token:
+            continue
+        if token in ENGINES:
+            matches = [voice for voice in available if voice.engine == token]
+            if not matches:
+                raise SpeechError(f"--voices: engine '{token}' has no voices here (is it installed?)")
+        elif token in by_id:
+            matches = [by_id[token]]
+        else:
+            matches = [voice for voice in available if fnmatch.fnmatchcase(voice.id, token)]
+            if not matches:
+                raise SpeechError(f"--voices: no voice '{token}' (see --list-voices)")
+        chosen.update((voice.id, voice) for voice in matches)
+    return sorted(chosen.values(), key=lambda voice: voice.id)
+
+
+def plan(
+    sentences: list[str], voices: list[Voice], count: int, seed: int, out_dir: str | Path, sample_rate: int
+) -> list[Job]:
+    """Decide every utterance from (seed, index) alone, so runs with the same arguments agree.
+
+    Engines take turns in a seeded order (each engine gets an equal share however many voices it has);
+    sentences are dealt from seeded shuffles of the whole list, so each is used once before any repeats.
+    """
+    engines = [engine for engine in ENGINES if any(voice.engine == engine for voice in voices)]
+    if not engines or not sentences:
+        raise SpeechError("nothing to plan: no voices or no sentences")
+    by_engine = {
+        engine: sorted((v for v in voices if v.engine == engine), key=lambda v: v.id) for engine in engines
+    }
+    jobs = []
+    engine_order: np.ndarray = np.arange(0)
+    sentence_order: np.ndarray = np.arange(0)
+    for index in range(count):
+        if index % len(engines) == 0:
+            engine_order = np.random.default_rng([seed, 1, index // len(engines)]).permutation(len(engines))
+        if index % len(sentences) == 0:
+            sentence_order = np.random.default_rng([seed, 2, index // len(sentences)]).permutation(
+                len(sentences)
+            )
+        rng = np.random.default_rng([seed, 3, index])
+        candidates = by_engine[engines[engine_order[index % len(engines)]]]
+        voice = candidates[int(rng.integers(len(candidates)))]
+        sentence_index = int(sentence_order[index % len(sentences)])
+        utterance_id = f"syn{seed}-{index:06d}"
+        jobs.append(
+            Job(
+                index=index,
+                id=utterance_id,
+                sentence_index=sentence_index,
+                text=sentences[sentence_index],
+                voice=voice,
+                speed=round(float(rng.uniform(*SPEED_RANGE)), 3),
+                pitch=round(float(rng.uniform(*PITCH_RANGE)), 2),
+                peak_db=round(float(rng.uniform(*PEAK_DB_RANGE)), 2),
+                audio=f"audio/{voice.slug}/{utterance_id}.wav",
+                out_dir=str(out_dir),
+                sample_rate=sample_rate,
+            )
+        )
+    return jobs
+
+
+def render(job: Job) -> Utterance:
+    """Synthesise, resample, set the level and write one utterance; raises SpeechError on failure."""
+    with tempfile.TemporaryDirectory(prefix="synthcorpus-") as scratch:
+        raw = synthesize(job.voice, job.text, job.speed, job.pitch, Path(scratch) / "raw.wav")
+        samples, rate = read_audio(raw)
+    samples = resample(samples, rate, job.sample_rate)
+    peak = float(np.max(np.abs(samples))) if samples.size else 0.0
+    if peak < SILENT_PEAK:
+        raise SynthesisError(f"voice {job.voice.id}: engine produced silence")
+    samples = samples * np.float32(10.0 ** (job.peak_db / 20.0) / peak)
+    write_audio(Path(job.out_dir) / job.audio, samples, job.sample_rate)
+    return Utterance(
+        id=job.id,
+        audio=job.audio,
+        duration=round(samples.size / job.sample_rate, 4),
+        text=job.text,
+        speaker=job.voice.id,
+    )
+
+
+def _render_safely(job: Job) -> tuple[Job, Utterance | None, str | None]:
+    """Pool entry point: a failure comes back as a message, so one bad utterance never stops the run."""
+    try:
+        return job, render(job), None
+    except Exception as error:  # any engine or I/O problem is reported and the utterance skipped
+        return job, None, str(error) or type(error).__name__
+
+
+def run_jobs(jobs: list[Job], workers: int) -> tuple[list[Utterance], list[tuple[Job, str]]]:
+    """Render in ``workers`` processes with a progress bar; returns (utterances in index order, failures)."""
+    results: dict[int, Utterance] = {}
+    failures: list[tuple[Job, str]] = []
+    progress = tqdm(total=len(jobs), unit="utt", desc="synthesising", dynamic_ncols=True)
+
+    def collect(job: Job, utterance: Utterance | None, error: str | None) -> None:
+        if utterance is None:
+            log.warning("skipped %s (voice %s): %s", job.id, job.voice.id, error)
+            failures.append((job, error or "unknown error"))
+        else:
+            results[job.index] = utterance
+        progress.update()
+
+    try:
+        if workers <= 1:
+            for job in jobs:
+                collect(*_render_safely(job))
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                for future in as_completed([pool.submit(_render_safely, job) for job in jobs]):
+                    collect(*future.result())
+    finally:
+        progress.close()
+    return [results[index] for index in sorted(results)], sorted(failures, key=lambda item: item[0].index)
+
+
+def write_parameters(path: Path, jobs: list[Job], written: set[str]) -> None:
+    """A sidecar with how each written utterance was made, for debugging and for TTS conditioning."""
+    with path.open("w", encoding="utf-8") as stream:
+        for job in jobs:
+            if job.id in written:
+                record = {
+                    "id": job.id,
+                    "voice": job.voice.id,
+                    "engine": job.voice.engine,
+                    "gender": job.voice.gender,
+                    "sentence": job.sentence_index,
+                    "speed": job.speed,
+                    "pitch_semitones": job.pitch,
+                    "peak_dbfs": job.peak_db,
+                }
+                stream.write(json.dumps(record) + "\n")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Make a seeded, labelled multi-voice English speech corpus with espeak-ng, flite and festival.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--out", type=Path, help="output folder (audio/, manifest.jsonl, synthesis.jsonl)")
+    parser.add_argument(
+        "--sentences", type=Path, default=DEFAULT_SENTENCES, help="text file, one sentence a line"
+    )
+    parser.add_argument("--count", type=_positive_int, default=100, help="number of utterances to make")
+    parser.add_argument(
+        "--voices",
+        default="all",
+        help="comma list of engine names (espeak, flite, festival), voice ids (espeak:en-us+f3, flite:slt, "
+        "festival:kallpc16k) or patterns (espeak:en-gb*); 'all' for every installed voice",
+    )
+    parser.add_argument("--seed", type=_seed, default=0, help="seed for sentences, voices and parameters")
+    parser.add_argument("--jobs", type=_positive_int, default=2, help="parallel synthesis processes")
+    parser.add_argument("--sample-rate", type=_positive_int, default=16000, help="output sample rate in Hz")
+    parser.add_argument("--list-voices", action="store_true", help="print the available voice ids and exit")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    available = list_voices()
+    if args.list_voices:
+        for voice in available:
+            print(f"{voice.id}\t{voice.gender or '-'}")
+        counts = Counter(voice.engine for voice in available)
+        print(", ".join(f"{engine}: {counts.get(engine, 0)}" for engine in ENGINES), file=sys.stderr)
+        return 0
+    if args.out is None:
+        print("error: --out is required (or use --list-voices)", file=sys.stderr)
+        return 2
+    try:
+        sentences = load_sentences(args.sentences)
+        voices = select_voices(args.voices, available)
+        if not voices:
+            raise SpeechError("no synthesiser voices found: install espeak-ng, flite or festival")
+    except SpeechError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    missing = [engine for engine in ENGINES if not any(voice.engine == engine for voice in available)]
+    if missing:
+        log.warning("not installed, so not used: %s", ", ".join(missing))
+
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = plan(sentences, voices, args.count, args.seed, out, args.sample_rate)
+    started = time.perf_counter()
+    utterances, failures = run_jobs(jobs, args.jobs)
+    elapsed = time.perf_counter() - started
+    write_manifest(out / "manifest.jsonl", utterances)
+    write_parameters(out / "synthesis.jsonl", jobs, {utterance.id for utterance in utterances})
+
+    hours = sum(utterance.duration for utterance in utterances) / 3600.0
+    per_engine = Counter(utterance.speaker.split(":", 1)[0] for utterance in utterances)
+    print(
+        f"wrote {len(utterances)} utterances ({hours * 60:.1f} min of audio, "
+        f"{len({u.speaker for u in utterances})} voices) to {out / 'manifest.jsonl'} in {elapsed:.1f}s "
+        f"with {args.jobs} job(s); {len(failures)} failed"
+    )
+    print("  per engine: " + ", ".join(f"{engine} {per_engine.get(engine, 0)}" for engine in ENGINES))
+    if elapsed > 0:
+        print(
+            f"  speed: {hours * 3600.0 / elapsed:.1f}x real time ({hours * 3600.0 / elapsed:.1f} h of audio per hour)"
+        )
+    return 0 if utterances else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

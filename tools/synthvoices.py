@@ -1,0 +1,227 @@
+"""Drive the offline English synthesisers (espeak-ng, flite, festival) behind one small interface.
+
+The synthetic corpus tool and the TTS recipes both need "say this text in that voice, a bit faster and a bit
+higher", and each engine spells those knobs differently. This module keeps the spellings in one place:
+
+* :class:`Voice` names a voice by a stable id (``espeak:en-us+f3``, ``flite:slt``, ``festival:kallpc16k``);
+* :func:`list_voices` finds the voices the installed engines actually have;
+* :func:`synthesize` writes one WAV file at the engine's native rate, with ``speed`` a rate factor (1.2 is 20%
+  faster) and ``pitch`` a shift in semitones.
+
+Where an engine has no working native pitch control (festival, flite's rms voice) the shift is done with sox.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from speech.errors import SpeechError
+
+ENGINES = ("espeak", "flite", "festival")
+
+# espeak-ng's amplitude (0-200, default 100): lower than the default because several variants clip at 100.
+ESPEAK_AMPLITUDE = 30
+ESPEAK_BASE_RATE = 175  # words per minute, espeak-ng's default
+ESPEAK_BASE_PITCH = 50  # 0-99, espeak-ng's default
+ESPEAK_PITCH_PER_SEMITONE = 6.0  # measured: -p 20/50/80 gives about 79/103/139 Hz for en-us
+
+# flite's built-in English voices worth using (kal is 8 kHz, awb_time is a talking clock).
+# The value is the voice's median F0 in Hz, measured with pyin; ``int_f0_target_mean`` is set relative to it.
+# None means the voice ignores int_f0_target_mean (rms), so sox shifts the pitch instead.
+FLITE_VOICES: dict[str, tuple[str, float | None]] = {
+    "kal16": ("M", 90.0),
+    "awb": ("M", 133.0),
+    "rms": ("M", None),
+    "slt": ("F", 170.0),
+}
+
+# Festival voices, named by their Debian packages: id -> (voice directory / scheme name, gender, kind).
+FESTIVAL_VOICES: dict[str, tuple[str, str, str]] = {
+    "kallpc16k": ("kal_diphone", "M", "diphone"),
+    "kdlpc16k": ("ked_diphone", "M", "diphone"),
+    "us-slt-hts": ("cmu_us_slt_arctic_hts", "F", "hts"),
+}
+FESTIVAL_VOICE_ROOTS = (Path("/usr/share/festival/voices"), Path("/usr/local/share/festival/voices"))
+
+TIMEOUT_S = 120.0
+
+
+class SynthesisError(SpeechError):
+    """An engine that failed or produced nothing for one utterance; the message names the voice."""
+
+
+@dataclass(frozen=True)
+class Voice:
+    """One synthetic speaker. ``name`` is what the engine itself is given (``en-us+f3``, ``slt``, ...)."""
+
+    id: str
+    engine: str
+    name: str
+    gender: str = ""
+
+    @property
+    def slug(self) -> str:
+        """A file-system-safe form of the id, used as a folder name."""
+        return re.sub(r"[^A-Za-z0-9.-]+", "_", self.id)
+
+
+def _run(command: list[str], what: str) -> subprocess.CompletedProcess[str]:
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
+    except FileNotFoundError:
+        raise SynthesisError(f"{what}: '{command[0]}' is not installed") from None
+    except subprocess.TimeoutExpired:
+        raise SynthesisError(f"{what}: {command[0]} took more than {TIMEOUT_S:.0f}s") from None
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        raise SynthesisError(
+            f"{what}: {command[0]} exited with {result.returncode}: {' / '.join(detail[-3:])}"
+        )
+    return result
+
+
+def _espeak_voices() -> list[Voice]:
+    """English espeak-ng voices (not the mbrola ones, which need extra data) times every variant."""
+    if shutil.which("espeak-ng") is None:
+        return []
+    try:
+        languages = _run(["espeak-ng", "--voices=en"], "espeak-ng --voices").stdout.splitlines()[1:]
+        variants = _run(["espeak-ng", "--voices=variant"], "espeak-ng --voices").stdout.splitlines()[1:]
+    except SynthesisError:
+        return []
+    bases = []
+    for line in languages:
+        fields = line.split()
+        if len(fields) >= 5 and fields[1].startswith("en") and not fields[4].startswith("mb/"):
+            bases.append(fields[1])
+    kinds = {}
+    for line in variants:
+        fields = line.split()
+        if len(fields) >= 5 and fields[4].startswith("!v/"):
+            kinds[fields[4][3:]] = fields[2].rsplit("/", 1)[-1]
+    voices = []
+    for base in sorted(set(bases)):
+        voices.append(Voice(f"espeak:{base}", "espeak", base, "M"))
+        for variant, gender in sorted(kinds.items(), key=lambda item: item[0].lower()):
+            name = f"{base}+{variant}"
+            voices.append(Voice(f"espeak:{name}", "espeak", name, gender if gender in ("M", "F") else ""))
+    return voices
+
+
+def _flite_voices() -> list[Voice]:
+    if shutil.which("flite") is None:
+        return []
+    try:
+        listing = _run(["flite", "-lv"], "flite -lv").stdout
+    except SynthesisError:
+        return []
+    available = set(listing.split(":", 1)[-1].split())
+    return [
+        Voice(f"flite:{name}", "flite", name, gender)
+        for name, (gender, _) in FLITE_VOICES.items()
+        if name in available
+    ]
+
+
+def _festival_voices() -> list[Voice]:
+    if shutil.which("text2wave") is None:
+        return []
+    voices = []
+    for key, (name, gender, _) in FESTIVAL_VOICES.items():
+        if any(any(root.glob(f"*/{name}/festvox")) for root in FESTIVAL_VOICE_ROOTS if root.is_dir()):
+            voices.append(Voice(f"festival:{key}", "festival", name, gender))
+    return voices
+
+
+@functools.lru_cache(maxsize=1)
+def _all_voices() -> tuple[Voice, ...]:
+    return tuple(_espeak_voices() + _flite_voices() + _festival_voices())
+
+
+def list_voices(engine: str | None = None) -> list[Voice]:
+    """The voices the installed engines can speak, optionally of one engine; an engine not installed has none."""
+    if engine is not None and engine not in ENGINES:
+        raise SpeechError(f"unknown engine '{engine}': use one of {', '.join(ENGINES)}")
+    return [voice for voice in _all_voices() if engine is None or voice.engine == engine]
+
+
+def _sox_pitch(source: Path, target: Path, semitones: float, what: str) -> None:
+    """Shift pitch without changing duration (sox WSOLA).
+
+    -G guards against clipping; -D and a float output turn off dither, whose random noise would make two runs
+    differ.
+    """
+    command = ["sox", "-G", "-D", str(source), "-e", "floating-point", "-b", "32", str(target)]
+    _run([*command, "pitch", f"{semitones * 100:.1f}"], what)
+
+
+def synthesize(
+    voice: Voice, text: str, speed: float = 1.0, pitch: float = 0.0, path: str | Path = "out.wav"
+) -> Path:
+    """Say ``text`` in ``voice`` into a WAV file at ``path`` (the engine's native sample rate).
+
+    ``speed`` multiplies the speaking rate, ``pitch`` shifts the voice's mean F0 by that many semitones.
+    Raises :class:`SynthesisError` when the engine fails or writes an empty file.
+    """
+    path = Path(path)
+    what = f"voice {voice.id}"
+    if not text.strip():
+        raise SynthesisError(f"{what}: nothing to say (empty text)")
+    if voice.engine in ENGINES and voice.name not in {known.name for known in list_voices(voice.engine)}:
+        # espeak-ng silently falls back to its default voice for an unknown name: refuse instead
+        raise SynthesisError(f"{what}: {voice.engine} has no voice '{voice.name}' here")
+    if not 0.25 <= speed <= 4.0:
+        raise SynthesisError(f"{what}: speed {speed} outside 0.25-4")
+    with tempfile.TemporaryDirectory(prefix="synthvoice-") as scratch:
+        scratch = Path(scratch)
+        text_file = scratch / "text.txt"
+        text_file.write_text(text.strip() + "\n", encoding="utf-8")
+        raw = scratch / "raw.wav"
+        shift_with_sox = False
+        if voice.engine == "espeak":
+            rate = round(ESPEAK_BASE_RATE * speed)
+            level = min(99, max(0, round(ESPEAK_BASE_PITCH + ESPEAK_PITCH_PER_SEMITONE * pitch)))
+            command = ["espeak-ng", "-v", voice.name, "-s", str(rate), "-p", str(level)]
+            command += ["-a", str(ESPEAK_AMPLITUDE), "-b", "1", "-f", str(text_file), "-w", str(raw)]
+        elif voice.engine == "flite":
+            command = ["flite", "-voice", voice.name, "--setf", f"duration_stretch={1.0 / speed:.4f}"]
+            base_f0 = FLITE_VOICES.get(voice.name, ("", None))[1]
+            if base_f0 is None:
+                shift_with_sox = pitch != 0.0
+            else:
+                command += ["--setf", f"int_f0_target_mean={base_f0 * 2.0 ** (pitch / 12.0):.2f}"]
+            command += ["-f", str(text_file), "-o", str(raw)]
+        elif voice.engine == "festival":
+            kind = next((kind for name, _, kind in FESTIVAL_VOICES.values() if name == voice.name), "diphone")
+            if kind == "hts":  # hts_engine ignores Duration_Stretch; its own "-r" option sets the rate
+                tempo = f'(set! hts_engine_params (append hts_engine_params (list (list "-r" {speed:.4f}))))'
+            else:
+                tempo = f"(Parameter.set 'Duration_Stretch {1.0 / speed:.4f})"
+            command = [
+                "text2wave",
+                "-eval",
+                f"(voice_{voice.name})",
+                "-eval",
+                tempo,
+                str(text_file),
+                "-o",
+                str(raw),
+            ]
+            shift_with_sox = pitch != 0.0
+        else:
+            raise SynthesisError(f"{what}: unknown engine '{voice.engine}'")
+        _run(command, what)
+        if not raw.is_file() or raw.stat().st_size <= 44:
+            raise SynthesisError(f"{what}: {command[0]} wrote no audio")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if shift_with_sox:
+            _sox_pitch(raw, path, pitch, what)
+        else:
+            shutil.move(str(raw), path)
+    return path
