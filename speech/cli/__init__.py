@@ -15,7 +15,7 @@ from importlib import import_module
 from speech import __version__
 from speech.errors import SpeechError
 
-COMMANDS = ["prepare", "shard"]
+COMMANDS = ["prepare", "shard", "train"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,6 +19,7 @@ import random
 from collections.abc import Callable, Iterator
 from itertools import count
 
+import torch
 import webdataset as wds
 from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
@@ -129,7 +130,15 @@ def _decode(sample: dict) -> dict | None:
 
 
 def shard_loader(stream: BatchStream, num_workers: int = 0) -> DataLoader:
-    """A DataLoader that runs decoding, features and bucketing in ``num_workers`` processes."""
+    """A DataLoader that runs decoding, features and bucketing in ``num_workers`` processes.
+
+    It gets its own generator: a DataLoader otherwise draws its worker seed from the global RNG each time it
+    starts iterating, which would shift the training RNG (dropout, SpecAugment) of a resumed run.
+    """
     return DataLoader(
-        stream, batch_size=None, num_workers=num_workers, prefetch_factor=4 if num_workers else None
+        stream,
+        batch_size=None,
+        num_workers=num_workers,
+        prefetch_factor=4 if num_workers else None,
+        generator=torch.Generator().manual_seed(stream.seed),
     )

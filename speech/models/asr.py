@@ -1,0 +1,66 @@
+"""The recognizer's acoustic model: log-mel frames -> character log-probabilities for CTC.
+
+    features (B, T, mels) -> normalise -> SpecAugment (training) -> stack k frames (B, T/k, k*mels)
+    -> linear -> L x bidirectional LSTM (packed) -> linear -> log-softmax over blank + characters (B, T/k, V)
+
+Stacking frames cuts the LSTM's sequence length k-fold (CTC needs only a few outputs per character), which is
+most of the model's speed on long audio.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from speech.features import GlobalNormalizer, SpecAugment, SpecAugmentConfig
+
+
+@dataclass
+class ASRModelConfig:
+    input_dims: int = 80
+    stack: int = 3  # frames stacked into one LSTM step (frame-rate reduction)
+    hidden: int = 256  # LSTM units per direction
+    layers: int = 4
+    dropout: float = 0.1
+    vocab_size: int = 29  # CTC blank + characters
+
+
+class ASRModel(nn.Module):
+    def __init__(self, config: ASRModelConfig, augment: SpecAugmentConfig | None = None):
+        super().__init__()
+        self.config = config
+        self.normalize = GlobalNormalizer(torch.zeros(config.input_dims), torch.ones(config.input_dims))
+        self.augment = SpecAugment(augment) if augment else None
+        self.input = nn.Linear(config.input_dims * config.stack, config.hidden)
+        self.lstm = nn.LSTM(
+            config.hidden,
+            config.hidden,
+            config.layers,
+            batch_first=True,
+            bidirectional=True,
+            dropout=config.dropout if config.layers > 1 else 0.0,
+        )
+        self.dropout = nn.Dropout(config.dropout)
+        self.output = nn.Linear(2 * config.hidden, config.vocab_size)
+
+    def output_lengths(self, lengths: Tensor) -> Tensor:
+        return torch.div(lengths + self.config.stack - 1, self.config.stack, rounding_mode="floor")
+
+    def forward(self, features: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """Returns log-probabilities (B, T', V) and their lengths (B,)."""
+        x = self.normalize(features)
+        if self.augment is not None:
+            x = self.augment(x, lengths)
+        batch, frames, dims = x.shape
+        k = self.config.stack
+        x = F.pad(x, (0, 0, 0, -frames % k)).reshape(batch, -1, k * dims)
+        out_lengths = self.output_lengths(lengths)
+        x = self.dropout(torch.relu(self.input(x)))
+        steps = x.shape[1]
+        packed = pack_padded_sequence(x, out_lengths.cpu(), batch_first=True, enforce_sorted=False)
+        x, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=steps)
+        return self.output(self.dropout(x)).log_softmax(-1), out_lengths

@@ -1,0 +1,12 @@
+"""Training tasks by name; each registers its model config so YAML configs can be type-checked."""
+
+from __future__ import annotations
+
+from speech.tasks.asr import ASRTask
+from speech.tasks.base import Task
+from speech.train.config import MODEL_CONFIGS
+
+TASKS: dict[str, type[Task]] = {task.name: task for task in (ASRTask,)}
+MODEL_CONFIGS.update({name: task.model_config for name, task in TASKS.items()})
+
+__all__ = ["TASKS", "Task"]

@@ -1,0 +1,99 @@
+"""Recognition as a training task: BiLSTM acoustic model, CTC loss, greedy CER/WER for validation."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import Any
+
+import jiwer
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from speech.data.batching import Batch
+from speech.decode import greedy_decode
+from speech.features import FeatureExtractor, RunningStats
+from speech.models.asr import ASRModel, ASRModelConfig
+from speech.tasks.base import Task
+from speech.text.normalize import normalize_text
+from speech.text.vocab import CharVocab
+from speech.train.config import ExperimentConfig
+from speech.train.tracking import ImageMedia
+
+
+class ASRTask(Task):
+    name = "asr"
+    model_config = ASRModelConfig
+
+    def __init__(self, config: ExperimentConfig):
+        self.vocab = CharVocab.english()
+        # Input size and alphabet follow from the features and vocabulary: never set twice.
+        config.model = dataclasses.replace(
+            config.model, input_dims=config.features.dims, vocab_size=len(self.vocab)
+        )
+        super().__init__(config)
+        self.extractor = FeatureExtractor(config.features)
+
+    def featurize(self, audio: Tensor) -> Tensor:
+        return self.extractor(audio)
+
+    def build_model(self) -> ASRModel:
+        return ASRModel(self.config.model, self.config.augment)
+
+    def prepare(self, model: ASRModel, batches: Iterable[Batch]) -> None:
+        stats = RunningStats(self.config.features.dims)
+        for batch in batches:
+            for features, length in zip(batch.features, batch.lengths, strict=True):
+                stats.update(features[:length])
+        model.normalize.load_state_dict(stats.normalizer().state_dict())
+
+    def targets(self, batch: Batch) -> tuple[Tensor, Tensor]:
+        encoded = [self.vocab.encode(normalize_text(text)) for text in batch.texts]
+        return torch.tensor([i for ids in encoded for i in ids], dtype=torch.long), torch.tensor(
+            list(map(len, encoded))
+        )
+
+    def ctc_loss(self, log_probs: Tensor, lengths: Tensor, batch: Batch) -> Tensor:
+        """Mean CTC loss, in fp32 outside autocast; impossible alignments (targets longer than the output)
+        count as zero instead of infinity."""
+        targets, target_lengths = self.targets(batch)
+        with torch.autocast(log_probs.device.type, enabled=False):
+            return F.ctc_loss(
+                log_probs.float().transpose(0, 1),
+                targets,
+                lengths,
+                target_lengths,
+                blank=self.vocab.blank,
+                zero_infinity=True,
+            )
+
+    def loss(self, model: ASRModel, batch: Batch) -> tuple[Tensor, dict[str, float]]:
+        log_probs, lengths = model(batch.features, batch.lengths)
+        return self.ctc_loss(log_probs, lengths, batch), {}
+
+    @torch.no_grad()
+    def evaluate(self, model: ASRModel, batches: Iterable[Batch]) -> tuple[dict[str, float], dict[str, Any]]:
+        references, hypotheses, losses, weights = [], [], [], []
+        media: dict[str, Any] = {}
+        for batch in batches:
+            log_probs, lengths = model(batch.features, batch.lengths)
+            losses.append(self.ctc_loss(log_probs, lengths, batch).item() * len(batch.ids))
+            weights.append(len(batch.ids))
+            references += [normalize_text(text) for text in batch.texts]
+            hypotheses += greedy_decode(log_probs, lengths, self.vocab)
+            if not media:
+                media["posteriors"] = ImageMedia(
+                    log_probs[0, : lengths[0]].exp().T.float().cpu().numpy(),
+                    caption=f"{batch.ids[0]}: {hypotheses[-len(batch.ids)]!r}",
+                )
+        pairs = [(r, h) for r, h in zip(references, hypotheses, strict=True) if r]
+        metrics = {
+            "loss": sum(losses) / max(sum(weights), 1),
+            "cer": jiwer.cer([r for r, _ in pairs], [h for _, h in pairs]) if pairs else 0.0,
+            "wer": jiwer.wer([r for r, _ in pairs], [h for _, h in pairs]) if pairs else 0.0,
+        }
+        return metrics, media
+
+    def export(self) -> dict:
+        return {**super().export(), "vocab": list(self.vocab.tokens)}

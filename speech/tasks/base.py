@@ -1,0 +1,51 @@
+"""What a model provides to join the trainer: a loss on a batch, validation metrics, media to log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from torch import Tensor, nn
+
+from speech.data.batching import Batch
+from speech.train.config import ExperimentConfig
+
+
+class Task:
+    """One kind of model (recognizer, vocoder, acoustic model) as the trainer sees it.
+
+    The trainer owns the loop, devices, precision, distribution and checkpoints; a task owns everything that
+    depends on what the model is: how to build it, what its features are, what its loss and metrics are.
+    """
+
+    name: ClassVar[str]
+    model_config: ClassVar[type]
+
+    def __init__(self, config: ExperimentConfig):
+        self.config = config
+
+    def featurize(self, audio: Tensor) -> Tensor:
+        """One utterance's waveform -> the model's input frames (runs in DataLoader workers)."""
+        raise NotImplementedError
+
+    def build_model(self) -> nn.Module:
+        raise NotImplementedError
+
+    def prepare(self, model: nn.Module, batches: Iterable[Batch]) -> None:
+        """One-off set-up from training data before the first step, e.g. normalisation statistics."""
+
+    def loss(self, model: nn.Module, batch: Batch) -> tuple[Tensor, dict[str, float]]:
+        """The scalar to minimise and any extra numbers to log for this batch."""
+        raise NotImplementedError
+
+    def evaluate(self, model: nn.Module, batches: Iterable[Batch]) -> tuple[dict[str, float], dict[str, Any]]:
+        """Validation metrics (including "loss") and media (AudioMedia/ImageMedia) to log."""
+        raise NotImplementedError
+
+    def export(self) -> dict:
+        """What must travel with the weights so inference computes exactly what training did."""
+        return {
+            "task": self.name,
+            "model": vars(self.config.model),
+            "features": self.config.features.to_dict(),
+        }

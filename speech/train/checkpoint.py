@@ -1,0 +1,118 @@
+"""Checkpoints that are safe to load and never half-written.
+
+A checkpoint is a folder ``step-000001000/`` holding ``model.safetensors`` (the weights) and
+``state.safetensors`` + ``state.json`` (optimizer, scheduler, scaler, RNG, step, data position). Nested
+trainer state is split into its tensors (safetensors) and a JSON skeleton that points at them, so nothing is
+ever unpickled. The folder is written under a temporary name and renamed into place, so a run killed at any
+moment leaves either the previous checkpoint or the new one, complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from speech.errors import SpeechError
+
+STEP_DIR = re.compile(r"^step-(\d+)$")
+
+
+class CheckpointError(SpeechError):
+    """A checkpoint folder that is missing or unreadable."""
+
+
+def flatten_state(state: Any, tensors: dict[str, torch.Tensor], path: str = "") -> Any:
+    """Move every tensor of a nested structure into ``tensors``; return the JSON-able rest."""
+    if isinstance(state, torch.Tensor):
+        tensors[path] = state.detach().cpu().contiguous()
+        return {"__tensor__": path}
+    if isinstance(state, dict):
+        return {
+            "__dict__": [
+                [flatten_state(k, tensors, f"{path}.k{i}"), flatten_state(v, tensors, f"{path}.{i}")]
+                for i, (k, v) in enumerate(state.items())
+            ]
+        }
+    if isinstance(state, list | tuple):
+        items = [flatten_state(v, tensors, f"{path}.{i}") for i, v in enumerate(state)]
+        return {"__tuple__": items} if isinstance(state, tuple) else items
+    if state is None or isinstance(state, bool | int | float | str):
+        return state
+    raise TypeError(f"cannot store {type(state).__name__} at {path or 'top level'} in a checkpoint")
+
+
+def unflatten_state(skeleton: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(skeleton, dict):
+        if "__tensor__" in skeleton:
+            return tensors[skeleton["__tensor__"]]
+        if "__tuple__" in skeleton:
+            return tuple(unflatten_state(v, tensors) for v in skeleton["__tuple__"])
+        return {unflatten_state(k, tensors): unflatten_state(v, tensors) for k, v in skeleton["__dict__"]}
+    if isinstance(skeleton, list):
+        return [unflatten_state(v, tensors) for v in skeleton]
+    return skeleton
+
+
+def save_weights(path: str | os.PathLike, state_dict: dict[str, torch.Tensor]) -> None:
+    """Weights as safetensors, written to a temporary file and renamed into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    save_file(
+        {name: tensor.detach().cpu().contiguous().clone() for name, tensor in state_dict.items()},
+        str(temporary),
+    )
+    os.replace(temporary, path)
+
+
+def save_checkpoint(root: str | os.PathLike, step: int, model_state: dict, trainer_state: dict) -> Path:
+    """Write ``root/step-<step>/`` atomically and return its path."""
+    root = Path(root)
+    final = root / f"step-{step:09d}"
+    temporary = root / f".step-{step:09d}.tmp"
+    shutil.rmtree(temporary, ignore_errors=True)
+    temporary.mkdir(parents=True)
+    save_weights(temporary / "model.safetensors", model_state)
+    tensors: dict[str, torch.Tensor] = {}
+    skeleton = flatten_state(trainer_state, tensors)
+    save_file(tensors, str(temporary / "state.safetensors"))
+    (temporary / "state.json").write_text(json.dumps(skeleton))
+    for file in temporary.iterdir():
+        with file.open("rb") as stream:
+            os.fsync(stream.fileno())
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(temporary, final)
+    return final
+
+
+def load_checkpoint(folder: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
+    folder = Path(folder)
+    try:
+        model_state = load_file(str(folder / "model.safetensors"))
+        tensors = load_file(str(folder / "state.safetensors"))
+        skeleton = json.loads((folder / "state.json").read_text())
+    except (OSError, ValueError) as error:
+        raise CheckpointError(f"{folder}: unreadable checkpoint ({error})") from None
+    return model_state, unflatten_state(skeleton, tensors)
+
+
+def list_checkpoints(root: str | os.PathLike) -> list[Path]:
+    """Complete checkpoints under ``root``, oldest first (temporary folders are ignored)."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in root.iterdir() if (m := STEP_DIR.match(p.name)) and p.is_dir()]
+    return [path for _, path in sorted(found)]
+
+
+def prune_checkpoints(root: str | os.PathLike, keep_last: int) -> None:
+    for old in list_checkpoints(root)[:-keep_last] if keep_last > 0 else []:
+        shutil.rmtree(old)

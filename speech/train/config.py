@@ -1,0 +1,218 @@
+"""Typed experiment configs: YAML files and ``key=value`` overrides, checked before any work starts.
+
+    speech train conf/asr/small.yaml optim.lr=3e-4 data.batch_seconds=200
+
+A config is a tree of dataclasses. Loading walks the YAML against it: an unknown key (with a suggestion for
+typos), a value of the wrong type or a missing required value is a :class:`ConfigError` naming the file and
+the dotted key. The model section's class depends on ``task``, so each task registers its model config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from speech.audio import atomic_output
+from speech.errors import SpeechError
+from speech.features import FeatureConfig, SpecAugmentConfig
+
+
+class ConfigError(SpeechError):
+    """A config that cannot run: unknown key, wrong type, missing value or path."""
+
+
+@dataclass
+class DataConfig:
+    train: str = ""  # shard folder (written by `speech shard`)
+    valid: str = ""  # shard folder for validation; empty: no validation
+    batch_seconds: float = 200.0  # padded audio seconds per batch on each rank
+    max_batch_size: int = 256
+    shuffle_buffer: int = 2000
+    num_workers: int = 1  # DataLoader processes per rank for decoding and features
+    stats_batches: int = 50  # batches read to estimate feature normalisation statistics
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 1e-3
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.98])
+    weight_decay: float = 0.01
+    schedule: str = "cosine"  # cosine | linear | constant, after linear warm-up
+    warmup_steps: int = 500
+    min_lr_ratio: float = 0.05  # the schedule's floor, as a fraction of lr
+    grad_clip: float = 5.0  # max global gradient norm; 0 disables clipping
+    accumulate: int = 1  # micro-batches per optimizer step
+
+
+@dataclass
+class RunConfig:
+    out_dir: str = "exp/run"
+    max_steps: int = 10_000
+    log_every: int = 50
+    valid_every: int = 1000
+    checkpoint_every: int = 1000
+    keep_last: int = 3  # checkpoints kept besides the best
+    best_metric: str = "loss"  # a validation metric name; "loss" is always there
+    best_mode: str = "min"  # min | max
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    precision: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16 | fp16
+
+
+@dataclass
+class TrackingConfig:
+    project: str = "speech"
+    name: str = ""  # run name; default: the out_dir's name
+    mode: str = "auto"  # auto (online with an API key, else offline) | online | offline | disabled
+    media_every: int = 1  # log audio/images at every Nth validation
+
+
+@dataclass
+class ExperimentConfig:
+    task: str
+    model: Any  # the task's model config dataclass
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: RunConfig = field(default_factory=RunConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+MODEL_CONFIGS: dict[str, type] = {}  # task name -> its model config dataclass; filled by speech.tasks
+
+CHOICES = {
+    "optim.schedule": ("cosine", "linear", "constant"),
+    "train.best_mode": ("min", "max"),
+    "train.precision": ("auto", "fp32", "bf16", "fp16"),
+    "tracking.mode": ("auto", "online", "offline", "disabled"),
+}
+
+
+def _check_type(value: Any, kind: Any, where: str) -> Any:
+    """Return ``value`` as ``kind`` (ints widen to floats), or raise naming the key."""
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(kind)
+        if value is None and type(None) in options:
+            return None
+        return _check_type(value, next(option for option in options if option is not type(None)), where)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        (item,) = typing.get_args(kind)
+        return [_check_type(element, item, f"{where}[{i}]") for i, element in enumerate(value)]
+    if dataclasses.is_dataclass(kind):
+        return _build(kind, value, where)
+    if kind is Any:
+        return value
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
+    return value
+
+
+def _build(cls: type, values: Any, where: str) -> Any:
+    """Instantiate dataclass ``cls`` from a mapping; ``where`` is the dotted key of the mapping ('' at the top)."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a mapping of {cls.__name__} fields, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in values:
+        if key not in fields:
+            close = difflib.get_close_matches(key, fields, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(fields)})"
+            raise ConfigError(f"{where + '.' if where else ''}{key}: unknown key{hint}")
+    arguments = {}
+    for name, spec in fields.items():
+        key = f"{where}.{name}" if where else name
+        if name in values:
+            arguments[name] = _check_type(values[name], hints[name], key)
+            choices = CHOICES.get(key)
+            if choices and arguments[name] not in choices:
+                raise ConfigError(f"{key}: must be one of {', '.join(choices)}, got {arguments[name]!r}")
+        elif spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{key}: required but missing")
+    return cls(**arguments)
+
+
+def apply_override(tree: dict, override: str) -> None:
+    """Set ``a.b.c=value`` in a nested dict; the value is parsed as YAML (numbers, lists, booleans)."""
+    if "=" not in override:
+        raise ConfigError(f"override {override!r}: expected key=value, e.g. optim.lr=3e-4")
+    dotted, raw = override.split("=", 1)
+    value = yaml.safe_load(raw) if raw.strip() else ""
+    if isinstance(value, str) and _looks_like_float(raw):
+        value = float(raw)  # YAML 1.1 reads 3e-4 as a string
+    keys = dotted.strip().split(".")
+    node = tree
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {override!r}: {key} is not a section")
+    node[keys[-1]] = value
+
+
+def _looks_like_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def load_config(
+    path: str | os.PathLike | None, overrides: list[str] = (), base: dict | None = None
+) -> ExperimentConfig:
+    """Load a YAML config (or start from ``base``), apply overrides, and type-check the result."""
+    tree: dict = dict(base or {})
+    source = str(path) if path else "config"
+    if path:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text())
+        except OSError as error:
+            raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping at the top level")
+        tree.update(loaded)
+    for override in overrides:
+        apply_override(tree, override)
+    task = tree.get("task")
+    if task not in MODEL_CONFIGS:
+        raise ConfigError(f"{source}: task must be one of {', '.join(sorted(MODEL_CONFIGS))}, got {task!r}")
+    try:
+        model = _build(MODEL_CONFIGS[task], tree.get("model") or {}, "model")
+        config = _build(ExperimentConfig, {**tree, "model": None}, "")
+    except (SpeechError, TypeError, ValueError) as error:  # ours, or a config class's own validation
+        raise ConfigError(f"{source}: {error}") from None
+    config.model = model
+    return config
+
+
+def check_paths(config: ExperimentConfig) -> None:
+    """Fail before training starts if a data folder is missing (not after an hour of start-up)."""
+    if not config.data.train:
+        raise ConfigError("data.train: required (a shard folder written by `speech shard`)")
+    for key in ("train", "valid"):
+        folder = getattr(config.data, key)
+        if folder and not (Path(folder) / "shards.json").is_file():
+            raise ConfigError(f"data.{key}: {folder} holds no shards.json (write it with `speech shard`)")
+
+
+def save_config(config: ExperimentConfig, path: str | os.PathLike) -> None:
+    with atomic_output(path, "w") as stream:
+        yaml.safe_dump(config.to_dict(), stream, sort_keys=False)

@@ -1,0 +1,309 @@
+"""One training loop for every model: AdamW, warm-up + decay, clipping, accumulation, mixed precision, DDP,
+periodic validation with best-model selection, atomic checkpoints with exact resume, W&B tracking.
+
+The loop never parses command lines or knows what a model is: a :class:`~speech.tasks.base.Task` supplies
+the model, its features, its loss and its metrics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from speech.audio import atomic_output
+from speech.data.batching import Batch
+from speech.data.loader import BatchStream, shard_loader
+from speech.tasks import TASKS, Task
+from speech.train import distributed
+from speech.train.checkpoint import (
+    list_checkpoints,
+    load_checkpoint,
+    prune_checkpoints,
+    save_checkpoint,
+    save_weights,
+)
+from speech.train.config import ExperimentConfig, check_paths, save_config
+from speech.train.tracking import Tracker
+
+log = logging.getLogger(__name__)
+
+
+def lr_factor(step: int, warmup: int, total: int, schedule: str, floor: float) -> float:
+    """Linear warm-up to 1, then cosine or linear decay to ``floor`` at ``total`` steps (or constant)."""
+    if step < warmup:
+        return (step + 1) / warmup
+    if schedule == "constant":
+        return 1.0
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    decay = 0.5 * (1 + math.cos(math.pi * progress)) if schedule == "cosine" else 1 - progress
+    return floor + (1 - floor) * decay
+
+
+def rng_state() -> dict:
+    state = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class Trainer:
+    """Trains ``config`` to ``config.train.max_steps``; ``train_stream`` replaces the shard stream (tests,
+    notebooks)."""
+
+    def __init__(self, config: ExperimentConfig, train_stream: BatchStream | None = None):
+        if train_stream is None:
+            check_paths(config)
+        self.config = config
+        self.env = distributed.setup(config.train.device)
+        self.out_dir = Path(config.train.out_dir)
+        self.task: Task = TASKS[config.task](config)
+        precision = config.train.precision
+        if precision == "auto":
+            precision = "bf16" if self.env.device.type == "cuda" else "fp32"
+        self.autocast_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+        self.scaler = torch.amp.GradScaler(enabled=precision == "fp16")
+
+        torch.manual_seed(config.train.seed)  # identical initial weights on every rank
+        self.model: nn.Module = self.task.build_model().to(self.env.device)
+        decay = [p for n, p in self.model.named_parameters() if p.ndim >= 2]
+        no_decay = [p for n, p in self.model.named_parameters() if p.ndim < 2]
+        optim = config.optim
+        self.optimizer = torch.optim.AdamW(
+            [
+                {"params": decay, "weight_decay": optim.weight_decay},
+                {"params": no_decay, "weight_decay": 0.0},
+            ],
+            lr=optim.lr,
+            betas=tuple(optim.betas),
+            fused=self.env.device.type == "cuda",
+        )
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer,
+            lambda step: lr_factor(
+                step, optim.warmup_steps, config.train.max_steps, optim.schedule, optim.min_lr_ratio
+            ),
+        )
+        self.stream = train_stream or BatchStream(
+            config.data.train,
+            self.task.featurize,
+            config.data.batch_seconds,
+            shuffle=True,
+            shuffle_buffer=config.data.shuffle_buffer,
+            repeat=True,
+            seed=config.train.seed,
+            rank=self.env.rank,
+            world_size=self.env.world_size,
+            max_batch_size=config.data.max_batch_size,
+        )
+        self.step = 0
+        self.best: float | None = None
+
+    # --- state -----------------------------------------------------------------------------------------------
+
+    def state(self) -> dict:
+        return {
+            "step": self.step,
+            "best": self.best,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": rng_state(),
+            "batches_consumed": self.step * self.config.optim.accumulate,
+            "world_size": self.env.world_size,
+        }
+
+    def restore(self, folder: Path) -> None:
+        model_state, state = load_checkpoint(folder)
+        self.model.load_state_dict(model_state)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.step, self.best = state["step"], state["best"]
+        if state["world_size"] != self.env.world_size:
+            log.warning(
+                "resuming on %d ranks a run saved on %d: the data order changes from here",
+                self.env.world_size,
+                state["world_size"],
+            )
+        self.stream.skip_batches = state["batches_consumed"]
+        set_rng_state(state["rng"])
+        log.info("resumed from %s at step %d", folder, self.step)
+
+    def checkpoint(self) -> None:
+        if self.env.is_main:
+            folder = save_checkpoint(
+                self.out_dir / "checkpoints", self.step, self.model.state_dict(), self.state()
+            )
+            prune_checkpoints(self.out_dir / "checkpoints", self.config.train.keep_last)
+            log.debug("saved %s", folder)
+        distributed.barrier(self.env)
+
+    def save_model(self, folder: Path, metrics: dict[str, float]) -> None:
+        """A self-contained model folder (weights + the config inference needs), each file written atomically."""
+        save_weights(folder / "model.safetensors", self.model.state_dict())
+        with atomic_output(folder / "config.json", "w") as stream:
+            json.dump({**self.task.export(), "step": self.step, "metrics": metrics}, stream, indent=1)
+
+    # --- the loop --------------------------------------------------------------------------------------------
+
+    def fit(self, resume: bool = False) -> dict[str, float]:
+        """Train to ``max_steps``; with ``resume``, continue from the newest checkpoint in ``out_dir``."""
+        config, env = self.config, self.env
+        if env.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            save_config(config, self.out_dir / "config.yaml")
+        checkpoints = list_checkpoints(self.out_dir / "checkpoints") if resume else []
+        if checkpoints:
+            self.restore(checkpoints[-1])
+        else:
+            self.task.prepare(self.model, self._stats_batches())
+            torch.manual_seed(config.train.seed + 1000 * env.rank)  # distinct dropout and masks per rank
+        model = self.model
+        if env.enabled:
+            model = DistributedDataParallel(
+                model, device_ids=[env.device.index] if env.device.type == "cuda" else None
+            )
+        tracker = Tracker(config.tracking, config.to_dict(), self.out_dir, active=env.is_main)
+        batches = iter(shard_loader(self.stream, config.data.num_workers))
+        progress = tqdm(
+            total=config.train.max_steps,
+            initial=self.step,
+            disable=not env.is_main,
+            unit="step",
+            dynamic_ncols=True,
+        )
+        metrics: dict[str, float] = {}
+        window = {"loss": 0.0, "audio": 0.0, "count": 0, "start": time.perf_counter()}
+        try:
+            while self.step < config.train.max_steps:
+                loss, audio_seconds, grad_norm = self._train_step(model, batches)
+                self.step += 1
+                window["loss"] += loss
+                window["audio"] += audio_seconds
+                window["count"] += 1
+                progress.update(1)
+                if self.step % config.train.log_every == 0 or self.step == config.train.max_steps:
+                    self._log_window(window, grad_norm, tracker, progress)
+                if config.data.valid and (
+                    self.step % config.train.valid_every == 0 or self.step == config.train.max_steps
+                ):
+                    metrics = self._validate(tracker)
+                if self.step % config.train.checkpoint_every == 0 or self.step == config.train.max_steps:
+                    self.checkpoint()
+        finally:
+            progress.close()
+            tracker.close()
+        if env.is_main:
+            self.save_model(self.out_dir / "last", metrics)
+        distributed.teardown(env)
+        return metrics
+
+    def _stats_batches(self) -> Iterator[Batch]:
+        """The same first batches on every rank (an unsplit, unshuffled stream), so statistics agree."""
+        stream = BatchStream(self.stream.urls, self.task.featurize, self.config.data.batch_seconds)
+        for count, batch in enumerate(stream):
+            if count >= self.config.data.stats_batches:
+                return
+            yield batch
+
+    def _train_step(self, model: nn.Module, batches: Iterator[Batch]) -> tuple[float, float, float]:
+        model.train()
+        accumulate = self.config.optim.accumulate
+        total_loss, audio_seconds = 0.0, 0.0
+        for micro in range(accumulate):
+            batch = next(batches).to(self.env.device)
+            sync = micro == accumulate - 1 or not isinstance(model, DistributedDataParallel)
+            with contextlib.nullcontext() if sync else model.no_sync(), self._autocast():
+                loss, _ = self.task.loss(model, batch)
+            self.scaler.scale(loss / accumulate).backward()
+            total_loss += loss.item() / accumulate
+            audio_seconds += batch.audio_seconds
+        self.scaler.unscale_(self.optimizer)
+        clip = self.config.optim.grad_clip
+        grad_norm = torch.nn.utils.clip_grad_norm_(
+            self.model.parameters(), clip if clip > 0 else float("inf")
+        )
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scheduler.step()
+        return total_loss, audio_seconds, grad_norm.item()
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.env.device.type, dtype=self.autocast_dtype)
+
+    def _log_window(self, window: dict, grad_norm: float, tracker: Tracker, progress: tqdm) -> None:
+        elapsed = time.perf_counter() - window["start"]
+        loss_sum, audio, count = distributed.all_reduce_sum(
+            [window["loss"], window["audio"], window["count"]], self.env
+        )
+        values = {
+            "train/loss": loss_sum / count,
+            "train/lr": self.scheduler.get_last_lr()[0],
+            "train/grad_norm": grad_norm,
+            "train/audio_seconds_per_second": audio / elapsed,
+        }
+        tracker.log(values, self.step)
+        progress.set_postfix(
+            loss=f"{values['train/loss']:.3f}",
+            lr=f"{values['train/lr']:.2e}",
+            speed=f"{values['train/audio_seconds_per_second']:.0f}x",
+        )
+        window.update(loss=0.0, audio=0.0, count=0, start=time.perf_counter())
+
+    def _validate(self, tracker: Tracker) -> dict[str, float]:
+        """Validate on rank 0 while the others wait; keep the best model by ``train.best_metric``."""
+        metrics: dict[str, float] = {}
+        if self.env.is_main:
+            stream = BatchStream(
+                self.config.data.valid,
+                self.task.featurize,
+                self.config.data.batch_seconds,
+                max_batch_size=self.config.data.max_batch_size,
+            )
+            self.model.eval()
+            with self._autocast():
+                metrics, media = self.task.evaluate(
+                    self.model, (b.to(self.env.device) for b in shard_loader(stream))
+                )
+            validations = self.step // self.config.train.valid_every
+            if validations % self.config.tracking.media_every:
+                media = {}
+            tracker.log(
+                {
+                    **{f"valid/{k}": v for k, v in metrics.items()},
+                    **{f"media/{k}": v for k, v in media.items()},
+                },
+                self.step,
+            )
+            score = metrics[self.config.train.best_metric]
+            better = self.best is None or (
+                score < self.best if self.config.train.best_mode == "min" else score > self.best
+            )
+            if better:
+                self.best = score
+                self.save_model(self.out_dir / "best", metrics)
+            summary = " ".join(f"{k}={v:.4g}" for k, v in metrics.items())
+            tqdm.write(f"step {self.step}: {summary}{' (best)' if better else ''}")
+        distributed.barrier(self.env)
+        return metrics

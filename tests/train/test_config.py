@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import speech.tasks  # noqa: F401  (registers the task model configs)
+from speech.cli import main
+from speech.train.config import ConfigError, check_paths, load_config
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = REPO / "conf" / "asr" / "tiny.yaml"
+
+
+def test_loads_yaml_with_typed_overrides() -> None:
+    config = load_config(
+        TINY, ["optim.lr=3e-4", "data.batch_seconds=200", "model.hidden=64", "optim.betas=[0.8, 0.9]"]
+    )
+    assert config.optim.lr == 3e-4 and isinstance(config.optim.lr, float)
+    assert config.data.batch_seconds == 200.0 and isinstance(config.data.batch_seconds, float)
+    assert config.model.hidden == 64 and config.model.layers == 1  # YAML value kept
+    assert config.optim.betas == [0.8, 0.9]
+    assert config.features.n_mels == 40 and config.features.hop_length == 160  # default kept
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["model.hiden=64"], r"model.hiden: unknown key \(did you mean 'hidden'\?\)"),
+        (["optimizer.lr=1"], r"optimizer: unknown key"),
+        (["optim.lr=fast"], r"optim.lr: expected float, got 'fast'"),
+        (["train.max_steps=1.5"], r"train.max_steps: expected int, got 1.5"),
+        (["train.max_steps=true"], r"train.max_steps: expected int, got True"),
+        (["optim.schedule=cyclic"], r"optim.schedule: must be one of cosine, linear, constant"),
+        (["features.kind=spectrogram"], r"feature kind must be 'logmel' or 'mfcc'"),
+        (["task=juggling"], r"task must be one of asr"),
+        (["optim.lr"], r"expected key=value"),
+    ],
+)
+def test_bad_values_fail_before_work_starts(overrides: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as caught:
+        load_config(TINY, overrides)
+    assert str(caught.value).startswith(str(TINY)) or "expected key=value" in message
+
+
+def test_missing_required_values_and_files(tmp_path: Path) -> None:
+    (tmp_path / "bare.yaml").write_text("model: {hidden: 8}\n")
+    with pytest.raises(ConfigError, match="task must be one of"):
+        load_config(tmp_path / "bare.yaml")
+    (tmp_path / "list.yaml").write_text("- task\n")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_config(tmp_path / "list.yaml")
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "none.yaml")
+    config = load_config(TINY)
+    with pytest.raises(ConfigError, match="data.train: required"):
+        check_paths(config)
+    config = load_config(TINY, [f"data.train={tmp_path}"])
+    with pytest.raises(ConfigError, match="holds no shards.json"):
+        check_paths(config)
+
+
+def test_cli_reports_config_errors_in_one_line(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    assert main(["train", str(TINY), f"data.train={tmp_path}/missing", f"train.out_dir={tmp_path}/run"]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "data.train" in error and "Traceback" not in error
+    assert not (tmp_path / "run").exists()  # nothing started
