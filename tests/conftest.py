@@ -14,6 +14,8 @@ SHARED = Path(os.environ.get("SPEECH_SHARED", REPO.parent / "shared"))
 FSDD = SHARED / "data" / "fsdd"
 POCKETSPHINX_DATA = Path("/usr/share/pocketsphinx/test/data")
 
+os.environ.setdefault("WANDB_MODE", "disabled")  # tests never talk to W&B; test_tracking opts in to offline
+
 
 def espeak(text: str, path: Path, voice: str = "en-us") -> Path:
     """Synthesise ``text`` to a 22.05 kHz 16-bit WAV with espeak-ng (skips the test if it is missing)."""

@@ -11,14 +11,13 @@ Markdown table row for docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 from pathlib import Path
 
 import librosa
 import numpy as np
-import torch
+from machine import describe_machine
 
 from speech.audio import read_audio
 from speech.features import LOG_FLOOR, FeatureConfig, FeatureExtractor
@@ -82,7 +81,7 @@ def main() -> None:
     assert difference < 1e-2, f"outputs disagree by {difference}"
     ours_best, ours_median = best_time(lambda: ours(extractor, audio), args.repeats)
     theirs_best, theirs_median = best_time(lambda: theirs(config, audio), args.repeats)
-    machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads"
+    machine = describe_machine()
     print(
         f"| log-mel, {args.seconds:.0f} s of speech in 10 s utterances | {machine} "
         f"| ours {ours_best:.3f} s ({args.seconds / ours_best:,.0f}x real time) "

@@ -7,8 +7,10 @@ Mode ``auto`` logs online when an API key is configured and offline otherwise (s
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,10 +52,12 @@ def _netrc() -> str:
 
 
 class Tracker:
-    """Logs scalars and media; every method is a no-op off rank 0 or when tracking is disabled."""
+    """Logs scalars and media on rank 0: scalars always to ``out_dir/metrics.jsonl`` (a local record that
+    needs no account), everything to W&B unless tracking is disabled. A no-op on other ranks."""
 
     def __init__(self, config: TrackingConfig, run_config: dict, out_dir: Path, active: bool):
         self.run = None
+        self.local_log = out_dir / "metrics.jsonl" if active else None
         mode = _mode(config)
         if not active or mode == "disabled":
             return
@@ -61,7 +65,7 @@ class Tracker:
 
         self.wandb = wandb
         id_file = out_dir / "wandb_run_id"
-        run_id = id_file.read_text().strip() if id_file.exists() else wandb.util.generate_id()
+        run_id = id_file.read_text().strip() if id_file.exists() else secrets.token_hex(6)
         id_file.write_text(run_id)
         self.run = wandb.init(
             project=config.project,
@@ -75,6 +79,10 @@ class Tracker:
         log.info("tracking with W&B (%s): %s", mode, self.run.dir)
 
     def log(self, values: dict[str, Any], step: int) -> None:
+        if self.local_log is not None:
+            scalars = {k: v for k, v in values.items() if isinstance(v, int | float)}
+            with self.local_log.open("a") as stream:
+                stream.write(json.dumps({"step": step, **scalars}) + "\n")
         if self.run is None:
             return
         converted = {}
