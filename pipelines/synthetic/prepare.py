@@ -1,11 +1,14 @@
 #!/usr/bin/env python
-"""Recipe: make a synthetic multi-voice corpus and split it into train/valid/test with unseen test voices.
+"""Recipe: make a synthetic multi-voice corpus split into train/valid/test with unseen voices AND unseen text.
 
 Why whole voices: a recogniser that has heard a voice in training scores flatteringly on that voice, so the test
 split holds out voices entirely (one flite voice, one festival voice and several espeak-ng variants in every
-accent). Valid is a seeded random share of the remaining utterances, for early stopping and tuning.
+accent). Why held-out sentences: with a few thousand sentences a recurrent model (and an n-gram LM built from
+the training text) learns the sentences themselves; test sentences never occur in training, so test scores
+measure recognition, not recall. The corpus is made in two parts: training voices speaking training sentences,
+and test voices speaking test sentences. Valid is a seeded random share of the training part.
 
-    python pipelines/synthetic/prepare.py --out data/synthetic --count 5000 --seed 1
+    python pipelines/synthetic/prepare.py --out data/synthetic --count 10000 --test-count 600 --seed 1
 """
 
 from __future__ import annotations
@@ -22,11 +25,16 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+
+import synthvoices  # noqa: E402
+from make_synthetic_corpus import load_sentences  # noqa: E402
 
 from speech.data.manifest import Utterance, read_manifest, write_manifest  # noqa: E402
 from speech.errors import SpeechError  # noqa: E402
 
 TOOL = ROOT / "tools" / "make_synthetic_corpus.py"
+SENTENCES = ROOT / "tools" / "corpus_text" / "sentences.txt"
 
 # Held out for test, never trained on. espeak variants are held out in every accent (en-us+f4, en-gb+f4, ...).
 TEST_VOICES = frozenset({"flite:slt", "festival:kdlpc16k"})
@@ -43,19 +51,28 @@ def is_test_voice(voice_id: str) -> bool:
     return engine == "espeak" and "+" in name and name.rsplit("+", 1)[1] in TEST_ESPEAK_VARIANTS
 
 
-def split_corpus(
+def split_sentences(sentences: list[str], seed: int, fraction: float) -> tuple[list[str], list[str]]:
+    """A seeded ``fraction`` of the sentences for test only; the rest for training."""
+    order = np.random.default_rng([seed, 5]).permutation(len(sentences))
+    count = max(1, round(fraction * len(sentences)))
+    test = set(order[:count].tolist())
+    return [s for i, s in enumerate(sentences) if i not in test], [
+        s for i, s in enumerate(sentences) if i in test
+    ]
+
+
+def split_valid(
     utterances: list[Utterance], seed: int, valid_fraction: float = VALID_FRACTION
-) -> dict[str, list[Utterance]]:
-    """Test gets the held-out voices; valid a seeded random ``valid_fraction`` of the rest; train the remainder."""
-    test = [utterance for utterance in utterances if is_test_voice(utterance.speaker)]
-    rest = [utterance for utterance in utterances if not is_test_voice(utterance.speaker)]
-    count = round(valid_fraction * len(rest))
-    if valid_fraction > 0 and count == 0 and len(rest) >= 2:
+) -> tuple[list[Utterance], list[Utterance]]:
+    """(train, valid): valid is a seeded random ``valid_fraction`` of the training part, at least one."""
+    count = round(valid_fraction * len(utterances))
+    if valid_fraction > 0 and count == 0 and len(utterances) >= 2:
         count = 1
-    chosen = set(np.random.default_rng([seed, 7]).permutation(len(rest))[:count].tolist())
-    valid = [utterance for index, utterance in enumerate(rest) if index in chosen]
-    train = [utterance for index, utterance in enumerate(rest) if index not in chosen]
-    return {"train": train, "valid": valid, "test": test}
+    chosen = set(np.random.default_rng([seed, 7]).permutation(len(utterances))[:count].tolist())
+    return (
+        [u for index, u in enumerate(utterances) if index not in chosen],
+        [u for index, u in enumerate(utterances) if index in chosen],
+    )
 
 
 def write_splits(out: Path, splits: dict[str, list[Utterance]]) -> None:
@@ -83,10 +100,21 @@ def summarise(splits: dict[str, list[Utterance]]) -> str:
     return "\n".join(lines)
 
 
-def synthesise(args: argparse.Namespace) -> None:
+def synthesise(
+    out: Path, sentences: Path, voices: list[str], count: int, seed: int, args: argparse.Namespace
+) -> None:
     """Run the corpus tool in a child process, exactly as a user would."""
-    command = [sys.executable, str(TOOL), "--out", str(args.out), "--count", str(args.count)]
-    command += ["--seed", str(args.seed), "--jobs", str(args.jobs), "--voices", args.voices]
+    command = [
+        sys.executable,
+        str(TOOL),
+        "--out",
+        str(out),
+        "--count",
+        str(count),
+        "--sentences",
+        str(sentences),
+    ]
+    command += ["--seed", str(seed), "--jobs", str(args.jobs), "--voices", ",".join(voices)]
     command += ["--sample-rate", str(args.sample_rate)]
     subprocess.run(command, check=True)
 
@@ -99,32 +127,47 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--out", type=Path, required=True, help="corpus folder; split manifests are written here"
     )
-    parser.add_argument("--count", type=int, default=2000, help="number of utterances to synthesise")
+    parser.add_argument("--count", type=int, default=2000, help="training-part utterances to synthesise")
+    parser.add_argument("--test-count", type=int, default=200, help="test-part utterances to synthesise")
+    parser.add_argument(
+        "--test-sentences", type=float, default=0.1, help="fraction of sentences kept for test"
+    )
+    parser.add_argument("--sentences", type=Path, default=SENTENCES, help="sentence file, one per line")
     parser.add_argument("--seed", type=int, default=0, help="seed for the corpus and for the valid split")
     parser.add_argument("--jobs", type=int, default=2, help="parallel synthesis processes")
-    parser.add_argument("--voices", default="all", help="voices to use (see the tool's --voices)")
     parser.add_argument("--sample-rate", type=int, default=16000, help="output sample rate in Hz")
-    parser.add_argument(
-        "--skip-synthesis", action="store_true", help="only re-split an existing OUT/manifest.jsonl"
-    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out: Path = args.out
-    if not args.skip_synthesis:
-        try:
-            synthesise(args)
-        except subprocess.CalledProcessError as error:
-            print(f"error: corpus tool failed with exit status {error.returncode}", file=sys.stderr)
-            return 1
+    out.mkdir(parents=True, exist_ok=True)
+    train_sentences, test_sentences = split_sentences(
+        load_sentences(args.sentences), args.seed, args.test_sentences
+    )
+    for name, lines in (("train", train_sentences), ("test", test_sentences)):
+        (out / f"sentences-{name}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    voices = [voice.id for voice in synthvoices.list_voices()]
+    if not voices:
+        print("error: no synthesiser installed (espeak-ng, flite, festival)", file=sys.stderr)
+        return 1
+    parts = {
+        "train": (out / "train-part", [v for v in voices if not is_test_voice(v)], args.count, args.seed),
+        "test": (out / "test-part", [v for v in voices if is_test_voice(v)], args.test_count, args.seed + 1),
+    }
     try:
-        utterances = list(read_manifest(out / "manifest.jsonl"))
+        for name, (folder, part_voices, count, seed) in parts.items():
+            synthesise(folder, out / f"sentences-{name}.txt", part_voices, count, seed, args)
+        made = {name: list(read_manifest(folder / "manifest.jsonl")) for name, (folder, *_) in parts.items()}
+    except subprocess.CalledProcessError as error:
+        print(f"error: corpus tool failed with exit status {error.returncode}", file=sys.stderr)
+        return 1
     except SpeechError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    splits = split_corpus(utterances, args.seed)
+    train, valid = split_valid(made["train"], args.seed)
+    splits = {"train": train, "valid": valid, "test": made["test"]}
     write_splits(out, splits)
     print(summarise(splits))
     print(f"wrote {', '.join(str(out / f'{name}.jsonl') for name in SPLITS)}")

@@ -188,31 +188,30 @@ def test_a_failing_utterance_is_skipped_not_fatal(tmp_path):
     assert len(failures) == 1 and failures[0][0].voice.id == "espeak:nonexistent"
 
 
-def test_split_holds_whole_voices_out_of_train():
-    ids = [
-        "flite:slt",
-        "flite:awb",
-        "festival:kdlpc16k",
-        "festival:kallpc16k",
-        "espeak:en-us+f4",
-        "espeak:en+f3",
-    ]
-    fake = [Utterance(f"u{i:04d}", f"audio/{i}.wav", 2.0, "text", ids[i % len(ids)]) for i in range(600)]
-    splits = prepare.split_corpus(fake, seed=3)
-    assert splits == prepare.split_corpus(fake, seed=3)
-    assert sum(len(s) for s in splits.values()) == len(fake)
-    assert {u.speaker for u in splits["test"]} == {"flite:slt", "festival:kdlpc16k", "espeak:en-us+f4"}
-    for name in ("train", "valid"):
-        assert not any(prepare.is_test_voice(u.speaker) for u in splits[name])
-    assert len(splits["valid"]) == round(0.05 * 300)
+def test_sentence_and_valid_splits_are_seeded_and_disjoint():
+    sentences = [f"sentence number {i}" for i in range(100)]
+    train, test = prepare.split_sentences(sentences, seed=3, fraction=0.1)
+    assert (train, test) == prepare.split_sentences(sentences, seed=3, fraction=0.1)
+    assert len(test) == 10 and not set(train) & set(test) and len(train) + len(test) == 100
+    fake = [Utterance(f"u{i:04d}", f"audio/{i}.wav", 2.0, "text", "flite:awb") for i in range(300)]
+    kept, valid = prepare.split_valid(fake, seed=3)
+    assert len(valid) == 15 and len(kept) == 285 and not {u.id for u in kept} & {u.id for u in valid}
+    assert prepare.is_test_voice("espeak:en-us+f4") and prepare.is_test_voice("flite:slt")
+    assert not prepare.is_test_voice("espeak:en-us+f3") and not prepare.is_test_voice("festival:kallpc16k")
 
 
-def test_recipe_splits_a_made_corpus(made, capsys):
-    assert prepare.main(["--out", str(made), "--skip-synthesis"]) == 0
-    splits = {name: list(read_manifest(made / f"{name}.jsonl")) for name in prepare.SPLITS}
-    assert sum(len(s) for s in splits.values()) == COUNT
+def test_recipe_holds_out_voices_and_sentences(tmp_path, capsys):
+    if not _corpus_voices():
+        pytest.skip("no synthesiser installed (espeak-ng, flite, festival)")
+    out = tmp_path / "corpus"
+    assert prepare.main(["--out", str(out), "--count", "6", "--test-count", "3", "--seed", "2"]) == 0
+    splits = {name: list(read_manifest(out / f"{name}.jsonl")) for name in prepare.SPLITS}
+    assert [len(splits[name]) for name in prepare.SPLITS] == [5, 1, 3]
     assert not any(prepare.is_test_voice(u.speaker) for u in splits["train"] + splits["valid"])
     assert all(prepare.is_test_voice(u.speaker) for u in splits["test"])
+    train_text = {u.text for u in splits["train"] + splits["valid"]}
+    assert not train_text & {u.text for u in splits["test"]}
+    assert {u.text for u in splits["test"]} <= set((out / "sentences-test.txt").read_text().splitlines())
     assert all(Path(u.audio).is_file() for s in splits.values() for u in s)
     assert "hours" in capsys.readouterr().out
 
