@@ -15,7 +15,7 @@ from importlib import import_module
 from speech import __version__
 from speech.errors import SpeechError
 
-COMMANDS = ["prepare", "shard", "train"]
+COMMANDS = ["prepare", "shard", "train", "transcribe", "eval"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,93 @@
+"""``speech eval``: word and character error rates of a recognizer on a manifest, worst utterances listed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import jiwer
+from tqdm import tqdm
+
+from speech.audio import atomic_output
+from speech.data.manifest import read_manifest
+from speech.errors import SpeechError
+from speech.recognizer import DEFAULT_MODEL, Recognizer
+from speech.text.normalize import normalize_text
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "eval",
+        help="score a recognizer on a manifest (WER, CER, worst utterances)",
+        description="Transcribe every utterance of a JSONL manifest and compare with its transcript, both "
+        "normalised (speech.text.normalize_text). Prints WER, CER and the worst utterances.",
+    )
+    parser.add_argument("manifest", help="JSON Lines manifest with reference transcripts")
+    parser.add_argument(
+        "--model", default=str(DEFAULT_MODEL), help="model folder (default: the shipped model)"
+    )
+    parser.add_argument("--beam", type=int, default=0, help="beam size; 0 decodes greedily (default: 0)")
+    parser.add_argument("--lm", help="ARPA LM for beam search (default: lm.arpa in the model folder)")
+    parser.add_argument(
+        "--lexicon", help="lexicon for beam search (default: lexicon.txt in the model folder)"
+    )
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    parser.add_argument(
+        "--worst", type=int, default=10, help="how many worst utterances to list (default: 10)"
+    )
+    parser.add_argument(
+        "--json", metavar="PATH", help="also write scores and every utterance's result as JSON"
+    )
+    parser.set_defaults(run=run)
+
+
+def score(references: list[str], hypotheses: list[str]) -> dict[str, float]:
+    pairs = [(r, h) for r, h in zip(references, hypotheses, strict=True) if r]
+    if not pairs:
+        raise SpeechError("no utterance with a non-empty reference to score")
+    refs, hyps = [r for r, _ in pairs], [h for _, h in pairs]
+    return {"wer": jiwer.wer(refs, hyps), "cer": jiwer.cer(refs, hyps), "utterances": len(pairs)}
+
+
+def run(args: argparse.Namespace) -> int:
+    utterances = [u for u in read_manifest(args.manifest)]
+    segments = [u.id for u in utterances if u.offset]
+    if segments:
+        raise SpeechError(
+            f"{args.manifest}: {len(segments)} utterances are segments (offset); not supported yet"
+        )
+    recognizer = Recognizer.load(args.model, args.device, args.beam, args.lm, args.lexicon)
+    rows, failures = [], []
+    results = recognizer.transcribe([u.audio for u in utterances])
+    for utterance, result in tqdm(
+        zip(utterances, results, strict=True),
+        total=len(utterances),
+        unit="utt",
+        desc="evaluating",
+        disable=None,
+    ):
+        if result.error:
+            failures.append(result.error)
+            continue
+        reference, hypothesis = normalize_text(utterance.text), result.transcript.text
+        rows.append(
+            {
+                "id": utterance.id,
+                "reference": reference,
+                "hypothesis": hypothesis,
+                "wer": jiwer.wer(reference, hypothesis) if reference else float(bool(hypothesis)),
+            }
+        )
+    scores = score([r["reference"] for r in rows], [r["hypothesis"] for r in rows])
+    print(
+        f"{args.manifest}: WER {100 * scores['wer']:.2f}%  CER {100 * scores['cer']:.2f}%  "
+        f"({scores['utterances']} utterances, {len(failures)} unreadable)"
+    )
+    for row in sorted(rows, key=lambda row: -row["wer"])[: args.worst]:
+        print(
+            f"  {row['wer']:.2f}  {row['id']}\n        ref: {row['reference']}\n        hyp: {row['hypothesis']}"
+        )
+    if args.json:
+        with atomic_output(args.json, "w") as stream:
+            json.dump({**scores, "failures": failures, "utterances_scored": rows}, stream, indent=1)
+    return 0

@@ -1,0 +1,125 @@
+"""``speech transcribe``: many audio files in, transcripts out, resumable, one bad file never stops the run."""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from tqdm import tqdm
+
+from speech.audio import atomic_output
+from speech.errors import SpeechError
+from speech.recognizer import DEFAULT_MODEL, Recognizer
+from speech.transcript import FORMATS, outputs_exist, parse_formats, write_transcript
+
+log = logging.getLogger(__name__)
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au", ".w64"}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "transcribe",
+        help="transcribe audio files (batched, resumable) to txt/json/srt/vtt/tsv",
+        description="Transcribe audio files with a recognizer. Long recordings are cut at pauses and files are "
+        "batched by length. A file whose outputs already exist is skipped (see --overwrite); a file that "
+        "cannot be read is reported in one line and the run goes on; the exit status is 1 if any file failed.",
+    )
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="audio files, folders (searched recursively), glob patterns, @LIST files with one "
+        "path per line, or - to read paths from standard input",
+    )
+    parser.add_argument(
+        "-o", "--out", default=".", help="folder for the transcripts (default: current folder)"
+    )
+    parser.add_argument(
+        "--format",
+        default="txt,json",
+        help=f"comma-separated output formats from {', '.join(FORMATS)}, or all (default: txt,json)",
+    )
+    parser.add_argument(
+        "--model", default=str(DEFAULT_MODEL), help="model folder (default: the shipped model)"
+    )
+    parser.add_argument(
+        "--beam", type=int, default=0, help="beam size for beam search; 0 decodes greedily (default: 0)"
+    )
+    parser.add_argument(
+        "--lm", help="ARPA word n-gram LM for beam search (default: lm.arpa in the model folder)"
+    )
+    parser.add_argument(
+        "--lexicon", help="lexicon for beam search (default: lexicon.txt in the model folder)"
+    )
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    parser.add_argument(
+        "--batch-seconds",
+        type=float,
+        default=300.0,
+        help="padded audio seconds per model batch (default: 300)",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="transcribe files whose outputs already exist"
+    )
+    parser.set_defaults(run=run)
+
+
+def expand_inputs(inputs: list[str]) -> Iterator[tuple[Path, Path]]:
+    """(audio path, output stem relative to the output folder) for each input, folders mirrored."""
+    for item in inputs:
+        if item == "-":
+            yield from expand_inputs([line.strip() for line in sys.stdin if line.strip()])
+        elif item.startswith("@"):
+            try:
+                lines = Path(item[1:]).read_text().splitlines()
+            except OSError as error:
+                raise SpeechError(f"{item[1:]}: cannot read list file ({error.strerror})") from None
+            yield from expand_inputs([line.strip() for line in lines if line.strip()])
+        elif Path(item).is_dir():
+            root = Path(item)
+            for path in sorted(root.rglob("*")):
+                if path.suffix.lower() in AUDIO_SUFFIXES and path.is_file():
+                    yield path, path.relative_to(root).with_suffix("")
+        elif glob.has_magic(item):
+            for match in sorted(glob.glob(item, recursive=True)):
+                yield Path(match), Path(Path(match).stem)
+        else:
+            yield Path(item), Path(Path(item).stem)
+
+
+def run(args: argparse.Namespace) -> int:
+    formats = parse_formats(args.format)
+    out = Path(args.out)
+    recognizer = Recognizer.load(args.model, args.device, args.beam, args.lm, args.lexicon)
+    stems: dict[str, Path] = {}
+    skipped = 0
+    for path, stem in expand_inputs(args.inputs):
+        if outputs_exist(out / stem, formats) and not args.overwrite:
+            skipped += 1
+        else:
+            stems[str(path)] = out / stem
+    failures, audio_seconds, start = [], 0.0, time.perf_counter()
+    with tqdm(total=len(stems), unit="file", desc="transcribing", disable=None) as progress:
+        for result in recognizer.transcribe(list(stems), batch_seconds=args.batch_seconds):
+            if result.error:
+                failures.append(result.error)
+                tqdm.write(f"error: {result.error}", file=sys.stderr)
+            else:
+                write_transcript(result.transcript, stems[result.source], formats)
+                audio_seconds += result.duration
+            progress.update(1)
+    elapsed = time.perf_counter() - start
+    speed = f", {audio_seconds / elapsed:.0f}x real time" if audio_seconds and elapsed else ""
+    print(
+        f"{len(stems) - len(failures)} transcribed ({audio_seconds / 3600:.3f} h of audio in {elapsed:.1f} s{speed}), "
+        f"{skipped} already done, {len(failures)} failed"
+    )
+    if failures:
+        with atomic_output(out / "failures.txt", "w") as stream:
+            stream.write("\n".join(failures) + "\n")
+    return 1 if failures else 0

@@ -1,0 +1,202 @@
+"""The recognition API: load a trained model folder, transcribe many files fast.
+
+    recognizer = Recognizer.load("speech/assets/asr")
+    for result in recognizer.transcribe(["a.wav", "b.flac"]):
+        print(result.source, result.transcript.text if result.transcript else result.error)
+
+Files are decoded in background threads, long recordings cut at pauses, and the pieces of many files sorted by
+length into batches under a budget of padded audio seconds, so a batch job keeps the model busy on full,
+evenly sized batches. A file that fails yields its one-line error and the job goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+
+from speech.align import align_words
+from speech.audio import read_audio
+from speech.beam import BeamSearchDecoder
+from speech.decode import greedy_decode
+from speech.errors import SpeechError
+from speech.features import FeatureConfig, FeatureExtractor
+from speech.models.asr import ASRModel, ASRModelConfig
+from speech.segment import split_at_pauses
+from speech.text.vocab import CharVocab
+from speech.transcript import Segment, Transcript
+
+DEFAULT_MODEL = Path(__file__).parent / "assets" / "asr"
+
+
+class ModelError(SpeechError):
+    """A model folder that cannot be loaded; the message names the folder and the problem."""
+
+
+@dataclass
+class Result:
+    source: str
+    transcript: Transcript | None = None
+    error: str | None = None
+    duration: float = 0.0
+
+
+@dataclass
+class _Piece:
+    file: int
+    start: int  # sample offset in its file
+    samples: np.ndarray
+
+
+class Recognizer:
+    def __init__(
+        self,
+        model: ASRModel,
+        features: FeatureConfig,
+        vocab: CharVocab,
+        device: str = "cpu",
+        decoder: BeamSearchDecoder | None = None,
+    ):
+        self.model = model.eval().to(device)
+        self.extractor = FeatureExtractor(features)
+        self.features = features
+        self.vocab = vocab
+        self.device = torch.device(device)
+        self.decoder = decoder
+        self.seconds_per_frame = features.hop_length * model.config.stack / features.sample_rate
+
+    @classmethod
+    def load(
+        cls,
+        folder: str | os.PathLike = DEFAULT_MODEL,
+        device: str = "cpu",
+        beam: int = 0,
+        lm: str | os.PathLike | None = None,
+        lexicon: str | os.PathLike | None = None,
+    ) -> Recognizer:
+        """A model folder holds ``model.safetensors`` and ``config.json`` (as ``speech train`` exports them).
+
+        ``beam`` > 0 decodes with beam search; ``lm`` (ARPA) and ``lexicon`` default to ``lm.arpa`` and
+        ``lexicon.txt`` in the model folder when they exist there.
+        """
+        folder = Path(folder)
+        try:
+            config = json.loads((folder / "config.json").read_text())
+            weights = load_file(str(folder / "model.safetensors"))
+        except (OSError, ValueError) as error:
+            raise ModelError(f"{folder}: not a model folder ({error})") from None
+        if config.get("task") != "asr":
+            raise ModelError(f"{folder}: a {config.get('task')!r} model, not a recognizer")
+        try:
+            model = ASRModel(ASRModelConfig(**config["model"]))
+            model.load_state_dict(weights)
+            features = FeatureConfig(**config["features"])
+            vocab = CharVocab(config["vocab"])
+        except (KeyError, TypeError, RuntimeError) as error:
+            raise ModelError(
+                f"{folder}: config and weights do not match ({str(error).splitlines()[0]})"
+            ) from None
+        decoder = None
+        if beam > 0:
+            lm = lm or (folder / "lm.arpa" if (folder / "lm.arpa").exists() else None)
+            lexicon = lexicon or (folder / "lexicon.txt" if (folder / "lexicon.txt").exists() else None)
+            decoder = BeamSearchDecoder(vocab, lm=lm, lexicon=lexicon, beam_size=beam)
+        return cls(model, features, vocab, device, decoder)
+
+    def transcribe(
+        self,
+        sources: Iterable[str | os.PathLike],
+        batch_seconds: float = 300.0,
+        max_piece_seconds: float = 20.0,
+    ) -> Iterator[Result]:
+        """Transcribe files, yielding one :class:`Result` per file in input order."""
+        pool: list[Result] = []
+        pieces: list[_Piece] = []
+        pooled_seconds = 0.0
+        for result, samples in self._read(sources):
+            pool.append(result)
+            if samples is not None:
+                rate = self.features.sample_rate
+                for start, end in split_at_pauses(samples, rate, max_piece_seconds):
+                    pieces.append(_Piece(len(pool) - 1, start, samples[start:end]))
+                pooled_seconds += result.duration
+            if pooled_seconds >= 4 * batch_seconds:
+                yield from self._finish(pool, pieces, batch_seconds)
+                pool, pieces, pooled_seconds = [], [], 0.0
+        yield from self._finish(pool, pieces, batch_seconds)
+
+    def transcribe_file(self, source: str | os.PathLike) -> Transcript:
+        """One file's transcript; raises the file's one-line SpeechError if it cannot be read."""
+        (result,) = self.transcribe([source])
+        if result.error:
+            raise SpeechError(result.error)
+        return result.transcript
+
+    def _read(self, sources: Iterable[str | os.PathLike]) -> Iterator[tuple[Result, np.ndarray | None]]:
+        """Decode files in background threads, at most 16 ahead of the model."""
+
+        def load(source: str) -> tuple[Result, np.ndarray | None]:
+            try:
+                samples, rate = read_audio(source, self.features.sample_rate)
+            except SpeechError as error:
+                return Result(source, error=str(error)), None
+            return Result(source, duration=len(samples) / rate), samples
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            pending: deque[Future] = deque()
+            for source in sources:
+                pending.append(pool.submit(load, str(source)))
+                if len(pending) >= 16:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+    @torch.inference_mode()
+    def _finish(self, pool: list[Result], pieces: list[_Piece], batch_seconds: float) -> Iterator[Result]:
+        """Recognise every pooled piece in length-sorted batches, then assemble each file's transcript."""
+        rate = self.features.sample_rate
+        segments: list[list[Segment]] = [[] for _ in pool]
+        order = sorted(pieces, key=lambda piece: len(piece.samples))
+        batch: list[_Piece] = []
+        for piece in [*order, None]:
+            if piece is not None and (
+                not batch or len(piece.samples) * (len(batch) + 1) <= batch_seconds * rate
+            ):
+                batch.append(piece)
+                continue
+            for done, segment in zip(batch, self._recognise(batch) if batch else [], strict=True):
+                segments[done.file].append(segment)
+            batch = [piece] if piece is not None else []
+        for index, result in enumerate(pool):
+            if result.error is None:
+                ordered = tuple(sorted(segments[index], key=lambda segment: segment.start))
+                result.transcript = Transcript(result.source, round(result.duration, 3), ordered)
+            yield result
+
+    def _recognise(self, batch: list[_Piece]) -> list[Segment]:
+        rate = self.features.sample_rate
+        features = [self.extractor(torch.from_numpy(piece.samples)) for piece in batch]
+        lengths = torch.tensor([len(f) for f in features])
+        padded = torch.nn.utils.rnn.pad_sequence(features, batch_first=True).to(self.device)
+        log_probs, out_lengths = self.model(padded, lengths)
+        log_probs = log_probs.float().cpu()
+        if self.decoder is not None:
+            texts = self.decoder.decode(log_probs, out_lengths)
+        else:
+            texts = greedy_decode(log_probs, out_lengths, self.vocab)
+        segments = []
+        for row, (piece, text) in enumerate(zip(batch, texts, strict=True)):
+            start, end = piece.start / rate, (piece.start + len(piece.samples)) / rate
+            words = align_words(
+                log_probs[row, : out_lengths[row]], text, self.vocab, self.seconds_per_frame, start, end
+            )
+            segments.append(Segment(round(start, 3), round(end, 3), text, tuple(words)))
+        return segments

@@ -1,0 +1,138 @@
+"""`speech transcribe` and `speech eval` end to end, with a tiny model trained here on real speech.
+
+The tiny model's words are not the point (the shipped model's accuracy is measured by its recipes); these
+tests check the job: inputs, outputs, timestamps, resuming, failures, exit codes.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import speech.tasks  # noqa: F401
+from speech.audio import read_audio, write_audio
+from speech.cli import main
+from speech.data.importers import import_sphinx
+from speech.data.manifest import write_manifest
+from speech.data.shards import write_shards
+from speech.recognizer import ModelError, Recognizer
+from speech.train.config import load_config
+from speech.train.trainer import Trainer
+
+TINY = Path(__file__).resolve().parents[1] / "conf" / "asr" / "tiny.yaml"
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory, librivox_dir: Path) -> Path:
+    work = tmp_path_factory.mktemp("model")
+    write_shards(import_sphinx(librivox_dir).utterances, work / "shards")
+    config = load_config(
+        TINY, [f"data.train={work / 'shards'}", f"train.out_dir={work / 'run'}", "train.max_steps=5"]
+    )
+    Trainer(config).fit()
+    return work / "run" / "last"
+
+
+@pytest.fixture()
+def inputs(tmp_path: Path, librivox_dir: Path) -> Path:
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    clips = sorted(librivox_dir.glob("*.wav"))
+    shutil.copy(clips[0], folder / "a.wav")
+    samples, rate = read_audio(clips[1])
+    write_audio(folder / "sub" / "b.flac", samples, rate)
+    long = np.concatenate([read_audio(clip, 16000)[0] for clip in clips] * 2)  # ~50 s, cut at pauses
+    write_audio(folder / "long.wav", long, 16000)
+    (folder / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt garbage")
+    return folder
+
+
+def test_transcribes_a_folder_to_every_format_and_resumes(
+    tmp_path: Path, model: Path, inputs: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "out"
+    status = main(
+        [
+            "transcribe",
+            str(inputs),
+            "-o",
+            str(out),
+            "--model",
+            str(model),
+            "--format",
+            "all",
+            "--batch-seconds",
+            "30",
+        ]
+    )
+    assert status == 1  # broken.wav failed, the others were done
+    captured = capsys.readouterr()
+    assert "3 transcribed" in captured.out and "1 failed" in captured.out
+    assert "broken.wav" in captured.err and "Traceback" not in captured.err
+    for stem in ("a", "sub/b", "long"):
+        for suffix in ("txt", "json", "srt", "vtt", "tsv"):
+            assert (out / f"{stem}.{suffix}").is_file(), (stem, suffix)
+    long = json.loads((out / "long.json").read_text())
+    assert long["duration"] == pytest.approx(50.0, abs=5) and len(long["segments"]) >= 3
+    assert long["segments"][0]["start"] == 0 and long["segments"][-1]["end"] == pytest.approx(
+        long["duration"], abs=0.01
+    )
+    for word in (w for s in long["segments"] for w in s["words"]):
+        assert 0 <= word["start"] <= word["end"] <= long["duration"] and 0 <= word["confidence"] <= 1
+    assert (out / "failures.txt").read_text().startswith(str(inputs / "broken.wav"))
+
+    (inputs / "broken.wav").unlink()
+    (out / "a.txt").unlink()
+    assert (
+        main(["transcribe", str(inputs / "*.wav"), "-o", str(out), "--model", str(model), "--format", "txt"])
+        == 0
+    )
+    assert "1 transcribed" in capsys.readouterr().out and (out / "a.txt").is_file()  # long.txt was kept
+
+
+def test_inputs_from_a_list_file_and_bad_options(
+    tmp_path: Path, model: Path, inputs: Path, capsys: pytest.CaptureFixture
+) -> None:
+    (tmp_path / "list.txt").write_text(f"{inputs / 'a.wav'}\n\n{inputs / 'sub' / 'b.flac'}\n")
+    assert (
+        main(["transcribe", f"@{tmp_path / 'list.txt'}", "-o", str(tmp_path / "o"), "--model", str(model)])
+        == 0
+    )
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["a.json", "a.txt", "b.json", "b.txt"]
+    assert main(["transcribe", str(inputs / "a.wav"), "--format", "docx", "--model", str(model)]) == 1
+    assert main(["transcribe", str(inputs / "a.wav"), "--model", str(tmp_path)]) == 1
+    errors = capsys.readouterr().err.splitlines()
+    assert any("docx" in line for line in errors) and any("not a model folder" in line for line in errors)
+    with pytest.raises(ModelError):
+        Recognizer.load(tmp_path)
+
+
+def test_eval_scores_a_manifest(
+    tmp_path: Path, model: Path, librivox_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    write_manifest(tmp_path / "m.jsonl", import_sphinx(librivox_dir).utterances)
+    assert (
+        main(
+            [
+                "eval",
+                str(tmp_path / "m.jsonl"),
+                "--model",
+                str(model),
+                "--json",
+                str(tmp_path / "s.json"),
+                "--worst",
+                "2",
+            ]
+        )
+        == 0
+    )
+    assert "WER" in capsys.readouterr().out
+    scores = json.loads((tmp_path / "s.json").read_text())
+    assert scores["utterances"] == 5 and scores["cer"] >= 0 and scores["wer"] >= 0
+    assert {row["reference"] for row in scores["utterances_scored"]} >= {
+        "he was not an ill disposed young man"
+    }
