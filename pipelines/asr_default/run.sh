@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The shipped recognizer: synthetic multi-voice speech (held-out voices and sentences) + FSDD digits (three
+# speakers; the fourth held out), BiLSTM-CTC from conf/asr/small.yaml, a 3-gram LM from the training text.
+#
+#   bash pipelines/asr_default/run.sh ../shared/data/fsdd [STEPS]
+#
+# Stages are skipped when their output exists, so the script can be re-run after an interruption
+# (training itself resumes from its newest checkpoint).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+fsdd=${1:?usage: run.sh FSDD_DIR [STEPS]}
+steps=${2:-6000}
+data=data
+exp=exp/asr_default
+export PATH="$PWD/.venv/bin:$PATH"
+
+# 1. Data: 10,000 training + 600 test utterances of synthetic speech; FSDD split by speaker.
+[ -f $data/synthetic/test.jsonl ] || python pipelines/synthetic/prepare.py --out $data/synthetic --count 10000 --test-count 600 --seed 1
+[ -f $data/fsdd/train.jsonl ] || python pipelines/fsdd/prepare.py --fsdd "$fsdd" --out $data/fsdd
+
+# 2. Shards: training = synthetic train + FSDD train (isolated + connected); validation = synthetic valid.
+if [ ! -f $data/shards/train/shards.json ]; then
+    python - "$data" <<'PY'
+import sys
+from pathlib import Path
+from speech.data.manifest import read_manifest, write_manifest
+data = Path(sys.argv[1])
+utterances = list(read_manifest(data / "synthetic/train.jsonl")) + list(read_manifest(data / "fsdd/train.jsonl"))
+write_manifest(data / "asr_train.jsonl", utterances)
+PY
+    speech shard $data/asr_train.jsonl -o $data/shards/train --max-samples 1000
+    speech shard $data/synthetic/valid.jsonl -o $data/shards/valid
+fi
+
+# 3. Train (resumes if interrupted).
+speech train conf/asr/small.yaml data.train=$data/shards/train data.valid=$data/shards/valid \
+    train.out_dir=$exp train.max_steps="$steps" --resume
+
+# 4. Language model and lexicon from the training text, beside the best model.
+python tools/build_lm.py $data/asr_train.jsonl --order 3 -o $exp/best/lm.arpa --lexicon $exp/best/lexicon.txt
+
+# 5. Held-out scores (written to $exp/eval/*.json and printed).
+mkdir -p $exp/eval
+for set in synthetic/test fsdd/isolated_test fsdd/connected_test; do
+    name=${set//\//_}
+    speech eval $data/$set.jsonl --model $exp/best --json $exp/eval/$name-greedy.json --worst 3
+    speech eval $data/$set.jsonl --model $exp/best --beam 32 --json $exp/eval/$name-beam.json --worst 3
+done
+speech prepare sphinx /usr/share/pocketsphinx/test/data/librivox -o $data/librivox.jsonl
+speech eval $data/librivox.jsonl --model $exp/best --json $exp/eval/librivox-greedy.json --worst 5
+speech eval $data/librivox.jsonl --model $exp/best --beam 32 --json $exp/eval/librivox-beam.json --worst 5
