@@ -24,6 +24,7 @@ import torch
 from safetensors.torch import load_file
 
 from speech.align import align_words
+from speech.assets import ASR_MODEL
 from speech.audio import read_audio
 from speech.beam import BeamSearchDecoder
 from speech.decode import greedy_decode
@@ -33,8 +34,6 @@ from speech.models.asr import ASRModel, ASRModelConfig
 from speech.segment import split_at_pauses
 from speech.text.vocab import CharVocab
 from speech.transcript import Segment, Transcript
-
-DEFAULT_MODEL = Path(__file__).parent / "assets" / "asr"
 
 
 class ModelError(SpeechError):
@@ -76,7 +75,7 @@ class Recognizer:
     @classmethod
     def load(
         cls,
-        folder: str | os.PathLike = DEFAULT_MODEL,
+        folder: str | os.PathLike = ASR_MODEL,
         device: str = "cpu",
         beam: int = 0,
         lm: str | os.PathLike | None = None,

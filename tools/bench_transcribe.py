@@ -22,9 +22,9 @@ import jiwer
 import numpy as np
 from machine import describe_machine
 
+from speech.assets import ASR_MODEL
 from speech.audio import read_audio
 from speech.data.manifest import read_manifest
-from speech.recognizer import DEFAULT_MODEL
 from speech.text.normalize import normalize_text
 
 
@@ -72,7 +72,7 @@ def main() -> None:
     )
     parser.add_argument("manifest", help="manifest with reference transcripts")
     parser.add_argument("--minutes", type=float, default=10.0, help="audio to transcribe (default 10)")
-    parser.add_argument("--model", default=str(DEFAULT_MODEL), help="recognizer folder")
+    parser.add_argument("--model", default=str(ASR_MODEL), help="recognizer folder")
     parser.add_argument("--beam", type=int, default=32, help="beam size for the beam + LM run")
     args = parser.parse_args()
 

@@ -8,10 +8,10 @@ import json
 import jiwer
 from tqdm import tqdm
 
+from speech.assets import ASR_MODEL
 from speech.audio import atomic_output
 from speech.data.manifest import read_manifest
 from speech.errors import SpeechError
-from speech.recognizer import DEFAULT_MODEL, Recognizer
 from speech.text.normalize import normalize_text
 
 
@@ -23,9 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "normalised (speech.text.normalize_text). Prints WER, CER and the worst utterances.",
     )
     parser.add_argument("manifest", help="JSON Lines manifest with reference transcripts")
-    parser.add_argument(
-        "--model", default=str(DEFAULT_MODEL), help="model folder (default: the shipped model)"
-    )
+    parser.add_argument("--model", default=str(ASR_MODEL), help="model folder (default: the shipped model)")
     parser.add_argument("--beam", type=int, default=0, help="beam size; 0 decodes greedily (default: 0)")
     parser.add_argument("--lm", help="ARPA LM for beam search (default: lm.arpa in the model folder)")
     parser.add_argument(
@@ -50,6 +48,8 @@ def score(references: list[str], hypotheses: list[str]) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from speech.recognizer import Recognizer  # imports torch: only when the command runs
+
     utterances = [u for u in read_manifest(args.manifest)]
     segments = [u.id for u in utterances if u.offset]
     if segments:

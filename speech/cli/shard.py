@@ -8,7 +8,6 @@ import logging
 from tqdm import tqdm
 
 from speech.data.manifest import read_manifest
-from speech.data.shards import write_shards
 from speech.errors import SpeechError
 
 log = logging.getLogger(__name__)
@@ -45,6 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from speech.data.shards import write_shards  # imports torch via webdataset: only when run
+
     utterances = list(read_manifest(args.manifest))
     report = write_shards(
         utterances,

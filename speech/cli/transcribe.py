@@ -12,9 +12,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from speech.assets import ASR_MODEL
 from speech.audio import atomic_output
 from speech.errors import SpeechError
-from speech.recognizer import DEFAULT_MODEL, Recognizer
 from speech.transcript import FORMATS, outputs_exist, parse_formats, write_transcript
 
 log = logging.getLogger(__name__)
@@ -44,9 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="txt,json",
         help=f"comma-separated output formats from {', '.join(FORMATS)}, or all (default: txt,json)",
     )
-    parser.add_argument(
-        "--model", default=str(DEFAULT_MODEL), help="model folder (default: the shipped model)"
-    )
+    parser.add_argument("--model", default=str(ASR_MODEL), help="model folder (default: the shipped model)")
     parser.add_argument(
         "--beam", type=int, default=0, help="beam size for beam search; 0 decodes greedily (default: 0)"
     )
@@ -93,6 +91,8 @@ def expand_inputs(inputs: list[str]) -> Iterator[tuple[Path, Path]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from speech.recognizer import Recognizer  # imports torch: only when the command runs
+
     formats = parse_formats(args.format)
     out = Path(args.out)
     recognizer = Recognizer.load(args.model, args.device, args.beam, args.lm, args.lexicon)

@@ -1,0 +1,5 @@
+"""Models that ship inside the package, so the toolkit works on a fresh machine with no download."""
+
+from pathlib import Path
+
+ASR_MODEL = Path(__file__).parent / "asr"
