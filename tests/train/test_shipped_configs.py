@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import speech.tasks  # noqa: F401
+from speech.tasks.asr import ASRTask
+from speech.train.config import load_config
+
+CONFIGS = sorted((Path(__file__).resolve().parents[2] / "conf").rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda path: path.stem)
+def test_every_shipped_config_loads_and_builds_its_model(path: Path) -> None:
+    config = load_config(path)
+    model = ASRTask(config).build_model()
+    assert sum(p.numel() for p in model.parameters()) > 1000
