@@ -73,7 +73,7 @@ def read_manifest(path: str | os.PathLike) -> Iterator[Utterance]:
     with path.open(encoding="utf-8") as stream:
         for number, line in enumerate(stream, start=1):
             if line.strip():
-                yield parse_line(line, path.parent, f"{path}:{number}")
+                yield parse_line(line, path.parent.resolve(), f"{path}:{number}")
 
 
 def write_manifest(path: str | os.PathLike, utterances: Iterable[Utterance]) -> int:

@@ -39,3 +39,13 @@ def test_bad_lines_name_file_and_line(tmp_path: Path, line: str, problem: str) -
 def test_missing_manifest(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match="manifest not found"):
         list(read_manifest(tmp_path / "none.jsonl"))
+
+
+def test_relative_paths_survive_copying_between_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "corpus").mkdir()
+    write_manifest(tmp_path / "corpus" / "m.jsonl", [Utterance("a", "audio/a.wav", 1.0, "x")])
+    merged = list(read_manifest("corpus/m.jsonl"))  # a relative manifest path, as recipes pass them
+    write_manifest(tmp_path / "elsewhere" / "all.jsonl", merged)
+    (again,) = read_manifest(tmp_path / "elsewhere" / "all.jsonl")
+    assert again.audio == str(tmp_path / "corpus" / "audio" / "a.wav")
