@@ -8,8 +8,8 @@ import json
 import jiwer
 from tqdm import tqdm
 
-from speech.assets import ASR_MODEL
 from speech.audio import atomic_output
+from speech.cli.options import add_recognizer_options, load_recognizer
 from speech.data.manifest import read_manifest
 from speech.errors import SpeechError
 from speech.text.normalize import normalize_text
@@ -23,19 +23,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "normalised (speech.text.normalize_text). Prints WER, CER and the worst utterances.",
     )
     parser.add_argument("manifest", help="JSON Lines manifest with reference transcripts")
-    parser.add_argument("--model", default=str(ASR_MODEL), help="model folder (default: the shipped model)")
-    parser.add_argument("--beam", type=int, default=0, help="beam size; 0 decodes greedily (default: 0)")
-    parser.add_argument("--lm", help="ARPA LM for beam search (default: lm.arpa in the model folder)")
-    parser.add_argument(
-        "--lexicon", help="lexicon for beam search (default: lexicon.txt in the model folder)"
-    )
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     parser.add_argument(
         "--worst", type=int, default=10, help="how many worst utterances to list (default: 10)"
     )
     parser.add_argument(
         "--json", metavar="PATH", help="also write scores and every utterance's result as JSON"
     )
+    add_recognizer_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -48,15 +42,13 @@ def score(references: list[str], hypotheses: list[str]) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from speech.recognizer import Recognizer  # imports torch: only when the command runs
-
     utterances = [u for u in read_manifest(args.manifest)]
     segments = [u.id for u in utterances if u.offset]
     if segments:
         raise SpeechError(
             f"{args.manifest}: {len(segments)} utterances are segments (offset); not supported yet"
         )
-    recognizer = Recognizer.load(args.model, args.device, args.beam, args.lm, args.lexicon)
+    recognizer = load_recognizer(args)
     rows, failures = [], []
     results = recognizer.transcribe([u.audio for u in utterances])
     for utterance, result in tqdm(

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from speech.assets import ASR_MODEL
 from speech.audio import atomic_output
+from speech.cli.options import add_recognizer_options, load_recognizer
 from speech.errors import SpeechError
 from speech.transcript import FORMATS, outputs_exist, parse_formats, write_transcript
 
@@ -44,17 +44,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="txt,json",
         help=f"comma-separated output formats from {', '.join(FORMATS)}, or all (default: txt,json)",
     )
-    parser.add_argument("--model", default=str(ASR_MODEL), help="model folder (default: the shipped model)")
-    parser.add_argument(
-        "--beam", type=int, default=0, help="beam size for beam search; 0 decodes greedily (default: 0)"
-    )
-    parser.add_argument(
-        "--lm", help="ARPA word n-gram LM for beam search (default: lm.arpa in the model folder)"
-    )
-    parser.add_argument(
-        "--lexicon", help="lexicon for beam search (default: lexicon.txt in the model folder)"
-    )
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     parser.add_argument(
         "--batch-seconds",
         type=float,
@@ -64,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--overwrite", action="store_true", help="transcribe files whose outputs already exist"
     )
+    add_recognizer_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -91,11 +81,9 @@ def expand_inputs(inputs: list[str]) -> Iterator[tuple[Path, Path]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from speech.recognizer import Recognizer  # imports torch: only when the command runs
-
     formats = parse_formats(args.format)
     out = Path(args.out)
-    recognizer = Recognizer.load(args.model, args.device, args.beam, args.lm, args.lexicon)
+    recognizer = load_recognizer(args)
     stems: dict[str, Path] = {}
     skipped = 0
     for path, stem in expand_inputs(args.inputs):
