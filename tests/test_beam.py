@@ -8,13 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from speech.beam import BeamSearchDecoder, DecoderError
 from speech.decode import greedy_decode
 from speech.lm import build_lm, write_arpa, write_lexicon
 from speech.text import CharVocab
-
-pytest.importorskip("flashlight.lib.text.decoder")
-
-from speech.beam import BeamSearchDecoder, DecoderError  # noqa: E402
 
 VOCAB = CharVocab.english()
 CORPUS = [

@@ -41,7 +41,9 @@ def test_missing_manifest(tmp_path: Path) -> None:
         list(read_manifest(tmp_path / "none.jsonl"))
 
 
-def test_relative_paths_survive_copying_between_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_relative_paths_survive_copying_between_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "corpus").mkdir()
     write_manifest(tmp_path / "corpus" / "m.jsonl", [Utterance("a", "audio/a.wav", 1.0, "x")])
