@@ -24,6 +24,12 @@ import soxr
 from speech.errors import SpeechError
 
 WRITABLE_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
+# What counts as an audio file when a folder is searched (formats libsndfile reads).
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au", ".w64")
+
+
+def is_audio_file(path: Path) -> bool:
+    return path.suffix.lower() in AUDIO_SUFFIXES and path.is_file()
 
 
 class AudioError(SpeechError):

@@ -12,13 +12,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from speech.audio import atomic_output
+from speech.audio import atomic_output, is_audio_file
 from speech.cli.options import add_recognizer_options, load_recognizer
 from speech.errors import SpeechError
 from speech.transcript import FORMATS, outputs_exist, parse_formats, write_transcript
 
 log = logging.getLogger(__name__)
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au", ".w64"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -71,7 +70,7 @@ def expand_inputs(inputs: list[str]) -> Iterator[tuple[Path, Path]]:
         elif Path(item).is_dir():
             root = Path(item)
             for path in sorted(root.rglob("*")):
-                if path.suffix.lower() in AUDIO_SUFFIXES and path.is_file():
+                if is_audio_file(path):
                     yield path, path.relative_to(root).with_suffix("")
         elif glob.has_magic(item):
             for match in sorted(glob.glob(item, recursive=True)):

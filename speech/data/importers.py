@@ -22,13 +22,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from speech.audio import AudioError, AudioInfo, audio_info
+from speech.audio import AUDIO_SUFFIXES, AudioError, AudioInfo, audio_info, is_audio_file
 from speech.data.manifest import Utterance
 from speech.errors import SpeechError
 
 logger = logging.getLogger(__name__)
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".opus")
 
 # A segment may overshoot its recording by this much (rounding in hand-made ``segments`` files); it is clipped.
 SEGMENT_TOLERANCE = 0.1
@@ -209,10 +208,6 @@ def _relative_id(path: Path, base: Path) -> str:
     return "-".join(parts)
 
 
-def _is_audio(path: Path) -> bool:
-    return path.suffix.lower() in AUDIO_SUFFIXES and path.is_file()
-
-
 # --- layouts ------------------------------------------------------------------------------------------------
 
 
@@ -236,7 +231,7 @@ def import_librispeech(source: Path) -> ImportResult:
             used.add(audio)
             builder.add(id, audio, text, speaker=id.split("-")[0])
     for audio in sorted(source.rglob("*")):
-        if _is_audio(audio) and audio not in used:
+        if is_audio_file(audio) and audio not in used:
             builder.skip(os.path.abspath(audio), "no transcript in a *.trans.txt beside it")
     return builder.finish(source, "librispeech")
 
@@ -370,7 +365,7 @@ def import_folder(source: Path) -> ImportResult:
     builder = _Builder()
     found = False
     for audio in sorted(source.rglob("*")):
-        if any(part.startswith(".") for part in audio.relative_to(source).parts) or not _is_audio(audio):
+        if any(part.startswith(".") for part in audio.relative_to(source).parts) or not is_audio_file(audio):
             continue
         found = True
         transcript = audio.with_suffix(".txt")
