@@ -27,6 +27,7 @@ from speech.align import align_words
 from speech.assets import ASR_MODEL
 from speech.audio import read_audio
 from speech.beam import BeamSearchDecoder
+from speech.data.batching import featurize_and_pad
 from speech.decode import greedy_decode
 from speech.errors import SpeechError
 from speech.features import FeatureConfig, FeatureExtractor
@@ -182,10 +183,8 @@ class Recognizer:
 
     def _recognise(self, batch: list[_Piece]) -> list[Segment]:
         rate = self.features.sample_rate
-        features = [self.extractor(torch.from_numpy(piece.samples)) for piece in batch]
-        lengths = torch.tensor([len(f) for f in features])
-        padded = torch.nn.utils.rnn.pad_sequence(features, batch_first=True).to(self.device)
-        log_probs, out_lengths = self.model(padded, lengths)
+        padded, lengths = featurize_and_pad([piece.samples for piece in batch], self.extractor)
+        log_probs, out_lengths = self.model(padded.to(self.device), lengths)
         log_probs = log_probs.float().cpu()
         if self.decoder is not None:
             texts = self.decoder.decode(log_probs, out_lengths)

@@ -11,6 +11,7 @@ import random
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -90,11 +91,19 @@ class Batch:
         )
 
 
+def featurize_and_pad(
+    waveforms: list[np.ndarray], featurize: Callable[[Tensor], Tensor]
+) -> tuple[Tensor, Tensor]:
+    """Features per waveform, zero-padded to (batch, frames, dims), with each one's frame count."""
+    features = [featurize(torch.from_numpy(waveform)) for waveform in waveforms]
+    return torch.nn.utils.rnn.pad_sequence(features, batch_first=True), torch.tensor(
+        [len(f) for f in features]
+    )
+
+
 def collate(samples: list[dict], featurize: Callable[[Tensor], Tensor]) -> Batch:
     """Compute features per utterance and pad them into one batch."""
-    features = [featurize(torch.from_numpy(sample["audio"])) for sample in samples]
-    lengths = torch.tensor([len(f) for f in features])
-    padded = torch.nn.utils.rnn.pad_sequence(features, batch_first=True)
+    padded, lengths = featurize_and_pad([sample["audio"] for sample in samples], featurize)
     return Batch(
         features=padded,
         lengths=lengths,
