@@ -247,3 +247,16 @@ def test_build_lm_tool(tmp_path, corpus):
     assert len(lexicon.read_text().splitlines()) == len(build_lm(corpus, 3).words)
     assert tool.main([str(tmp_path / "nope.txt"), "-o", str(tmp_path / "x.arpa")]) == 1
     assert not (tmp_path / "x.arpa").exists()
+
+
+def test_build_lm_tool_can_spell_dictionary_words(tmp_path):
+    """--cmudict: words the training text lacks can still be decoded with the lexicon; the LM is unchanged."""
+    (tmp_path / "train.txt").write_text("the cat sat\nthe dog ran\n")
+    tool = _load_tool()
+    lexicon = tmp_path / "lexicon.txt"
+    argv = [str(tmp_path / "train.txt"), "-o", str(tmp_path / "lm.arpa"), "--lexicon", str(lexicon)]
+    assert tool.main([*argv, "--order", "2", "--jobs", "1", "--cmudict"]) == 0
+    spelled = {line.split()[0]: line.split()[1:] for line in lexicon.read_text().splitlines()}
+    assert {"cat", "crocodile", "umbrella", "don't"} <= set(spelled) and len(spelled) > 100_000
+    assert spelled["crocodile"] == [*"crocodile", "|"]
+    assert read_arpa(tmp_path / "lm.arpa").words == ["cat", "dog", "ran", "sat", "the"]

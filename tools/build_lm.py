@@ -22,6 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from speech.errors import SpeechError  # noqa: E402
 from speech.lm import count_ngrams, estimate_kneser_ney, read_corpus, write_arpa, write_lexicon  # noqa: E402
+from speech.text.phonemes import cmu_dictionary  # noqa: E402
+from speech.text.vocab import CharVocab  # noqa: E402
 
 log = logging.getLogger("build_lm")
 
@@ -46,6 +48,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="also write a flashlight lexicon here: each word, its letters and '|' (hello h e l l o |)",
     )
     parser.add_argument(
+        "--cmudict",
+        action="store_true",
+        help="also spell every word of the CMU Pronouncing Dictionary in the lexicon (the LM scores words it "
+        "never saw as <unk>), so that words missing from the training text can still be recognised",
+    )
+    parser.add_argument(
         "--min-count",
         type=int,
         default=1,
@@ -68,6 +76,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def dictionary_words(alphabet: set[str]) -> set[str]:
+    """The CMU dictionary's words that the recognizer's alphabet can spell (most entries; not "a.m." etc.)."""
+    return {word for word in cmu_dictionary() if set(word) <= alphabet and word.strip("'") == word}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
@@ -79,7 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         model = estimate_kneser_ney(counts, min_count=args.min_count)
         write_arpa(model, args.output)
         if args.lexicon is not None:
-            write_lexicon(model.words, args.lexicon)
+            words = set(model.words) | (
+                dictionary_words(set(CharVocab.english().tokens)) if args.cmudict else set()
+            )
+            write_lexicon(sorted(words), args.lexicon)
     except SpeechError as error:
         log.error("error: %s", error)
         return 1

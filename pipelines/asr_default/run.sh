@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 fsdd=${1:?usage: run.sh FSDD_DIR [STEPS]}
-steps=${2:-6000}
+steps=${2:-5500}
 data=data
 exp=exp/asr_default
 export PATH="$PWD/.venv/bin:$PATH"
@@ -18,7 +18,8 @@ export PATH="$PWD/.venv/bin:$PATH"
 [ -f $data/synthetic/test.jsonl ] || python pipelines/synthetic/prepare.py --out $data/synthetic --count 10000 --test-count 600 --seed 1
 [ -f $data/fsdd/train.jsonl ] || python pipelines/fsdd/prepare.py --fsdd "$fsdd" --out $data/fsdd
 
-# 2. Shards: training = synthetic train + FSDD train (isolated + connected); validation = synthetic valid.
+# 2. Shards: training = synthetic train + FSDD train (isolated + connected); validation = the first 150
+#    synthetic valid utterances (enough to pick the best checkpoint, cheap enough to score every 500 steps).
 if [ ! -f $data/shards/train/shards.json ]; then
     python - "$data" <<'PY'
 import sys
@@ -27,17 +28,18 @@ from speech.data.manifest import read_manifest, write_manifest
 data = Path(sys.argv[1])
 utterances = list(read_manifest(data / "synthetic/train.jsonl")) + list(read_manifest(data / "fsdd/train.jsonl"))
 write_manifest(data / "asr_train.jsonl", utterances)
+write_manifest(data / "asr_valid150.jsonl", list(read_manifest(data / "synthetic/valid.jsonl"))[:150])
 PY
     speech shard $data/asr_train.jsonl -o $data/shards/train --max-samples 1000
-    speech shard $data/synthetic/valid.jsonl -o $data/shards/valid
+    speech shard $data/asr_valid150.jsonl -o $data/shards/valid150
 fi
 
 # 3. Train (resumes if interrupted).
-speech train conf/asr/small.yaml data.train=$data/shards/train data.valid=$data/shards/valid \
+speech train conf/asr/small.yaml data.train=$data/shards/train data.valid=$data/shards/valid150 \
     train.out_dir=$exp train.max_steps="$steps" --resume
 
 # 4. Language model and lexicon from the training text, beside the best model.
-python tools/build_lm.py $data/asr_train.jsonl --order 3 -o $exp/best/lm.arpa --lexicon $exp/best/lexicon.txt
+python tools/build_lm.py $data/asr_train.jsonl --order 3 -o $exp/best/lm.arpa --lexicon $exp/best/lexicon.txt --cmudict
 
 # 5. Held-out scores (written to $exp/eval/*.json and printed).
 mkdir -p $exp/eval
@@ -49,3 +51,9 @@ done
 speech prepare sphinx /usr/share/pocketsphinx/test/data/librivox -o $data/librivox.jsonl
 speech eval $data/librivox.jsonl --model $exp/best --json $exp/eval/librivox-greedy.json --worst 5
 speech eval $data/librivox.jsonl --model $exp/best --beam 32 --json $exp/eval/librivox-beam.json --worst 5
+
+# 6. Ship: the best model, its LM and lexicon into the package (the model card is written from $exp/eval).
+ship=speech/assets/asr
+mkdir -p $ship
+cp $exp/best/model.safetensors $exp/best/config.json $exp/best/lm.arpa $exp/best/lexicon.txt $ship/
+du -ch $ship/* | tail -1
