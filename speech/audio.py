@@ -170,16 +170,28 @@ def encode_audio(samples: np.ndarray, sample_rate: int, format: str = "FLAC") ->
     return buffer.getvalue()
 
 
+def _read_umask() -> int:
+    """The process umask (read once, at import: setting it to read it back is not thread-safe)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 @contextmanager
 def atomic_output(path: str | os.PathLike, mode: str = "wb") -> Iterator[io.IOBase]:
     """Open a temporary file beside ``path`` and rename it into place only if the block succeeds.
 
-    A crash or a full disk never leaves a half-written output that a resumable job would take as done.
+    A crash or a full disk never leaves a half-written output that a resumable job would take as done. The
+    file gets the permissions a plain ``open`` would give it (mkstemp's are owner-only).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(temporary, 0o666 & ~_UMASK)
         with os.fdopen(handle, mode) as stream:
             yield stream
             stream.flush()

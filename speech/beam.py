@@ -1,8 +1,13 @@
-"""CTC beam-search decoding with an optional word language model and lexicon (flashlight, via torchaudio).
+"""CTC beam-search decoding with an n-gram language model (flashlight, via torchaudio).
 
 Greedy decoding (:mod:`speech.decode`) trusts the acoustic model frame by frame; a beam search keeps the
-``beam_size`` best prefixes and, with a lexicon, only spells words it knows while a word n-gram LM
-(``tools/build_lm.py``) prefers likely word sequences, which fixes many near-miss spellings.
+``beam_size`` best prefixes and lets an n-gram LM (``tools/build_lm.py``) prefer likely text, which fixes
+many near-miss spellings. Two kinds of LM:
+
+* a **character** LM (letters and ``|``), lexicon-free: any word can come out, known spellings and word
+  sequences are preferred. Open vocabulary, and it loads in milliseconds: the shipped model's choice.
+* a **word** LM with a lexicon: only lexicon words come out. Stronger on a closed vocabulary, but building
+  the lexicon's trie takes seconds per 100k words, and a word it lacks can never be recognised.
 
 The character vocabulary's space is the word boundary: it is handed to flashlight as its ``|`` token, so a
 lexicon spells ``hello h e l l o |`` (what :func:`speech.lm.write_lexicon` writes).
@@ -13,7 +18,10 @@ from __future__ import annotations
 import gzip
 import logging
 import os
-from collections.abc import Iterable
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -42,10 +50,11 @@ class BeamSearchDecoder:
     * ``lexicon`` given: only words in the lexicon are produced; with ``lm`` each word is scored by the word
       n-gram model (``lm_weight`` times its log10 probability, plus ``word_score`` per word); without ``lm``
       the lexicon alone constrains the search.
-    * ``lexicon=None`` (lexicon-free): a plain beam search over characters, **without a language model**.
-      Flashlight's lexicon-free decoder queries the LM once per *character*, so a word LM there would score
-      every letter as ``<unk>`` and only punish output length; an ``lm`` passed without a lexicon is
-      therefore ignored (with a warning). On clean posteriors this gives the greedy result.
+    * ``lexicon=None`` (lexicon-free): a beam search over characters, scored by ``lm`` when it is a
+      character LM (its vocabulary is the decoder's tokens). Flashlight's lexicon-free decoder queries the
+      LM once per *character*, so a word LM there would score every letter as ``<unk>`` and only punish
+      output length: a word LM passed without a lexicon is ignored (with a warning). Without an LM this
+      gives the greedy result on clean posteriors.
 
     ``beam_threshold`` prunes prefixes scoring that far below the best one; ``lm_weight`` and ``word_score``
     are worth tuning on held-out data. Files are checked before flashlight sees them, so a missing or
@@ -75,7 +84,9 @@ class BeamSearchDecoder:
         self.tokens = [WORD_BOUNDARY if t == " " else t for t in vocab.tokens]
         self.lexicon = Path(lexicon) if lexicon is not None else None
         self.lm = Path(lm) if lm is not None else None
-        if self.lexicon is None and self.lm is not None:
+        if self.lm is not None:
+            check_arpa(self.lm)
+        if self.lexicon is None and self.lm is not None and not is_character_lm(self.lm, self.tokens):
             log.warning(
                 "%s: a word LM cannot guide lexicon-free decoding; decoding without it (pass a lexicon)",
                 self.lm,
@@ -83,26 +94,38 @@ class BeamSearchDecoder:
             self.lm = None
         if self.lexicon is not None:
             check_lexicon(self.lexicon, self.tokens)
-        if self.lm is not None:
-            check_arpa(self.lm)
+            if self.lm is not None and is_character_lm(self.lm, self.tokens):
+                raise DecoderError(f"{self.lm}: a character LM is used without a lexicon, not with {lexicon}")
         try:
-            self._decoder = ctc_decoder(
-                lexicon=str(self.lexicon) if self.lexicon is not None else None,
-                tokens=self.tokens,
-                lm=str(self.lm) if self.lm is not None else None,
-                beam_size=beam_size,
-                beam_threshold=beam_threshold,
-                lm_weight=lm_weight,
-                word_score=word_score,
-                blank_token=BLANK,
-                sil_token=WORD_BOUNDARY,
-            )
+            with _quiet_stderr(), tempfile.TemporaryDirectory() as scratch:  # KenLM prints a progress bar
+                self._decoder = ctc_decoder(
+                    lexicon=str(self.lexicon) if self.lexicon is not None else None,
+                    tokens=self.tokens,
+                    lm=str(self.lm) if self.lm is not None else None,
+                    lm_dict=self._token_dictionary(Path(scratch)) if self.lexicon is None else None,
+                    beam_size=beam_size,
+                    beam_threshold=beam_threshold,
+                    lm_weight=lm_weight,
+                    word_score=word_score,
+                    blank_token=BLANK,
+                    sil_token=WORD_BOUNDARY,
+                )
         except (RuntimeError, ValueError) as error:
             # the checks above catch the usual mistakes; what is left is KenLM refusing the model's body
             source = self.lm if self.lm is not None else self.lexicon
             reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
             raise DecoderError(f"{source}: cannot be loaded by the decoder ({reason})") from None
         self.boundary = self.tokens.index(WORD_BOUNDARY)
+
+    def _token_dictionary(self, folder: Path) -> str:
+        """The LM's vocabulary in token order, so that LM word i is token i.
+
+        Without it torchaudio builds the lexicon-free LM vocabulary from an unordered map, and a character LM
+        would score each token as some other token.
+        """
+        path = folder / "tokens.txt"
+        path.write_text("".join(f"{token}\n" for token in self.tokens), encoding="utf-8")
+        return str(path)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(lm={self.lm}, lexicon={self.lexicon})"
@@ -155,6 +178,20 @@ class BeamSearchDecoder:
         return " ".join("".join(" " if t == WORD_BOUNDARY else t for t in tokens).split())
 
 
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence C++ code writing to file descriptor 2 (Python's own errors are raised, not printed, meanwhile)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _check_file(path: Path, what: str) -> None:
     if not path.exists():
         raise DecoderError(f"{path}: {what} file not found")
@@ -181,6 +218,32 @@ def check_arpa(path: str | os.PathLike) -> None:
         raise DecoderError(f"{path}: cannot read language model ({error})") from None
     if max(orders) < 2:
         raise DecoderError(f"{path}: a unigram model cannot be used; the decoder needs order 2 or more")
+
+
+def is_character_lm(path: str | os.PathLike, tokens: list[str]) -> bool:
+    """True when an ARPA model's words are all decoder tokens (a character LM, for lexicon-free search)."""
+    path = Path(path)
+    with path.open("rb") as stream:
+        magic = stream.read(8)
+    if magic.startswith(KENLM_BINARY_MAGIC):
+        return False  # a binary model's vocabulary is not readable here; binary LMs are word LMs in practice
+    opener = gzip.open if magic.startswith(GZIP_MAGIC) else open
+    specials = {"<s>", "</s>", "<unk>"}
+    known, seen = set(tokens) | specials, set()
+    with opener(path, "rt", encoding="utf-8", errors="replace") as stream:
+        lines = (line.strip() for line in stream)
+        for line in lines:
+            if line == "\\1-grams:":
+                break
+        for line in lines:
+            if line.startswith("\\"):
+                break
+            fields = line.split()
+            if len(fields) >= 2:
+                if fields[1] not in known:
+                    return False  # a word: stop reading at the first one
+                seen.add(fields[1])
+    return bool(seen - specials)
 
 
 def _arpa_header(stream: Iterable[str], path: Path) -> dict[int, int]:

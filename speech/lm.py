@@ -281,6 +281,15 @@ def _log10(value: float) -> float:
     return math.log10(value) if value > 0 else LOG_ZERO
 
 
+def spell(sentence: Sequence[str]) -> tuple[str, ...]:
+    """A sentence as the recognizer's characters, words joined by the boundary token (``t h e | c a t``).
+
+    An n-gram model over these is a character LM: lexicon-free beam search can use it, and it scores words it
+    never saw by their spelling instead of as ``<unk>``.
+    """
+    return tuple(WORD_BOUNDARY.join(sentence))
+
+
 def build_lm(sentences: Iterable[Sequence[str] | str], order: int = 3, min_count: int = 1) -> NgramModel:
     """Count and estimate in one call."""
     return estimate_kneser_ney(count_ngrams(sentences, order), min_count=min_count)

@@ -36,6 +36,8 @@ from speech.segment import split_at_pauses
 from speech.text.vocab import CharVocab
 from speech.transcript import Segment, Transcript
 
+DECODER_SETTINGS = "decoder.json"  # beam-search weights tuned for the model's LM, beside it
+
 
 class ModelError(SpeechError):
     """A model folder that cannot be loaded; the message names the folder and the problem."""
@@ -54,6 +56,21 @@ class _Piece:
     file: int
     start: int  # sample offset in its file
     samples: np.ndarray
+
+
+def _decoder_settings(folder: Path) -> dict[str, float]:
+    """The tuned ``lm_weight``/``word_score``/``beam_threshold`` of a model folder, if it has them."""
+    path = folder / DECODER_SETTINGS
+    if not path.exists():
+        return {}
+    try:
+        settings = json.loads(path.read_text())
+        unknown = set(settings) - {"lm_weight", "word_score", "beam_threshold"}
+        if unknown:
+            raise ValueError(f"unknown settings {sorted(unknown)}")
+        return {key: float(value) for key, value in settings.items()}
+    except (OSError, ValueError, TypeError, AttributeError) as error:
+        raise ModelError(f"{path}: not decoder settings ({error})") from None
 
 
 class Recognizer:
@@ -85,7 +102,8 @@ class Recognizer:
         """A model folder holds ``model.safetensors`` and ``config.json`` (as ``speech train`` exports them).
 
         ``beam`` > 0 decodes with beam search; ``lm`` (ARPA) and ``lexicon`` default to ``lm.arpa`` and
-        ``lexicon.txt`` in the model folder when they exist there.
+        ``lexicon.txt`` in the model folder when they exist there, and the LM weight and word score to
+        ``decoder.json`` there (written by ``tools/tune_decoder.py``).
         """
         folder = Path(folder)
         try:
@@ -108,7 +126,8 @@ class Recognizer:
         if beam > 0:
             lm = lm or (folder / "lm.arpa" if (folder / "lm.arpa").exists() else None)
             lexicon = lexicon or (folder / "lexicon.txt" if (folder / "lexicon.txt").exists() else None)
-            decoder = BeamSearchDecoder(vocab, lm=lm, lexicon=lexicon, beam_size=beam)
+            settings = _decoder_settings(folder)
+            decoder = BeamSearchDecoder(vocab, lm=lm, lexicon=lexicon, beam_size=beam, **settings)
         return cls(model, features, vocab, device, decoder)
 
     def transcribe(
@@ -181,11 +200,16 @@ class Recognizer:
                 result.transcript = Transcript(result.source, round(result.duration, 3), ordered)
             yield result
 
+    @torch.inference_mode()
+    def log_probs(self, waveforms: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+        """CTC log-probabilities (B, T, V) on the CPU and their lengths for a batch of 16 kHz waveforms."""
+        padded, lengths = featurize_and_pad(waveforms, self.extractor)
+        log_probs, out_lengths = self.model(padded.to(self.device), lengths)
+        return log_probs.float().cpu(), out_lengths.cpu()
+
     def _recognise(self, batch: list[_Piece]) -> list[Segment]:
         rate = self.features.sample_rate
-        padded, lengths = featurize_and_pad([piece.samples for piece in batch], self.extractor)
-        log_probs, out_lengths = self.model(padded.to(self.device), lengths)
-        log_probs = log_probs.float().cpu()
+        log_probs, out_lengths = self.log_probs([piece.samples for piece in batch])
         if self.decoder is not None:
             texts = self.decoder.decode(log_probs, out_lengths)
         else:

@@ -94,6 +94,9 @@ def test_write_round_trip_and_atomicity(tmp_path: Path) -> None:
     with pytest.raises(AudioError, match="cannot write '.mp4'"):
         write_audio(tmp_path / "tone.mp4", tone, 16000)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tone.flac", "tone.wav"]  # no temporary left
+    (tmp_path / "plain.wav").write_bytes(b"")
+    plain_mode = (tmp_path / "plain.wav").stat().st_mode & 0o777
+    assert (tmp_path / "tone.wav").stat().st_mode & 0o777 == plain_mode  # as `open` makes it, not 0600
 
 
 def _bad_files(folder: Path, speech_wav: Path) -> dict[str, tuple[Path, str]]:

@@ -10,7 +10,7 @@ import torch
 
 from speech.beam import BeamSearchDecoder, DecoderError
 from speech.decode import greedy_decode
-from speech.lm import build_lm, write_arpa, write_lexicon
+from speech.lm import build_lm, spell, write_arpa, write_lexicon
 from speech.text import CharVocab
 
 VOCAB = CharVocab.english()
@@ -99,6 +99,21 @@ def test_lexicon_free_beam_equals_greedy_on_clean_posteriors():
     expected = greedy_decode(log_probs, lengths, VOCAB)
     assert expected[0] == "the quick brown fox"
     assert decoder.decode(log_probs, lengths) == [" ".join(t.split()) for t in expected]
+
+
+def test_character_lm_fixes_a_letter_and_keeps_new_words(tmp_path):
+    """Lexicon-free with a character LM: the likelier spelling wins, yet a word it never saw still comes out."""
+    write_arpa(build_lm(map(spell, (s.split() for s in CORPUS)), order=5), tmp_path / "chars.arpa")
+    decoder = BeamSearchDecoder(VOCAB, lm=tmp_path / "chars.arpa", beam_size=32)
+    assert decoder.lm is not None
+    log_probs, lengths = batch(
+        posteriors("the cat sat", {4: {"b": 0.55, "c": 0.4}}), posteriors("the cow sat on the mat")
+    )
+    assert greedy_decode(log_probs, lengths, VOCAB)[0] == "the bat sat"
+    assert decoder.decode(log_probs, lengths) == ["the cat sat", "the cow sat on the mat"]
+    write_lexicon(["cat", "sat"], tmp_path / "lexicon.txt")
+    with pytest.raises(DecoderError, match="without a lexicon"):
+        BeamSearchDecoder(VOCAB, lm=tmp_path / "chars.arpa", lexicon=tmp_path / "lexicon.txt")
 
 
 def test_lexicon_free_ignores_a_word_lm_with_a_warning(lm_files, caplog):

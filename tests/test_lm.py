@@ -20,6 +20,7 @@ from speech.lm import (
     estimate_kneser_ney,
     read_arpa,
     read_corpus,
+    spell,
     write_arpa,
     write_lexicon,
 )
@@ -249,14 +250,15 @@ def test_build_lm_tool(tmp_path, corpus):
     assert not (tmp_path / "x.arpa").exists()
 
 
-def test_build_lm_tool_can_spell_dictionary_words(tmp_path):
-    """--cmudict: words the training text lacks can still be decoded with the lexicon; the LM is unchanged."""
-    (tmp_path / "train.txt").write_text("the cat sat\nthe dog ran\n")
+def test_build_lm_tool_character_model(tmp_path):
+    """--units chars: an LM over letters and the word boundary, the decoder's own tokens."""
+    (tmp_path / "train.txt").write_text("The cat sat.\nThe dog ran!\n")
     tool = _load_tool()
-    lexicon = tmp_path / "lexicon.txt"
-    argv = [str(tmp_path / "train.txt"), "-o", str(tmp_path / "lm.arpa"), "--lexicon", str(lexicon)]
-    assert tool.main([*argv, "--order", "2", "--jobs", "1", "--cmudict"]) == 0
-    spelled = {line.split()[0]: line.split()[1:] for line in lexicon.read_text().splitlines()}
-    assert {"cat", "crocodile", "umbrella", "don't"} <= set(spelled) and len(spelled) > 100_000
-    assert spelled["crocodile"] == [*"crocodile", "|"]
-    assert read_arpa(tmp_path / "lm.arpa").words == ["cat", "dog", "ran", "sat", "the"]
+    argv = [str(tmp_path / "train.txt"), "-o", str(tmp_path / "lm.arpa"), "--units", "chars"]
+    assert tool.main([*argv, "--order", "4", "--jobs", "1"]) == 0
+    model = read_arpa(tmp_path / "lm.arpa")
+    assert model.order == 4 and model.words == sorted(set("thecatsatdogran") | {"|"})
+    assert model.log10_prob("t", ("|", "c", "a")) > model.log10_prob("n", ("|", "c", "a"))
+    assert spell(("the", "cat")) == tuple("the|cat")
+    with pytest.raises(SystemExit):
+        tool.main([*argv, "--lexicon", str(tmp_path / "lexicon.txt")])

@@ -121,7 +121,7 @@ def main() -> None:
     (work / "list.txt").write_text("\n".join(paths) + "\n")
     runs = {
         "speech transcribe, greedy": ours(paths, args.model, 0, work),
-        f"speech transcribe, beam {args.beam} + 3-gram LM": ours(paths, args.model, args.beam, work),
+        f"speech transcribe, beam {args.beam} + character LM": ours(paths, args.model, args.beam, work),
     }
     texts, elapsed = pocketsphinx_transcribe(paths, args.processes)
     runs[f"pocketsphinx 5 (en-us model, {args.processes} processes)"] = (texts, None, elapsed)

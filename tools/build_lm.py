@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Build a word n-gram language model (ARPA) and optionally a flashlight lexicon from text.
+"""Build an n-gram language model (ARPA) over words or characters, and optionally a lexicon, from text.
 
 Why: beam-search decoding (speech.beam) needs a word LM and, for lexicon decoding, a spelling of every word
 in the model's alphabet; KenLM's lmplz is not available everywhere, so this estimates interpolated modified
@@ -7,6 +7,7 @@ Kneser-Ney in plain Python (speech.lm). Every line is normalised with speech.tex
 spoken form the recogniser is trained to produce.
 
     python tools/build_lm.py data/train/manifest.jsonl extra.txt -o lm/3gram.arpa --lexicon lm/lexicon.txt
+    python tools/build_lm.py data/train/manifest.jsonl --units chars --order 6 -o lm/chars.arpa
 """
 
 from __future__ import annotations
@@ -21,9 +22,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from speech.errors import SpeechError  # noqa: E402
-from speech.lm import count_ngrams, estimate_kneser_ney, read_corpus, write_arpa, write_lexicon  # noqa: E402
-from speech.text.phonemes import cmu_dictionary  # noqa: E402
-from speech.text.vocab import CharVocab  # noqa: E402
+from speech.lm import (  # noqa: E402
+    count_ngrams,
+    estimate_kneser_ney,
+    read_corpus,
+    spell,
+    write_arpa,
+    write_lexicon,
+)
 
 log = logging.getLogger("build_lm")
 
@@ -48,10 +54,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="also write a flashlight lexicon here: each word, its letters and '|' (hello h e l l o |)",
     )
     parser.add_argument(
-        "--cmudict",
-        action="store_true",
-        help="also spell every word of the CMU Pronouncing Dictionary in the lexicon (the LM scores words it "
-        "never saw as <unk>), so that words missing from the training text can still be recognised",
+        "--units",
+        choices=("words", "chars"),
+        default="words",
+        help="words: a word LM, used with a lexicon (only its words can be recognised); chars: a character LM "
+        "over the recognizer's letters with '|' between words, used lexicon-free (any word can be "
+        "recognised, known spellings are preferred; try --order 6). Default: words",
     )
     parser.add_argument(
         "--min-count",
@@ -71,14 +79,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--order must be at least 1, got {args.order}")
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
+    if args.units == "chars" and args.lexicon is not None:
+        parser.error("--lexicon goes with a word LM: a character LM is used without one")
     if args.min_count < 1:
         parser.error(f"--min-count must be at least 1, got {args.min_count}")
     return args
-
-
-def dictionary_words(alphabet: set[str]) -> set[str]:
-    """The CMU dictionary's words that the recognizer's alphabet can spell (most entries; not "a.m." etc.)."""
-    return {word for word in cmu_dictionary() if set(word) <= alphabet and word.strip("'") == word}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,14 +93,14 @@ def main(argv: list[str] | None = None) -> int:
         log.warning("an order-1 model cannot be loaded by the beam-search decoder (it needs a bigram model)")
     started = time.perf_counter()
     try:
-        counts = count_ngrams(read_corpus(args.inputs, jobs=args.jobs), args.order)
+        sentences = read_corpus(args.inputs, jobs=args.jobs)
+        if args.units == "chars":
+            sentences = map(spell, sentences)
+        counts = count_ngrams(sentences, args.order)
         model = estimate_kneser_ney(counts, min_count=args.min_count)
         write_arpa(model, args.output)
         if args.lexicon is not None:
-            words = set(model.words) | (
-                dictionary_words(set(CharVocab.english().tokens)) if args.cmudict else set()
-            )
-            write_lexicon(sorted(words), args.lexicon)
+            write_lexicon(model.words, args.lexicon)
     except SpeechError as error:
         log.error("error: %s", error)
         return 1

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The shipped recognizer: synthetic multi-voice speech (held-out voices and sentences) + FSDD digits (three
-# speakers; the fourth held out), BiLSTM-CTC from conf/asr/small.yaml, a 3-gram LM from the training text.
+# speakers; the fourth held out), BiLSTM-CTC from conf/asr/small.yaml, a character 6-gram LM from the training text.
 #
 #   bash pipelines/asr_default/run.sh ../shared/data/fsdd [STEPS]
 #
@@ -38,8 +38,11 @@ fi
 speech train conf/asr/small.yaml data.train=$data/shards/train data.valid=$data/shards/valid150 \
     train.out_dir=$exp train.max_steps="$steps" --resume
 
-# 4. Language model and lexicon from the training text, beside the best model.
-python tools/build_lm.py $data/asr_train.jsonl --order 3 -o $exp/best/lm.arpa --lexicon $exp/best/lexicon.txt --cmudict
+# 4. A character 6-gram LM from the training text, beside the best model (lexicon-free beam search: open
+#    vocabulary, so the held-out sentences' new words can still be recognised), and its weights tuned on
+#    validation data (decoder.json).
+python tools/build_lm.py $data/asr_train.jsonl --units chars --order 6 -o $exp/best/lm.arpa
+python tools/tune_decoder.py $data/asr_valid150.jsonl $data/fsdd/isolated_valid.jsonl --model $exp/best
 
 # 5. Held-out scores (written to $exp/eval/*.json and printed).
 mkdir -p $exp/eval
@@ -52,8 +55,8 @@ speech prepare sphinx /usr/share/pocketsphinx/test/data/librivox -o $data/libriv
 speech eval $data/librivox.jsonl --model $exp/best --json $exp/eval/librivox-greedy.json --worst 5
 speech eval $data/librivox.jsonl --model $exp/best --beam 32 --json $exp/eval/librivox-beam.json --worst 5
 
-# 6. Ship: the best model, its LM and lexicon into the package (the model card is written from $exp/eval).
+# 6. Ship: the best model, its LM and decoder weights into the package (the model card is written from $exp/eval).
 ship=speech/assets/asr
 mkdir -p $ship
-cp $exp/best/model.safetensors $exp/best/config.json $exp/best/lm.arpa $exp/best/lexicon.txt $ship/
+cp $exp/best/model.safetensors $exp/best/config.json $exp/best/lm.arpa $exp/best/decoder.json $ship/
 du -ch $ship/* | tail -1

@@ -1,0 +1,100 @@
+#!/usr/bin/env python
+"""Tune beam search's LM weight and word score on held-out data; write them beside the model (decoder.json).
+
+Why: how much to trust the n-gram LM against the acoustic model depends on both, so the weights are picked on
+validation data for each shipped model instead of being guessed. The acoustic model runs once per utterance;
+only the (cheap) search is repeated for every setting. With several manifests the score is the mean of their
+WERs, so a small set (e.g. digits) counts as much as a large one.
+
+    python tools/tune_decoder.py data/asr_valid150.jsonl data/fsdd/isolated_valid.jsonl --model exp/run/best
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from pathlib import Path
+
+import jiwer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from speech.audio import atomic_output, read_audio  # noqa: E402
+from speech.beam import BeamSearchDecoder  # noqa: E402
+from speech.data.manifest import read_manifest  # noqa: E402
+from speech.decode import greedy_decode  # noqa: E402
+from speech.recognizer import DECODER_SETTINGS, Recognizer  # noqa: E402
+from speech.text.normalize import normalize_text  # noqa: E402
+
+
+def posteriors(recognizer: Recognizer, paths: list[str], batch: int = 16) -> list[tuple]:
+    """(log-probabilities (1, T, V), lengths (1,)) per file, computed once."""
+    rate = recognizer.features.sample_rate
+    out = []
+    for start in range(0, len(paths), batch):
+        waves = [read_audio(path, rate)[0] for path in paths[start : start + batch]]
+        log_probs, lengths = recognizer.log_probs(waves)
+        out += [(log_probs[i : i + 1, : lengths[i]], lengths[i : i + 1]) for i in range(len(waves))]
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("manifests", nargs="+", help="JSONL manifests of held-out utterances")
+    parser.add_argument("--model", required=True, help="model folder with lm.arpa and lexicon.txt")
+    parser.add_argument("--beam", type=int, default=32, help="beam size to tune for (default: 32)")
+    parser.add_argument("--lm-weights", default="0.5,1,1.5,2,3", help="comma-separated LM weights to try")
+    parser.add_argument("--word-scores", default="-1,0,1,2", help="comma-separated word scores to try")
+    parser.add_argument(
+        "--limit", type=int, default=300, help="at most this many utterances per manifest (default: 300)"
+    )
+    args = parser.parse_args()
+
+    model = Path(args.model)
+    recognizer = Recognizer.load(model)
+    sets = {}
+    for manifest in args.manifests:
+        utterances = list(read_manifest(manifest))[: args.limit]
+        references = [normalize_text(u.text) for u in utterances]
+        sets[manifest] = (references, posteriors(recognizer, [u.audio for u in utterances]))
+
+    def mean_wer(decoder) -> float:
+        wers = []
+        for references, outputs in sets.values():
+            hypotheses = [decoder(log_probs, lengths)[0] for log_probs, lengths in outputs]
+            wers.append(jiwer.wer(references, hypotheses))
+        return sum(wers) / len(wers)
+
+    greedy = mean_wer(lambda log_probs, lengths: greedy_decode(log_probs, lengths, recognizer.vocab))
+    print(f"greedy: mean WER {100 * greedy:.2f}%")
+    results = {}
+    for weight, score in itertools.product(
+        map(float, args.lm_weights.split(",")), map(float, args.word_scores.split(","))
+    ):
+        decoder = BeamSearchDecoder(
+            recognizer.vocab,
+            lm=model / "lm.arpa",
+            lexicon=model / "lexicon.txt",
+            beam_size=args.beam,
+            lm_weight=weight,
+            word_score=score,
+        )
+        results[(weight, score)] = mean_wer(decoder.decode)
+        print(
+            f"lm_weight {weight:4.1f}  word_score {score:4.1f}: mean WER {100 * results[weight, score]:.2f}%"
+        )
+    (weight, score), best = min(results.items(), key=lambda item: item[1])
+    with atomic_output(model / DECODER_SETTINGS, "w") as stream:
+        json.dump({"lm_weight": weight, "word_score": score}, stream)
+    print(
+        f"best: lm_weight {weight}, word_score {score} (mean WER {100 * best:.2f}%) -> {model / DECODER_SETTINGS}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
