@@ -58,6 +58,20 @@ class _Piece:
     samples: np.ndarray
 
 
+def beam_decoder(
+    folder: Path,
+    vocab: CharVocab,
+    beam: int,
+    lm: str | os.PathLike | None = None,
+    lexicon: str | os.PathLike | None = None,
+    **weights: float,
+) -> BeamSearchDecoder:
+    """Beam search with the given LM and lexicon, else the model folder's ``lm.arpa``/``lexicon.txt``."""
+    lm = lm or (folder / "lm.arpa" if (folder / "lm.arpa").exists() else None)
+    lexicon = lexicon or (folder / "lexicon.txt" if (folder / "lexicon.txt").exists() else None)
+    return BeamSearchDecoder(vocab, lm=lm, lexicon=lexicon, beam_size=beam, **weights)
+
+
 def _decoder_settings(folder: Path) -> dict[str, float]:
     """The tuned ``lm_weight``/``word_score``/``beam_threshold`` of a model folder, if it has them."""
     path = folder / DECODER_SETTINGS
@@ -124,10 +138,7 @@ class Recognizer:
             ) from None
         decoder = None
         if beam > 0:
-            lm = lm or (folder / "lm.arpa" if (folder / "lm.arpa").exists() else None)
-            lexicon = lexicon or (folder / "lexicon.txt" if (folder / "lexicon.txt").exists() else None)
-            settings = _decoder_settings(folder)
-            decoder = BeamSearchDecoder(vocab, lm=lm, lexicon=lexicon, beam_size=beam, **settings)
+            decoder = beam_decoder(folder, vocab, beam, lm, lexicon, **_decoder_settings(folder))
         return cls(model, features, vocab, device, decoder)
 
     def transcribe(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -136,3 +138,24 @@ def test_eval_scores_a_manifest(
     assert {row["reference"] for row in scores["utterances_scored"]} >= {
         "he was not an ill disposed young man"
     }
+
+
+def test_tuned_decoder_settings_travel_with_the_model(
+    tmp_path: Path, model: Path, librivox_dir: Path
+) -> None:
+    """tools/tune_decoder.py picks LM weights on held-out data; Recognizer.load uses them for beam search."""
+    folder = tmp_path / "model"
+    shutil.copytree(model, folder)
+    write_manifest(tmp_path / "m.jsonl", import_sphinx(librivox_dir).utterances)
+    tools = Path(__file__).resolve().parents[1] / "tools"
+    build = [sys.executable, str(tools / "build_lm.py"), str(tmp_path / "m.jsonl"), "--jobs", "1"]
+    subprocess.run([*build, "--units", "chars", "--order", "4", "-o", str(folder / "lm.arpa")], check=True)
+    tune = [sys.executable, str(tools / "tune_decoder.py"), str(tmp_path / "m.jsonl"), "--model", str(folder)]
+    subprocess.run([*tune, "--lm-weights", "0.5,1", "--word-scores", "0", "--beam", "4"], check=True)
+    settings = json.loads((folder / "decoder.json").read_text())
+    assert settings["lm_weight"] in (0.5, 1.0) and settings["word_score"] == 0.0
+    decoder = Recognizer.load(folder, beam=4).decoder
+    assert decoder.lm == folder / "lm.arpa" and decoder.lexicon is None
+    (folder / "decoder.json").write_text('{"lm_weight": 1, "beam": 3}')
+    with pytest.raises(ModelError, match="decoder.json: not decoder settings"):
+        Recognizer.load(folder, beam=4)

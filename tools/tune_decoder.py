@@ -22,10 +22,9 @@ import jiwer
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from speech.audio import atomic_output, read_audio  # noqa: E402
-from speech.beam import BeamSearchDecoder  # noqa: E402
 from speech.data.manifest import read_manifest  # noqa: E402
 from speech.decode import greedy_decode  # noqa: E402
-from speech.recognizer import DECODER_SETTINGS, Recognizer  # noqa: E402
+from speech.recognizer import DECODER_SETTINGS, Recognizer, beam_decoder  # noqa: E402
 from speech.text.normalize import normalize_text  # noqa: E402
 
 
@@ -45,7 +44,9 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("manifests", nargs="+", help="JSONL manifests of held-out utterances")
-    parser.add_argument("--model", required=True, help="model folder with lm.arpa and lexicon.txt")
+    parser.add_argument(
+        "--model", required=True, help="model folder with its lm.arpa (and lexicon.txt for a word LM)"
+    )
     parser.add_argument("--beam", type=int, default=32, help="beam size to tune for (default: 32)")
     parser.add_argument("--lm-weights", default="0.5,1,1.5,2,3", help="comma-separated LM weights to try")
     parser.add_argument("--word-scores", default="-1,0,1,2", help="comma-separated word scores to try")
@@ -75,14 +76,7 @@ def main() -> int:
     for weight, score in itertools.product(
         map(float, args.lm_weights.split(",")), map(float, args.word_scores.split(","))
     ):
-        decoder = BeamSearchDecoder(
-            recognizer.vocab,
-            lm=model / "lm.arpa",
-            lexicon=model / "lexicon.txt",
-            beam_size=args.beam,
-            lm_weight=weight,
-            word_score=score,
-        )
+        decoder = beam_decoder(model, recognizer.vocab, args.beam, lm_weight=weight, word_score=score)
         results[(weight, score)] = mean_wer(decoder.decode)
         print(
             f"lm_weight {weight:4.1f}  word_score {score:4.1f}: mean WER {100 * results[weight, score]:.2f}%"
