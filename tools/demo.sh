@@ -30,6 +30,8 @@ speech transcribe "$work/unseen/audio" /usr/share/pocketsphinx/test/data/librivo
     --format txt,json,srt --model "$model"
 find "$work/transcripts" -name "*.txt" | sort | while read -r file; do printf "%-48s %s\n" "${file#"$work"/transcripts/}" "$(cat "$file")"; done
 
-echo "== 4. score against the transcripts"
-speech eval "$work/unseen/manifest.jsonl" --model "$model" --worst 2
-speech eval "$work/librivox.jsonl" --model "$model" --worst 2
+echo "== 4. score against the transcripts: greedy, then beam search with the model's character LM"
+for beam in 0 32; do
+    speech eval "$work/unseen/manifest.jsonl" --model "$model" --beam $beam --worst 2
+    speech eval "$work/librivox.jsonl" --model "$model" --beam $beam --worst 2
+done

@@ -71,7 +71,8 @@ def bucket_batches(
 
 @dataclass
 class Batch:
-    """Padded model inputs: ``features`` (batch, frames, dims) with ``lengths`` (batch,) frame counts."""
+    """Padded model inputs: ``features`` (batch, frames, dims) with ``lengths`` (batch,) frame counts, and the
+    waveforms they came from, zero-padded to (batch, samples), for models that predict audio (the vocoder)."""
 
     features: Tensor
     lengths: Tensor
@@ -79,6 +80,7 @@ class Batch:
     ids: list[str]
     speakers: list[str]
     audio_seconds: float  # real audio in the batch, without padding, for throughput reports
+    audio: Tensor | None = None
 
     def to(self, device: torch.device | str) -> Batch:
         return Batch(
@@ -88,6 +90,7 @@ class Batch:
             self.ids,
             self.speakers,
             self.audio_seconds,
+            None if self.audio is None else self.audio.to(device, non_blocking=True),
         )
 
 
@@ -102,8 +105,9 @@ def featurize_and_pad(
 
 
 def collate(samples: list[dict], featurize: Callable[[Tensor], Tensor]) -> Batch:
-    """Compute features per utterance and pad them into one batch."""
-    padded, lengths = featurize_and_pad([sample["audio"] for sample in samples], featurize)
+    """Compute features per utterance and pad them into one batch, with the padded waveforms."""
+    waveforms = [sample["audio"] for sample in samples]
+    padded, lengths = featurize_and_pad(waveforms, featurize)
     return Batch(
         features=padded,
         lengths=lengths,
@@ -111,4 +115,5 @@ def collate(samples: list[dict], featurize: Callable[[Tensor], Tensor]) -> Batch
         ids=[sample["id"] for sample in samples],
         speakers=[sample.get("speaker", "") for sample in samples],
         audio_seconds=sum(sample["duration"] for sample in samples),
+        audio=torch.nn.utils.rnn.pad_sequence([torch.from_numpy(w) for w in waveforms], batch_first=True),
     )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from speech.tasks.asr import ASRTask
 from speech.tasks.base import Task
+from speech.tasks.vocoder import VocoderTask
 from speech.train.config import MODEL_CONFIGS
 
-TASKS: dict[str, type[Task]] = {task.name: task for task in (ASRTask,)}
+TASKS: dict[str, type[Task]] = {task.name: task for task in (ASRTask, VocoderTask)}
 MODEL_CONFIGS.update({name: task.model_config for name, task in TASKS.items()})
 
 __all__ = ["TASKS", "Task"]

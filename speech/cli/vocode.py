@@ -1,0 +1,125 @@
+"""``speech vocode``: log-mel files (.npy) or audio files (copy synthesis) in, 16-bit WAV files out."""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from tqdm import tqdm
+
+from speech.assets import ASR_MODEL
+from speech.audio import atomic_output, is_audio_file
+from speech.errors import SpeechError
+
+VOCODER_MODEL = ASR_MODEL.parent / "vocoder"  # where the shipped vocoder will live
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "vocode",
+        help="turn log-mel frames (.npy) or audio (copy synthesis) into speech with the GRU vocoder",
+        description="Generate a WAV file per input. A .npy input holds log-mel frames of shape (frames, mels) "
+        "as the vocoder's feature extractor makes them; any other input is read as audio, turned into log-mel "
+        "frames and back (copy synthesis, trimmed to the input's length). A file whose output exists is "
+        "skipped (see --overwrite); a file that cannot be used is reported in one line and the run goes on; "
+        "the exit status is 1 if any file failed.",
+    )
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help=".npy mel files or audio files, folders (searched recursively), glob patterns, @LIST files "
+        "with one path per line, or - to read paths from standard input",
+    )
+    parser.add_argument("-o", "--out", default=".", help="folder for the WAV files (default: current folder)")
+    parser.add_argument(
+        "--model", default=str(VOCODER_MODEL), help="vocoder folder (default: the shipped one)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="sampling temperature; below 1 is less noisy (default: 1)",
+    )
+    parser.add_argument("--threads", type=int, default=None, help="generation threads (default: all cores)")
+    parser.add_argument("--overwrite", action="store_true", help="vocode files whose output already exists")
+    parser.set_defaults(run=run)
+
+
+def _usable(path: Path) -> bool:
+    return path.is_file() and (path.suffix.lower() == ".npy" or is_audio_file(path))
+
+
+def expand_inputs(inputs: list[str]) -> Iterator[tuple[Path, Path]]:
+    """(input path, output stem relative to the output folder) for each input, folders mirrored."""
+    for item in inputs:
+        if item == "-":
+            yield from expand_inputs([line.strip() for line in sys.stdin if line.strip()])
+        elif item.startswith("@"):
+            try:
+                lines = Path(item[1:]).read_text().splitlines()
+            except OSError as error:
+                raise SpeechError(f"{item[1:]}: cannot read list file ({error.strerror})") from None
+            yield from expand_inputs([line.strip() for line in lines if line.strip()])
+        elif Path(item).is_dir():
+            root = Path(item)
+            for path in sorted(root.rglob("*")):
+                if _usable(path):
+                    yield path, path.relative_to(root).with_suffix("")
+        elif glob.has_magic(item):
+            for match in sorted(glob.glob(item, recursive=True)):
+                yield Path(match), Path(Path(match).stem)
+        else:
+            yield Path(item), Path(Path(item).stem)
+
+
+def load_mel(path: Path):
+    import numpy as np
+
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise SpeechError(f"{path}: file not found") from None
+    except OSError as error:
+        raise SpeechError(f"{path}: cannot read ({error.strerror or error})") from None
+    except (ValueError, EOFError):
+        raise SpeechError(f"{path}: not a NumPy .npy array file") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from speech.audio import write_audio
+    from speech.vocoder import Vocoder  # imports torch and numba: only when the command runs
+
+    vocoder = Vocoder.load(args.model)
+    out = Path(args.out)
+    jobs = [(path, out / stem.with_suffix(".wav")) for path, stem in expand_inputs(args.inputs)]
+    todo = [(path, target) for path, target in jobs if args.overwrite or not target.exists()]
+    options = {"seed": args.seed, "temperature": args.temperature, "threads": args.threads}
+    failures, audio_seconds, start = [], 0.0, time.perf_counter()
+    for path, target in tqdm(todo, unit="file", desc="vocoding", disable=None):
+        try:
+            if path.suffix.lower() == ".npy":
+                mel = vocoder.check_mel(load_mel(path), str(path))
+                samples, rate = vocoder.vocode(mel, **options)
+            else:
+                samples, rate = vocoder.copy_synthesis(path, **options)
+            write_audio(target, samples, rate)
+            audio_seconds += len(samples) / rate
+        except SpeechError as error:
+            failures.append(str(error))
+            tqdm.write(f"error: {error}", file=sys.stderr)
+    elapsed = time.perf_counter() - start
+    speed = f", {audio_seconds / elapsed:.1f}x real time" if audio_seconds and elapsed else ""
+    print(
+        f"{len(todo) - len(failures)} vocoded ({audio_seconds:.1f} s of audio in {elapsed:.1f} s{speed}), "
+        f"{len(jobs) - len(todo)} already done, {len(failures)} failed"
+    )
+    if failures:
+        with atomic_output(out / "failures.txt", "w") as stream:
+            stream.write("\n".join(failures) + "\n")
+    return 1 if failures else 0

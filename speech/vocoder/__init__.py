@@ -1,0 +1,208 @@
+"""The vocoder API: log-mel frames (or audio, for copy synthesis) in, 16 kHz speech out, fast on a CPU.
+
+    vocoder = Vocoder.load("exp/vocoder/best")
+    samples, rate = vocoder.vocode(np.load("utt.npy"))        # (frames, mels) as FeatureExtractor makes them
+    samples, rate = vocoder.copy_synthesis("talk.wav")         # audio -> mel -> audio
+
+Long inputs are folded: cut into pieces of ``fold_frames`` frames, each generated with ``overlap_frames``
+frames of the previous piece before it (the first half warms the GRU up and is dropped, the second half is
+cross-faded with equal power), and all pieces of all inputs run as one batch through the compiled sample loop
+(:mod:`speech.vocoder.kernel`), split over ``threads``. The random numbers are drawn per piece from ``seed``,
+so the same input, seed and fold settings give the same samples whatever the thread count.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from threadpoolctl import threadpool_limits
+
+from speech.audio import read_audio
+from speech.errors import SpeechError
+from speech.features import FeatureConfig, FeatureExtractor
+from speech.models.vocoder import VocoderModel, VocoderModelConfig
+from speech.vocoder.kernel import Weights, generate
+
+__all__ = ["Vocoder", "VocoderError", "fold", "overlap_add"]
+
+
+class VocoderError(SpeechError):
+    """A vocoder folder that cannot be loaded, or input it cannot use; one line naming the problem."""
+
+
+@dataclass
+class Piece:
+    utterance: int
+    start: int  # first generated frame
+    end: int  # one past the last frame
+    fade_in: int  # frames at the start shared with the previous piece (0 for an utterance's first piece)
+    fade_out: bool  # whether the next piece overlaps this one's end
+
+
+def fold(lengths: list[int], fold_frames: int, overlap_frames: int) -> list[Piece]:
+    """Cut utterances of ``lengths`` frames into pieces of at most ``fold_frames + overlap_frames`` frames."""
+    if fold_frames <= overlap_frames:
+        raise VocoderError(f"fold_frames ({fold_frames}) must exceed overlap_frames ({overlap_frames})")
+    pieces = []
+    for utterance, length in enumerate(lengths):
+        starts = list(range(0, length, fold_frames))
+        for i, start in enumerate(starts):
+            begin = max(0, start - overlap_frames) if i else 0
+            end = min(start + fold_frames, length)
+            pieces.append(Piece(utterance, begin, end, start - begin, i < len(starts) - 1))
+    return pieces
+
+
+def overlap_add(
+    pieces: list[Piece], generated: list[np.ndarray], lengths: list[int], steps_per_frame: int, overlap: int
+) -> list[np.ndarray]:
+    """Reassemble generated pieces (steps, bands) into one (frames * steps_per_frame, bands) array per
+    utterance: the first half of each overlap is dropped, the second half cross-faded with equal power."""
+    bands = generated[0].shape[-1] if generated else 1
+    outputs = [np.zeros((length * steps_per_frame, bands), np.float32) for length in lengths]
+    shared = overlap * steps_per_frame
+    warm = shared // 2
+    fade = shared - warm
+    ramp = (np.arange(fade, dtype=np.float64) + 0.5) / max(fade, 1) * (math.pi / 2)
+    fade_in, fade_out = np.sin(ramp).astype(np.float32), np.cos(ramp).astype(np.float32)
+    for piece, values in zip(pieces, generated, strict=True):
+        steps = (piece.end - piece.start) * steps_per_frame
+        weight = np.ones(steps, np.float32)
+        if piece.fade_in:
+            weight[:warm] = 0
+            weight[warm:shared] = fade_in
+        if piece.fade_out:
+            weight[steps - fade :] *= fade_out
+        offset = piece.start * steps_per_frame
+        outputs[piece.utterance][offset : offset + steps] += values[:steps] * weight[:, None]
+    return outputs
+
+
+class Vocoder:
+    def __init__(self, model: VocoderModel, features: FeatureConfig):
+        self.model = model.eval().cpu()
+        self.features = features
+        self.config = model.config
+        self.weights = Weights.from_model(self.model)
+        self.extractor = FeatureExtractor(features)
+
+    @property
+    def sample_rate(self) -> int:
+        return self.features.sample_rate
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike) -> Vocoder:
+        """A model folder as ``speech train conf/vocoder/...`` exports it: model.safetensors + config.json."""
+        folder = Path(folder)
+        try:
+            config = json.loads((folder / "config.json").read_text())
+            weights = load_file(str(folder / "model.safetensors"))
+        except (OSError, ValueError, SafetensorError) as error:
+            raise VocoderError(f"{folder}: not a model folder ({error})") from None
+        if config.get("task") != "vocoder":
+            raise VocoderError(f"{folder}: a {config.get('task')!r} model, not a vocoder")
+        try:
+            model = VocoderModel(VocoderModelConfig(**config["model"]))
+            model.load_state_dict(weights)
+            features = FeatureConfig(**config["features"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+            raise VocoderError(
+                f"{folder}: config and weights do not match ({str(error).splitlines()[0]})"
+            ) from None
+        return cls(model, features)
+
+    def check_mel(self, mel: np.ndarray, source: str = "mel") -> np.ndarray:
+        mel = np.asarray(mel)
+        dims = self.config.input_dims
+        if mel.ndim != 2 or mel.shape[1] != dims or mel.shape[0] == 0:
+            raise VocoderError(
+                f"{source}: expected log-mel frames of shape (frames, {dims}), got {mel.shape}"
+            )
+        if not np.issubdtype(mel.dtype, np.floating) or not np.isfinite(mel).all():
+            raise VocoderError(f"{source}: log-mel frames must be finite floating-point numbers")
+        return mel.astype(np.float32, copy=False)
+
+    @torch.inference_mode()
+    def vocode_many(
+        self,
+        mels: list[np.ndarray],
+        seed: int = 0,
+        temperature: float = 1.0,
+        fold_frames: int = 50,
+        overlap_frames: int = 4,
+        threads: int | None = None,
+    ) -> list[np.ndarray]:
+        """Waveforms (frames * hop samples each) for several (frames, mels) inputs, all generated as one
+        batch of folds."""
+        if not temperature > 0:
+            raise VocoderError(f"temperature must be positive, got {temperature}")
+        mels = [self.check_mel(mel) for mel in mels]
+        if not mels:
+            return []
+        spf, lengths = self.config.steps_per_frame, [len(mel) for mel in mels]
+        gates = []
+        for mel in mels:
+            cond = self.model.condition(torch.from_numpy(mel)[None], torch.tensor([len(mel)]))[0]
+            gates.append(self.weights.frame_gates(cond.numpy()))
+        pieces = fold(lengths, fold_frames, overlap_frames)
+        width = max(piece.end - piece.start for piece in pieces)
+        batch = np.stack(  # each piece's frames plus one for interpolation, padded by repeating the last
+            [
+                np.take(
+                    gates[p.utterance],
+                    np.minimum(np.arange(p.start, p.start + width + 1), lengths[p.utterance] - 1),
+                    0,
+                )
+                for p in pieces
+            ]
+        )
+        uniforms = np.random.default_rng(seed).random(
+            (len(pieces), width * spf, self.config.bands), np.float32
+        )
+        indices = self._generate(batch, uniforms, temperature, threads)
+        levels = self.model.levels.numpy()
+        values = overlap_add(pieces, list(levels[indices]), lengths, spf, overlap_frames)
+        return [self.model.waveform(torch.from_numpy(v)[None])[0].clamp(-1, 1).numpy() for v in values]
+
+    def _generate(
+        self, gates: np.ndarray, uniforms: np.ndarray, temperature: float, threads: int | None
+    ) -> np.ndarray:
+        threads = max(1, min(threads or os.cpu_count() or 1, len(gates)))
+        chunks = np.array_split(np.arange(len(gates)), threads)
+        spf = self.config.steps_per_frame
+        with threadpool_limits(1, user_api="blas"):  # small products: BLAS threads would only contend
+            if threads == 1:
+                return generate(gates, spf, self.weights, uniforms, temperature)
+            with ThreadPoolExecutor(threads) as pool:  # the kernel releases the GIL
+                parts = pool.map(
+                    lambda rows: generate(gates[rows], spf, self.weights, uniforms[rows], temperature), chunks
+                )
+                return np.concatenate(list(parts))
+
+    def vocode(self, mel: np.ndarray, seed: int = 0, **options) -> tuple[np.ndarray, int]:
+        """One (frames, mels) log-mel input -> (samples, sample rate), frames * hop samples long."""
+        return self.vocode_many([mel], seed, **options)[0], self.sample_rate
+
+    def mel(self, samples: np.ndarray) -> np.ndarray:
+        """The log-mel frames this vocoder consumes, for a waveform at its sample rate."""
+        return self.extractor(torch.from_numpy(np.ascontiguousarray(samples, np.float32))).numpy()
+
+    def copy_synthesis(
+        self, audio: str | os.PathLike | np.ndarray, seed: int = 0, **options
+    ) -> tuple[np.ndarray, int]:
+        """Audio (a file, or samples at the vocoder's rate) -> its log-mel -> audio of the same length."""
+        if isinstance(audio, np.ndarray):
+            samples = audio
+        else:
+            samples, _ = read_audio(audio, self.sample_rate)
+        generated, rate = self.vocode(self.mel(samples), seed, **options)
+        return generated[: len(samples)], rate

@@ -1,0 +1,117 @@
+"""The vocoder end to end: `speech train` on shards of real speech, then `speech vocode` on its export.
+
+The tiny model's sound is not the point (the shipped vocoder's quality is measured by its recipe); these
+tests check that training learns through the shared engine and that the command does its job.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from speech.audio import read_audio
+from speech.cli import main
+from speech.data.importers import import_sphinx
+from speech.data.shards import write_shards
+from speech.features import FeatureConfig, FeatureExtractor
+from speech.vocoder import Vocoder, VocoderError
+
+TINY = Path(__file__).resolve().parents[1] / "conf" / "vocoder" / "tiny.yaml"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory, librivox_dir: Path) -> Iterator[Path]:
+    """A tiny vocoder trained for 30 steps; on one torch thread (tiny ops only lose time to more)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    work = tmp_path_factory.mktemp("vocoder")
+    write_shards(import_sphinx(librivox_dir).utterances, work / "shards", max_samples=2)
+    status = main(
+        [
+            "train",
+            str(TINY),
+            f"data.train={work / 'shards'}",
+            f"data.valid={work / 'shards'}",
+            f"train.out_dir={work / 'run'}",
+            "train.max_steps=30",
+            "train.valid_every=30",
+        ]
+    )
+    assert status == 0
+    yield work / "run"
+    torch.set_num_threads(threads)
+
+
+def test_speech_train_tiny_vocoder_learns(run: Path) -> None:
+    exported = json.loads((run / "last" / "config.json").read_text())
+    assert exported["task"] == "vocoder" and exported["step"] == 30
+    assert exported["model"]["input_dims"] == 80 and exported["model"]["hop_length"] == 160
+    assert {"loss", "mel_l1"} <= set(exported["metrics"])
+    chance = math.log(2 ** exported["model"]["bits"])  # an untrained softmax's cross-entropy
+    train = [
+        r["train/loss"]
+        for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
+        if "train/loss" in r
+    ]
+    assert train[-1] < train[0] - 0.3
+    assert exported["metrics"]["loss"] < chance - 0.5
+    vocoder = Vocoder.load(run / "last")  # the export loads for generation
+    assert vocoder.config.bits == exported["model"]["bits"]
+
+
+def test_speech_vocode_audio_and_mel_files(
+    run: Path, speech_wav: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    samples, _ = read_audio(speech_wav, 16000)
+    mel = FeatureExtractor(FeatureConfig())(samples).numpy()
+    np.save(inputs / "mel.npy", mel)
+    (inputs / "fox.wav").write_bytes(speech_wav.read_bytes())
+    (inputs / "broken.wav").write_bytes(b"RIFF....WAVEjunk")
+    (inputs / "broken.npy").write_bytes(b"not an array")
+    np.save(inputs / "narrow.npy", mel[:, :40])
+    out = tmp_path / "out"
+
+    status = main(["vocode", str(inputs), "-o", str(out), "--model", str(run / "last")])
+    captured = capsys.readouterr()
+    assert status == 1
+    errors = [line for line in captured.err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 3 and all(
+        name in captured.err for name in ("broken.wav", "broken.npy", "narrow.npy")
+    )
+    assert "2 vocoded" in captured.out and "3 failed" in captured.out
+    assert len((out / "failures.txt").read_text().splitlines()) == 3
+
+    copied = sf.info(str(out / "fox.wav"))
+    assert copied.samplerate == 16000 and copied.frames == len(samples)  # copy synthesis keeps the length
+    from_mel = sf.info(str(out / "mel.wav"))
+    assert from_mel.samplerate == 16000 and from_mel.frames == len(mel) * 160
+    assert np.abs(sf.read(str(out / "mel.wav"))[0]).max() > 0
+
+    # Done files are skipped on a rerun, and the same seed gives the same samples.
+    first = sf.read(str(out / "mel.wav"))[0]
+    assert main(["vocode", str(inputs / "mel.npy"), "-o", str(out), "--model", str(run / "last")]) == 0
+    assert "1 already done" in capsys.readouterr().out
+    assert (
+        main(["vocode", str(inputs / "mel.npy"), "-o", str(out), "--model", str(run / "last"), "--overwrite"])
+        == 0
+    )
+    np.testing.assert_array_equal(sf.read(str(out / "mel.wav"))[0], first)
+
+
+def test_vocoder_folder_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({"task": "asr"}))
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    with pytest.raises(VocoderError, match="not a vocoder|not a model folder"):
+        Vocoder.load(tmp_path)
+    assert main(["vocode", "x.npy", "--model", str(tmp_path / "missing")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "missing" in err and len(err.splitlines()) == 1

@@ -1,0 +1,132 @@
+"""Benchmark: vocoder generation speed on this CPU, and the quality floor of its output representation.
+
+    python tools/bench_vocoder.py [--config conf/vocoder/small.yaml ...] [--model DIR] [--threads 1 2]
+    python tools/bench_vocoder.py --quantisation [AUDIO ...]
+
+Speed: times ``Vocoder.vocode`` end to end (conditioning network, folding, the compiled sample loop,
+cross-fade, PQMF synthesis, de-emphasis) on the log-mel of a 10-second utterance, after one warm-up call
+(numba compilation), best of --repeats. The network's weights do not change the work, so a config's freshly
+initialised model times the same as a trained one. Prints one Markdown row per config and thread count.
+
+Quantisation: encodes real speech exactly as training targets are made (pre-emphasis, PQMF analysis,
+mu-law) and decodes it again, for each band count, bit depth and pre-emphasis: the distortion a perfect
+model of that output would still have. MCD here is a mel-cepstral distance computed from the toolkit's
+80-bin log-mel (13 DCT coefficients, c0 excluded), a proxy for the SPTK-based MCD, good for comparisons.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchaudio
+from machine import describe_machine
+
+import speech.tasks  # noqa: F401  (registers the vocoder's model config)
+from speech.audio import read_audio
+from speech.features import FeatureConfig, FeatureExtractor
+from speech.models.vocoder import VocoderModel, VocoderModelConfig
+from speech.train.config import load_config
+from speech.vocoder import Vocoder
+
+REPO = Path(__file__).resolve().parents[1]
+LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
+
+
+def ten_seconds(files: list[Path]) -> np.ndarray:
+    """Real speech: the given files (default: Debian's librivox clips) joined and cut to 10 s, or noise."""
+    clips = [read_audio(path, 16000)[0] for path in files]
+    samples = np.concatenate(clips) if clips else np.random.default_rng(0).normal(0, 0.1, 160000)
+    return np.resize(samples, 160000).astype(np.float32)
+
+
+def speed(args: argparse.Namespace, samples: np.ndarray) -> None:
+    vocoders = []
+    for path in args.config:
+        config = load_config(path)
+        model_config = dataclasses.replace(
+            config.model, input_dims=config.features.n_mels, hop_length=config.features.hop_length
+        )
+        vocoders.append((Path(path).stem, Vocoder(VocoderModel(model_config), config.features)))
+    if args.model:
+        vocoders.append((Path(args.model).name, Vocoder.load(args.model)))
+    seconds = len(samples) / 16000
+    print(
+        f"{seconds:.0f} s utterance, fold {args.fold_frames} + overlap {args.overlap_frames} frames; {describe_machine()}"
+    )
+    print("| vocoder | GRU | bands x bits | fc | threads | time for 10 s | real-time factor | samples/s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, vocoder in vocoders:
+        mel = vocoder.mel(samples)
+        options = {"fold_frames": args.fold_frames, "overlap_frames": args.overlap_frames}
+        vocoder.vocode(mel[:20], **options)  # compile
+        for threads in args.threads:
+            times = []
+            for _ in range(args.repeats):
+                start = time.perf_counter()
+                vocoder.vocode(mel, threads=threads, **options)
+                times.append(time.perf_counter() - start)
+            best = min(times)
+            c = vocoder.config
+            print(
+                f"| {name} | {c.hidden} | {c.bands} x {c.bits} | {c.fc} | {threads} | {best:.2f} s "
+                f"| {seconds / best:.1f}x | {len(samples) / best / 1000:.0f}k |",
+                flush=True,
+            )
+
+
+def quantisation(samples_list: list[np.ndarray]) -> None:
+    extractor = FeatureExtractor(FeatureConfig())
+    dct = torchaudio.functional.create_dct(13, 80, norm="ortho")
+
+    def mcd(reference: np.ndarray, other: np.ndarray) -> float:
+        a, b = (extractor(torch.from_numpy(x)) @ dct for x in (reference, other))
+        difference = 0.5 * (a - b)[:, 1:]  # log power -> log amplitude
+        return float((10 / np.log(10) * (2 * difference.square().sum(-1)).sqrt()).mean())
+
+    print("| bands | bits | pre-emphasis | MCD (dB, log-mel proxy) | SNR (dB) |")
+    print("|---|---|---|---|---|")
+    for bands in (1, 4):
+        for bits in (8, 9, 10):
+            for emphasis in (0.0, 0.85):
+                model = VocoderModel(VocoderModelConfig(bands=bands, bits=bits, preemphasis=emphasis))
+                mcds, snrs = [], []
+                for samples in samples_list:
+                    x = samples[: len(samples) // 160 * 160]
+                    y = model.waveform(model.targets(torch.from_numpy(x)[None]))[0].numpy()
+                    mcds.append(mcd(x, y))
+                    snrs.append(10 * np.log10((x**2).sum() / ((x - y) ** 2).sum()))
+                print(f"| {bands} | {bits} | {emphasis} | {np.mean(mcds):.2f} | {np.mean(snrs):.1f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "audio", nargs="*", type=Path, help="speech to use (default: Debian's librivox clips)"
+    )
+    parser.add_argument("--config", nargs="*", default=[str(REPO / "conf/vocoder/small.yaml")])
+    parser.add_argument("--model", help="a trained vocoder folder to time as well")
+    parser.add_argument("--threads", nargs="*", type=int, default=[1, 2])
+    parser.add_argument("--fold-frames", type=int, default=50)
+    parser.add_argument("--overlap-frames", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--quantisation", action="store_true", help="measure the output representations instead"
+    )
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    files = args.audio or sorted(LIBRIVOX.glob("*.wav"))
+    if args.quantisation:
+        quantisation([read_audio(path, 16000)[0] for path in files])
+    else:
+        speed(args, ten_seconds(files))
+
+
+if __name__ == "__main__":
+    main()
