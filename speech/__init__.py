@@ -8,4 +8,8 @@ def __getattr__(name: str):  # speech.Vocoder, imported on first use: `import sp
         from speech.vocoder import Vocoder
 
         return Vocoder
+    if name == "Synthesizer":
+        from speech.synthesizer import Synthesizer
+
+        return Synthesizer
     raise AttributeError(f"module 'speech' has no attribute {name!r}")

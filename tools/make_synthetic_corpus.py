@@ -47,6 +47,7 @@ DEFAULT_SENTENCES = Path(__file__).resolve().parent / "corpus_text" / "sentences
 SPEED_RANGE = (0.85, 1.20)
 PITCH_RANGE = (-3.0, 3.0)
 PEAK_DB_RANGE = (-10.0, -1.0)
+FIXED_PEAK_DB = -3.0  # with --no-variation
 SILENT_PEAK = 1e-4
 
 log = logging.getLogger("make_synthetic_corpus")
@@ -105,9 +106,18 @@ def select_voices(spec: str | None, available: list[Voice]) -> list[Voice]:
 
 
 def plan(
-    sentences: list[str], voices: list[Voice], count: int, seed: int, out_dir: str | Path, sample_rate: int
+    sentences: list[str],
+    voices: list[Voice],
+    count: int,
+    seed: int,
+    out_dir: str | Path,
+    sample_rate: int,
+    vary: bool = True,
 ) -> list[Job]:
     """Decide every utterance from (seed, index) alone, so runs with the same arguments agree.
+
+    ``vary=False`` keeps every voice at its own speed and pitch and every utterance at one level
+    (FIXED_PEAK_DB): a corpus for training a synthetic voice, not for robust recognition.
 
     Engines take turns in a seeded order (each engine gets an equal share however many voices it has);
     sentences are dealt from seeded shuffles of the whole list, so each is used once before any repeats.
@@ -140,9 +150,9 @@ def plan(
                 sentence_index=sentence_index,
                 text=sentences[sentence_index],
                 voice=voice,
-                speed=round(float(rng.uniform(*SPEED_RANGE)), 3),
-                pitch=round(float(rng.uniform(*PITCH_RANGE)), 2),
-                peak_db=round(float(rng.uniform(*PEAK_DB_RANGE)), 2),
+                speed=round(float(rng.uniform(*SPEED_RANGE)), 3) if vary else 1.0,
+                pitch=round(float(rng.uniform(*PITCH_RANGE)), 2) if vary else 0.0,
+                peak_db=round(float(rng.uniform(*PEAK_DB_RANGE)), 2) if vary else FIXED_PEAK_DB,
                 audio=f"audio/{voice.slug}/{utterance_id}.wav",
                 out_dir=str(out_dir),
                 sample_rate=sample_rate,
@@ -257,6 +267,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=_seed, default=0, help="seed for sentences, voices and parameters")
     parser.add_argument("--jobs", type=_positive_int, default=2, help="parallel synthesis processes")
     parser.add_argument("--sample-rate", type=_positive_int, default=16000, help="output sample rate in Hz")
+    parser.add_argument(
+        "--no-variation",
+        action="store_true",
+        help="no random speed, pitch or level: each voice as it is (a corpus for training a voice)",
+    )
     parser.add_argument("--list-voices", action="store_true", help="print the available voice ids and exit")
     return parser
 
@@ -288,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    jobs = plan(sentences, voices, args.count, args.seed, out, args.sample_rate)
+    jobs = plan(sentences, voices, args.count, args.seed, out, args.sample_rate, vary=not args.no_variation)
     started = time.perf_counter()
     utterances, failures = run_jobs(jobs, args.jobs)
     elapsed = time.perf_counter() - started

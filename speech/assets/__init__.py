@@ -3,3 +3,5 @@
 from pathlib import Path
 
 ASR_MODEL = Path(__file__).parent / "asr"
+TTS_VOICE = Path(__file__).parent / "voice"  # the default voice (pipelines/voice_default), once trained
+VOCODER_MODEL = Path(__file__).parent / "vocoder"

@@ -15,7 +15,7 @@ from importlib import import_module
 from speech import __version__
 from speech.errors import SpeechError
 
-COMMANDS = ["prepare", "shard", "train", "transcribe", "eval", "vocode"]
+COMMANDS = ["prepare", "shard", "align", "train", "transcribe", "eval", "vocode", "synthesize"]
 
 
 def build_parser() -> argparse.ArgumentParser:

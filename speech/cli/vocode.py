@@ -11,11 +11,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from speech.assets import ASR_MODEL
+from speech.assets import VOCODER_MODEL
 from speech.audio import atomic_output, is_audio_file
 from speech.errors import SpeechError
-
-VOCODER_MODEL = ASR_MODEL.parent / "vocoder"  # where the shipped vocoder will live
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

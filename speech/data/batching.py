@@ -72,7 +72,8 @@ def bucket_batches(
 @dataclass
 class Batch:
     """Padded model inputs: ``features`` (batch, frames, dims) with ``lengths`` (batch,) frame counts, and the
-    waveforms they came from, zero-padded to (batch, samples), for models that predict audio (the vocoder)."""
+    waveforms they came from, zero-padded to (batch, samples), for models that predict audio (the vocoder);
+    ``phonemes`` and ``durations`` per utterance (None where a sample has none) for the acoustic model."""
 
     features: Tensor
     lengths: Tensor
@@ -81,6 +82,8 @@ class Batch:
     speakers: list[str]
     audio_seconds: float  # real audio in the batch, without padding, for throughput reports
     audio: Tensor | None = None
+    phonemes: list[list[str] | None] | None = None
+    durations: list[list[int] | None] | None = None
 
     def to(self, device: torch.device | str) -> Batch:
         return Batch(
@@ -91,6 +94,8 @@ class Batch:
             self.speakers,
             self.audio_seconds,
             None if self.audio is None else self.audio.to(device, non_blocking=True),
+            self.phonemes,
+            self.durations,
         )
 
 
@@ -116,4 +121,6 @@ def collate(samples: list[dict], featurize: Callable[[Tensor], Tensor]) -> Batch
         speakers=[sample.get("speaker", "") for sample in samples],
         audio_seconds=sum(sample["duration"] for sample in samples),
         audio=torch.nn.utils.rnn.pad_sequence([torch.from_numpy(w) for w in waveforms], batch_first=True),
+        phonemes=[sample.get("phonemes") for sample in samples],
+        durations=[sample.get("durations") for sample in samples],
     )

@@ -2,7 +2,8 @@
 
 A line looks like ``{"id": "84-121123-0000", "audio": "/data/84-121123-0000.flac", "duration": 4.2,
 "text": "go do you hear", "speaker": "84"}``, with ``offset`` (seconds) added when the utterance is a
-segment of a longer recording. Relative audio paths are resolved against the manifest's own folder, so a
+segment of a longer recording, and ``phonemes`` with per-phoneme ``durations`` (feature frames) once a corpus
+has been aligned for speech synthesis (``speech align``). Relative audio paths are resolved against the manifest's own folder, so a
 corpus folder can be moved as a whole.
 """
 
@@ -30,11 +31,14 @@ class Utterance:
     text: str
     speaker: str = ""
     offset: float = 0.0
+    phonemes: tuple[str, ...] | None = None  # the synthesiser's input tokens, from `speech align`
+    durations: tuple[int, ...] | None = None  # feature frames per phoneme, summing to the utterance's frames
 
     def to_json(self) -> str:
         record = asdict(self)
-        if not self.offset:
-            del record["offset"]
+        for key in ("offset", "phonemes", "durations"):
+            if not record[key]:
+                del record[key]
         return json.dumps(record, ensure_ascii=False)
 
 
@@ -53,16 +57,21 @@ def parse_line(line: str, base: Path, where: str) -> Utterance:
         raise ManifestError(f"{where}: missing {', '.join(missing)}")
     audio = Path(record["audio"])
     try:
-        return Utterance(
+        utterance = Utterance(
             id=str(record["id"]),
             audio=str(audio if audio.is_absolute() else base / audio),
             duration=float(record["duration"]),
             text=str(record["text"]),
             speaker=str(record.get("speaker", "")),
             offset=float(record.get("offset", 0.0)),
+            phonemes=tuple(map(str, record["phonemes"])) if record.get("phonemes") else None,
+            durations=tuple(map(int, record["durations"])) if record.get("durations") else None,
         )
     except (TypeError, ValueError) as error:
         raise ManifestError(f"{where}: {error}") from None
+    if utterance.phonemes is not None and len(utterance.phonemes) != len(utterance.durations or ()):
+        raise ManifestError(f"{where}: needs one duration per phoneme")
+    return utterance
 
 
 def read_manifest(path: str | os.PathLike) -> Iterator[Utterance]:

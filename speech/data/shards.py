@@ -1,7 +1,7 @@
 """WebDataset shards: writing a manifest into size-capped tar files, and streaming them back.
 
 A sample is two tar members sharing a key: ``<key>.flac`` (16-bit FLAC at the corpus rate) and ``<key>.json``
-(id, text, speaker, duration, sample_rate). Audio is resampled once, when shards are written, not at every
+(id, text, speaker, duration, sample_rate, and phonemes and durations when the manifest has them). Audio is resampled once, when shards are written, not at every
 epoch. Shards are written to a temporary name and renamed when complete, and an index (``shards.json``) lists
 them with their sample counts and hours, so a trainer knows an epoch's size without reading them.
 """
@@ -87,6 +87,8 @@ def write_shards(
                 "duration": round(len(samples) / sample_rate, 4),
                 "sample_rate": sample_rate,
             }
+            if utterance.phonemes is not None:
+                meta.update(phonemes=list(utterance.phonemes), durations=list(utterance.durations or ()))
             if current and (current["samples"] >= max_samples or current["bytes"] + len(flac) > max_bytes):
                 shard_scope.close()
                 writer = None

@@ -17,7 +17,7 @@ from speech.features import FeatureExtractor, RunningStats
 from speech.models.asr import ASRModel, ASRModelConfig
 from speech.tasks.base import Task
 from speech.text.normalize import normalize_text
-from speech.text.vocab import CharVocab
+from speech.text.vocab import CharVocab, Vocab
 from speech.train.config import ExperimentConfig
 from speech.train.tracking import ImageMedia
 
@@ -27,7 +27,7 @@ class ASRTask(Task):
     model_config = ASRModelConfig
 
     def __init__(self, config: ExperimentConfig):
-        self.vocab = CharVocab.english()
+        self.vocab = self.build_vocab()
         # Input size and alphabet follow from the features and vocabulary: never set twice.
         config.model = dataclasses.replace(
             config.model, input_dims=config.features.dims, vocab_size=len(self.vocab)
@@ -48,8 +48,21 @@ class ASRTask(Task):
                 stats.update(features[:length])
         model.normalize.load_state_dict(stats.normalizer().state_dict())
 
+    def build_vocab(self) -> Vocab:
+        return CharVocab.english()
+
+    def references(self, batch: Batch) -> list[str]:
+        """What the model should recognise in each utterance, as text."""
+        return [normalize_text(text) for text in batch.texts]
+
+    def encode(self, reference: str) -> list[int]:
+        return self.vocab.encode(reference)
+
+    def decode(self, log_probs: Tensor, lengths: Tensor) -> list[str]:
+        return greedy_decode(log_probs, lengths, self.vocab)
+
     def targets(self, batch: Batch) -> tuple[Tensor, Tensor]:
-        encoded = [self.vocab.encode(normalize_text(text)) for text in batch.texts]
+        encoded = [self.encode(reference) for reference in self.references(batch)]
         return torch.tensor([i for ids in encoded for i in ids], dtype=torch.long), torch.tensor(
             list(map(len, encoded))
         )
@@ -80,8 +93,8 @@ class ASRTask(Task):
             log_probs, lengths = model(batch.features, batch.lengths)
             losses.append(self.ctc_loss(log_probs, lengths, batch).item() * len(batch.ids))
             weights.append(len(batch.ids))
-            references += [normalize_text(text) for text in batch.texts]
-            hypotheses += greedy_decode(log_probs, lengths, self.vocab)
+            references += self.references(batch)
+            hypotheses += self.decode(log_probs, lengths)
             if not media:
                 media["posteriors"] = ImageMedia(
                     log_probs[0, : lengths[0]].exp().T.float().cpu().numpy(),

@@ -317,3 +317,14 @@ def is_phoneme_token(token: str) -> bool:
 
 
 _TOKENS = frozenset((*PHONEMES, WORD_BOUNDARY, *PAUSE_MARKS))
+
+
+def synthesis_tokens(phonemes: Sequence[str]) -> list[str]:
+    """The acoustic model's input for one utterance: its phonemes between two word boundaries, which carry
+    the silence before and after the speech (as pause marks carry the pauses inside it)."""
+    return [WORD_BOUNDARY, *phonemes, WORD_BOUNDARY]
+
+
+def is_separator(token: str) -> bool:
+    """Word boundaries and pause marks: tokens that stand for silence (often none), never for a sound."""
+    return token == WORD_BOUNDARY or token in PAUSE_MARKS

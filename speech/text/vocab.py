@@ -208,4 +208,26 @@ class PhonemeVocab(Vocab):
         return [t for t in self.decode_tokens(ids) if t != PAD]
 
 
-_KINDS: dict[str, type[Vocab]] = {"char": CharVocab, "phoneme": PhonemeVocab}
+class AlignerVocab(Vocab):
+    """Phonemes for CTC forced alignment (the phoneme aligner): the blank at id 0, then the phonemes."""
+
+    kind = "aligner"
+
+    def __init__(self, tokens: Sequence[str]):
+        super().__init__(tokens)
+        if self.tokens[0] != BLANK:
+            raise TextError(f"an aligner vocabulary must start with the CTC blank {BLANK!r}")
+
+    @classmethod
+    def english(cls) -> AlignerVocab:
+        return cls([BLANK, *PHONEMES])
+
+    @property
+    def blank(self) -> int:
+        return 0
+
+    def _describe(self, token: str) -> str:
+        return f"phoneme {token!r}"
+
+
+_KINDS: dict[str, type[Vocab]] = {"char": CharVocab, "phoneme": PhonemeVocab, "aligner": AlignerVocab}

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The default voice: flite's slt (a voice built from the CMU ARCTIC recordings of one American woman), every
+# sentence of tools/corpus_text/sentences.txt once (2,557; about 2 h) at 16 kHz, the vocoder's rate. 100
+# sentences are held out for evaluation and 50 for validation.
+#
+#   bash pipelines/voice_default/run.sh [TTS_STEPS] [VOCODER_STEPS]
+#
+# Stages are skipped when their output exists, so the script can be re-run after an interruption (training
+# resumes from its newest checkpoint). On a GPU machine set `train.device=cuda` overrides as needed.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+tts_steps=${1:-40000}
+vocoder_steps=${2:-100000}
+data=data/voice_slt
+exp=exp/voice_default
+export PATH="$PWD/.venv/bin:$PATH"
+
+# 1. Corpus: flite slt as it is (no random speed, pitch or level), one utterance per sentence; split.
+count=$(python -c "import sys; sys.path.insert(0, 'tools'); import make_synthetic_corpus as c; print(len(c.load_sentences(c.DEFAULT_SENTENCES)))")
+[ -f $data/manifest.jsonl ] || python tools/make_synthetic_corpus.py --out $data --voices flite:slt \
+    --count "$count" --seed 7 --no-variation --jobs 2
+if [ ! -f $data/test.jsonl ]; then
+    python - "$data" <<'PY'
+import sys
+from pathlib import Path
+from speech.data.manifest import read_manifest, write_manifest
+data = Path(sys.argv[1])
+utterances = list(read_manifest(data / "manifest.jsonl"))  # a seeded shuffle of the sentences
+write_manifest(data / "test.jsonl", utterances[:100])
+write_manifest(data / "valid.jsonl", utterances[100:150])
+write_manifest(data / "train.jsonl", utterances[150:])
+PY
+fi
+
+# 2. Plain shards (audio + text) for the aligner and the vocoder.
+for split in train valid; do
+    [ -f $data/shards/$split/shards.json ] || speech shard $data/$split.jsonl -o $data/shards/$split --max-samples 500
+done
+
+# 3. The phoneme aligner: BiLSTM-CTC over phonemes on the voice's own recordings.
+speech train conf/aligner/small.yaml data.train=$data/shards/train data.valid=$data/shards/valid \
+    train.out_dir=$exp/aligner --resume
+
+# 4. Phoneme durations by forced alignment, then shards that carry them.
+for split in train valid test; do
+    [ -f $data/${split}_aligned.jsonl ] || speech align $data/$split.jsonl --model $exp/aligner/best -o $data/${split}_aligned.jsonl
+done
+for split in train valid; do
+    [ -f $data/shards/${split}_aligned/shards.json ] || \
+        speech shard $data/${split}_aligned.jsonl -o $data/shards/${split}_aligned --max-samples 500
+done
+
+# 5. The acoustic model.
+speech train conf/tts/small.yaml data.train=$data/shards/train_aligned data.valid=$data/shards/valid_aligned \
+    train.out_dir=$exp/tts train.max_steps="$tts_steps" --resume
+
+# 6. The vocoder, on the same recordings.
+speech train conf/vocoder/small.yaml data.train=$data/shards/train data.valid=$data/shards/valid \
+    train.out_dir=$exp/vocoder train.max_steps="$vocoder_steps" --resume
+
+# 7. Listen and score: the 100 held-out sentences, one file each (with a manifest), recognised back with the
+#    shipped recognizer (round-trip WER/CER; the same sentences as flite said them give the ceiling).
+mkdir -p $exp/eval
+python -c "import json, sys; [print(json.loads(l)['text']) for l in open(sys.argv[1])]" $data/test.jsonl > $exp/eval/test.txt
+speech synthesize $exp/eval/test.txt --lines -o $exp/eval/audio --voice $exp/tts/best --vocoder $exp/vocoder/best
+if [ -f speech/assets/asr/config.json ]; then
+    speech eval $exp/eval/audio/test.jsonl --json $exp/eval/roundtrip.json --worst 5
+    speech eval $data/test.jsonl --json $exp/eval/roundtrip-flite.json --worst 5
+fi
+
+# 8. Ship the voice and the vocoder in the package (speech synthesize's defaults).
+mkdir -p speech/assets/voice speech/assets/vocoder
+cp $exp/tts/best/model.safetensors $exp/tts/best/config.json speech/assets/voice/
+cp $exp/vocoder/best/model.safetensors $exp/vocoder/best/config.json speech/assets/vocoder/
+du -ch speech/assets/voice/* speech/assets/vocoder/* | tail -1

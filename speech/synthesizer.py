@@ -1,0 +1,259 @@
+"""The synthesis API: load a voice folder, turn text into speech.
+
+    synthesizer = Synthesizer.load("exp/voice/best", vocoder="exp/vocoder/best")
+    samples, rate = synthesizer.synthesize("Hello there. How are you?", rate=1.2)
+
+Text is split into paragraphs (blank lines) and sentences (after . ? !; overlong ones at commas, then at word
+boundaries), each sentence phonemised and wrapped in word boundaries as in training; sentences of all texts
+are batched by length through the acoustic model, their frames vocoded (with the given vocoder, else the
+shipped one, else Griffin-Lim), and joined with pauses. ``rate`` scales speaking rate: durations are divided
+by it, and every phoneme keeps at least one frame, so no sound is ever dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+
+from speech.assets import TTS_VOICE, VOCODER_MODEL
+from speech.errors import SpeechError
+from speech.features import FeatureConfig
+from speech.models.tts import TTSModel, TTSModelConfig
+from speech.text.normalize import normalize_text
+from speech.text.phonemes import Phonemizer, is_separator, synthesis_tokens
+from speech.text.vocab import WORD_BOUNDARY, PhonemeVocab
+
+SENTENCE_PAUSE_S = 0.25
+PARAGRAPH_PAUSE_S = 0.6
+MAX_TOKENS = 200  # a longer sentence is cut at a comma (else a word boundary): bounded memory per batch
+BATCH_TOKENS = 3000  # tokens (padded) per acoustic-model batch
+MIN_RATE, MAX_RATE = 0.25, 4.0
+
+
+@dataclass
+class Spoken:
+    """One text's result: samples at ``sample_rate``, or a one-line error."""
+
+    samples: np.ndarray | None = None
+    error: str | None = None
+
+
+def split_sentences(tokens: list[str], max_tokens: int = MAX_TOKENS) -> list[list[str]]:
+    """Phonemiser output -> sentences (cut after . ? !), none longer than ``max_tokens`` phonemes and marks."""
+    sentences, current = [], []
+    for token in tokens:
+        current.append(token)
+        if token in (".", "?", "!"):
+            sentences.append(current)
+            current = []
+    if current:
+        sentences.append(current)
+    out = []
+    for sentence in sentences:
+        while len(sentence) > max_tokens:
+            head = sentence[:max_tokens]
+            cut = max((i for i, t in enumerate(head) if t == ","), default=-1)
+            if cut <= 0:
+                cut = max((i for i, t in enumerate(head) if t == WORD_BOUNDARY), default=max_tokens - 1)
+            out.append(sentence[: cut + 1])
+            sentence = sentence[cut + 1 :]
+        if any(not is_separator(t) for t in sentence):
+            out.append(sentence)
+    return [[t for i, t in enumerate(s) if t != WORD_BOUNDARY or 0 < i < len(s) - 1] for s in out]
+
+
+class Synthesizer:
+    def __init__(
+        self, model: TTSModel, features: FeatureConfig, vocab: PhonemeVocab, vocoder=None, device: str = "cpu"
+    ):
+        self.model = model.eval().to(device)
+        self.features = features
+        self.vocab = vocab
+        self.device = torch.device(device)
+        self.phonemizer = Phonemizer()
+        if vocoder is None:
+            from speech.vocoder.griffin_lim import GriffinLim
+
+            vocoder = GriffinLim(features)
+        if vocoder.features != features:
+            raise SpeechError(
+                "the vocoder was trained on other features than the voice (sample rate, mels, hop)"
+            )
+        self.vocoder = vocoder
+
+    @property
+    def sample_rate(self) -> int:
+        return self.features.sample_rate
+
+    @property
+    def speakers(self) -> list[str]:
+        return list(self.model.config.speakers)
+
+    @classmethod
+    def load(
+        cls,
+        folder: str | os.PathLike = TTS_VOICE,
+        vocoder: str | os.PathLike | object | None = None,
+        device: str = "cpu",
+    ) -> Synthesizer:
+        """A voice folder as ``speech train conf/tts/...`` exports it. ``vocoder``: a vocoder folder or object,
+        "griffin-lim", or None for the shipped vocoder when there is one (Griffin-Lim otherwise)."""
+        folder = Path(folder)
+        try:
+            config = json.loads((folder / "config.json").read_text())
+            weights = load_file(str(folder / "model.safetensors"))
+        except (OSError, ValueError, SafetensorError) as error:
+            raise SpeechError(f"{folder}: not a voice folder ({error})") from None
+        if config.get("task") != "tts":
+            raise SpeechError(f"{folder}: a {config.get('task')!r} model, not a voice")
+        try:
+            model = TTSModel(TTSModelConfig(**config["model"]))
+            model.load_state_dict(weights)
+            features = FeatureConfig(**config["features"])
+            vocab = PhonemeVocab(config["vocab"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+            raise SpeechError(
+                f"{folder}: config and weights do not match ({str(error).splitlines()[0]})"
+            ) from None
+        if vocoder is None and (VOCODER_MODEL / "config.json").exists():
+            vocoder = VOCODER_MODEL
+        if vocoder == "griffin-lim":
+            vocoder = None
+        elif isinstance(vocoder, (str, os.PathLike)):
+            from speech.vocoder import Vocoder
+
+            vocoder = Vocoder.load(vocoder)
+        return cls(model, features, vocab, vocoder, device)
+
+    def synthesize(
+        self, text: str, rate: float = 1.0, speaker: str | None = None, seed: int = 0
+    ) -> tuple[np.ndarray, int]:
+        """Speech for ``text``: (float32 samples, sample rate). Raises a one-line SpeechError if there is
+        nothing to say (empty text, only symbols) or the text cannot be phonemised."""
+        (spoken,) = self.synthesize_many([text], rate, speaker, seed)
+        if spoken.error:
+            raise SpeechError(spoken.error)
+        return spoken.samples, self.sample_rate
+
+    def synthesize_many(
+        self, texts: list[str], rate: float = 1.0, speaker: str | None = None, seed: int = 0
+    ) -> list[Spoken]:
+        """One :class:`Spoken` per text, in order; the sentences of all texts are batched together."""
+        if not MIN_RATE <= rate <= MAX_RATE:
+            raise SpeechError(f"rate must be between {MIN_RATE} and {MAX_RATE}, got {rate}")
+        speaker_id = self._speaker_id(speaker)
+        results = [Spoken() for _ in texts]
+        plans: list[list[list[list[str]]]] = []  # text -> paragraphs -> sentences -> tokens
+        for index, text in enumerate(texts):
+            try:
+                paragraphs = [self._sentences(p) for p in re.split(r"\n\s*\n", text)]
+            except SpeechError as error:
+                paragraphs, results[index].error = [], str(error)
+            paragraphs = [p for p in paragraphs if p]
+            if not paragraphs and not results[index].error:
+                results[index].error = (
+                    "nothing to say (no words in the text)" if text.strip() else "empty text"
+                )
+            plans.append(paragraphs)
+        sentences = [s for paragraphs in plans for p in paragraphs for s in p]
+        audio = iter(self._speak(sentences, rate, speaker_id, seed))
+        rate_hz = self.sample_rate
+        for result, paragraphs in zip(results, plans, strict=True):
+            if result.error:
+                continue
+            pieces = []
+            for number, paragraph in enumerate(paragraphs):
+                if number:
+                    pieces.append(np.zeros(int(PARAGRAPH_PAUSE_S * rate_hz), np.float32))
+                for count, _ in enumerate(paragraph):
+                    if count:
+                        pieces.append(np.zeros(int(SENTENCE_PAUSE_S * rate_hz), np.float32))
+                    pieces.append(next(audio))
+            result.samples = np.concatenate(pieces).astype(np.float32)
+        return results
+
+    def _speaker_id(self, speaker: str | None) -> int | None:
+        names = self.speakers
+        if not names:
+            if speaker:
+                raise SpeechError(f"this voice has a single speaker; cannot use speaker {speaker!r}")
+            return None
+        if speaker is None:
+            return 0
+        if speaker not in names:
+            raise SpeechError(f"unknown speaker {speaker!r}; this voice has {', '.join(names)}")
+        return names.index(speaker)
+
+    def _sentences(self, paragraph: str) -> list[list[str]]:
+        return [synthesis_tokens(s) for s in split_sentences(self.phonemizer.phonemize(paragraph))]
+
+    @torch.inference_mode()
+    def mels(
+        self, sentences: list[list[str]], rate: float = 1.0, speaker: int | None = None, seed: int = 0
+    ) -> list[np.ndarray]:
+        """Log-mel frames (frames, mels) per token sequence, batched by length."""
+        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+        mels: list[np.ndarray | None] = [None] * len(sentences)
+        batches, batch = [], []
+        for index in order:
+            if batch and len(sentences[index]) * (len(batch) + 1) > BATCH_TOKENS:
+                batches.append(batch)
+                batch = []
+            batch.append(index)
+        batches += [batch] if batch else []
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)  # the pre-net's dropout stays on in generation
+            for batch in batches:
+                ids = [torch.tensor(self.vocab.encode(sentences[i])) for i in batch]
+                tokens = torch.nn.utils.rnn.pad_sequence(ids, batch_first=True).to(self.device)
+                lengths = torch.tensor([len(i) for i in ids])
+                speakers = None if speaker is None else torch.full((len(batch),), speaker, device=self.device)
+                minimum = torch.tensor(
+                    [
+                        [0 if is_separator(t) else 1 for t in sentences[i]]
+                        + [0] * (tokens.shape[1] - len(sentences[i]))
+                        for i in batch
+                    ],
+                    device=self.device,
+                )
+                _, log_durations = self.model.encode(tokens, lengths, speakers)
+                durations = self.model.durations(log_durations, lengths, rate, minimum)
+                frames, frame_lengths = self.model.generate(tokens, lengths, durations, speakers)
+                for row, index in enumerate(batch):
+                    mels[index] = frames[row, : frame_lengths[row]].float().cpu().numpy()
+        return mels
+
+    def _speak(
+        self, sentences: list[list[str]], rate: float, speaker: int | None, seed: int
+    ) -> list[np.ndarray]:
+        if not sentences:
+            return []
+        return self.vocoder.vocode_many(self.mels(sentences, rate, speaker, seed), seed=seed)
+
+
+@lru_cache(maxsize=4096)
+def _speakable(char: str) -> bool:
+    return bool(normalize_text(char, keep_punctuation=True))
+
+
+def unspeakable_characters(text: str) -> list[str]:
+    """Characters the front end drops without a sound (emoji, other scripts, symbols), in order of first
+    appearance; ASCII, spaces, punctuation and accents are never listed."""
+    return [
+        char
+        for char in dict.fromkeys(text)
+        if not char.isascii()
+        and not char.isspace()
+        and unicodedata.category(char)[0] not in "PMZ"
+        and not _speakable(char)
+    ]

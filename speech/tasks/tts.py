@@ -1,0 +1,170 @@
+"""The acoustic model as a training task: teacher-forced mel L1 (before and after the post-net) plus the
+duration predictor's MSE on log(1 + frames), on shards whose samples carry ``phonemes`` and ``durations``
+(``speech align``, then ``speech shard``).
+
+Validation reports the same terms teacher-forced, then generates the first batch's first utterances freely
+from their true durations (``free_mel_l1``, log-mel units) and compares predicted durations with the aligned
+ones (``duration_mae``, frames); one generated utterance is logged as an image and as Griffin-Lim audio.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from speech.data.batching import Batch
+from speech.errors import SpeechError
+from speech.features import FeatureExtractor, RunningStats
+from speech.models.tts import TTSModel, TTSModelConfig, lengths_mask
+from speech.tasks.base import Task
+from speech.text.vocab import PhonemeVocab
+from speech.train.config import ConfigError, ExperimentConfig
+from speech.train.tracking import AudioMedia, ImageMedia
+
+FREE_RUNNING = 4  # utterances generated without teacher forcing at each validation
+
+
+def fit_durations(durations: list[int], frames: int) -> list[int]:
+    """Make durations sum to ``frames``: the last tokens give or take the difference (a frame or two when the
+    audio was resampled differently from when it was aligned)."""
+    durations = list(durations)
+    difference = frames - sum(durations)
+    index = len(durations) - 1
+    while difference and index >= 0:
+        change = max(difference, -durations[index])
+        durations[index] += change
+        difference -= change
+        index -= 1
+    return durations
+
+
+class TTSTask(Task):
+    name = "tts"
+    model_config = TTSModelConfig
+
+    def __init__(self, config: ExperimentConfig):
+        if config.features.kind != "logmel":
+            raise ConfigError(
+                f"features.kind: the acoustic model predicts log-mel frames, not {config.features.kind!r}"
+            )
+        self.vocab = PhonemeVocab.english()
+        config.model = dataclasses.replace(
+            config.model, vocab_size=len(self.vocab), n_mels=config.features.n_mels
+        )
+        super().__init__(config)
+        self.extractor = FeatureExtractor(config.features)
+        self.speaker_ids = {name: i for i, name in enumerate(config.model.speakers)}
+
+    def featurize(self, audio: Tensor) -> Tensor:
+        return self.extractor(audio)
+
+    def build_model(self) -> TTSModel:
+        return TTSModel(self.config.model)
+
+    def prepare(self, model: TTSModel, batches: Iterable[Batch]) -> None:
+        stats = RunningStats(self.config.features.dims)
+        for batch in batches:
+            for features, length in zip(batch.features, batch.lengths, strict=True):
+                stats.update(features[:length])
+        model.normalize.load_state_dict(stats.normalizer().state_dict())
+
+    def inputs(self, batch: Batch) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+        """Token ids (B, N), token counts (B,), frames per token (B, N) and speaker ids (B,) or None."""
+        ids, durations = [], []
+        for index, (phonemes, frames) in enumerate(
+            zip(batch.phonemes or [], batch.durations or [], strict=True)
+        ):
+            if not phonemes or frames is None:
+                raise SpeechError(
+                    f"{batch.ids[index]}: no phonemes and durations; align the corpus (speech align) and shard it"
+                )
+            ids.append(torch.tensor(self.vocab.encode(phonemes)))
+            durations.append(torch.tensor(fit_durations(frames, int(batch.lengths[index]))))
+        if not ids:
+            raise SpeechError("a batch without phonemes: align the corpus (speech align) and shard it")
+        device = batch.features.device
+        pad = torch.nn.utils.rnn.pad_sequence
+        speakers = None
+        if self.speaker_ids:
+            unknown = sorted({s for s in batch.speakers if s not in self.speaker_ids})
+            if unknown:
+                raise SpeechError(f"speaker {unknown[0]!r} is not in model.speakers of the config")
+            speakers = torch.tensor([self.speaker_ids[s] for s in batch.speakers], device=device)
+        return (
+            pad(ids, batch_first=True).to(device),
+            torch.tensor([len(i) for i in ids]),
+            pad(durations, batch_first=True).to(device),
+            speakers,
+        )
+
+    def terms(self, model: TTSModel, batch: Batch) -> dict[str, Tensor]:
+        tokens, lengths, durations, speakers = self.inputs(batch)
+        before, after, log_durations, frame_lengths = model(
+            tokens, lengths, durations, batch.features, speakers
+        )
+        target = model.normalize(batch.features)
+        frame_mask = lengths_mask(frame_lengths, target.shape[1], target.device)[..., None].float()
+        token_mask = lengths_mask(lengths, tokens.shape[1], tokens.device).float()
+        frames = frame_mask.sum() * target.shape[-1]
+        with torch.autocast(target.device.type, enabled=False):
+            duration_error = (log_durations.float() - torch.log1p(durations.float())).square()
+            return {
+                "mel_l1": ((before.float() - target).abs() * frame_mask).sum() / frames,
+                "postnet_l1": ((after.float() - target).abs() * frame_mask).sum() / frames,
+                "duration_mse": (duration_error * token_mask).sum() / token_mask.sum(),
+            }
+
+    def loss(self, model: TTSModel, batch: Batch) -> tuple[Tensor, dict[str, float]]:
+        terms = self.terms(model, batch)
+        weight = self.config.model.duration_weight
+        loss = terms["mel_l1"] + terms["postnet_l1"] + weight * terms["duration_mse"]
+        return loss, {key: value.item() for key, value in terms.items()}
+
+    @torch.no_grad()
+    def evaluate(self, model: TTSModel, batches: Iterable[Batch]) -> tuple[dict[str, float], dict[str, Any]]:
+        totals: dict[str, float] = {}
+        count, first = 0, None
+        for batch in batches:
+            first = batch if first is None else first
+            loss, terms = self.loss(model, batch)
+            for key, value in {"loss": loss.item(), **terms}.items():
+                totals[key] = totals.get(key, 0.0) + value * len(batch.ids)
+            count += len(batch.ids)
+        metrics = {key: value / max(count, 1) for key, value in totals.items()}
+        media: dict[str, Any] = {}
+        if first is not None:
+            metrics_free, media = self.free_running(model, first)
+            metrics.update(metrics_free)
+        return metrics, media
+
+    def free_running(self, model: TTSModel, batch: Batch) -> tuple[dict[str, float], dict[str, Any]]:
+        """Generation from the true durations for a few utterances: how far the frames drift without teacher
+        forcing, and how far predicted durations are from the aligned ones."""
+        tokens, lengths, durations, speakers = self.inputs(batch)
+        keep = slice(0, FREE_RUNNING)
+        tokens, lengths, durations = tokens[keep], lengths[keep], durations[keep]
+        speakers = speakers[keep] if speakers is not None else None
+        mel, frame_lengths = model.generate(tokens, lengths, durations, speakers)
+        target = batch.features[keep, : mel.shape[1]].float()
+        mask = lengths_mask(frame_lengths, mel.shape[1], mel.device)[..., None].float()
+        free_l1 = ((mel.float() - target).abs() * mask).sum() / (mask.sum() * mel.shape[-1])
+        _, log_durations = model.encode(tokens, lengths, speakers)
+        predicted = model.durations(log_durations, lengths)
+        token_mask = lengths_mask(lengths, tokens.shape[1], tokens.device)
+        mae = (predicted - durations).abs().float()[token_mask].mean()
+        from speech.vocoder.griffin_lim import GriffinLim
+
+        frames = mel[0, : frame_lengths[0]].float().cpu().numpy()
+        samples, rate = GriffinLim(self.config.features).vocode(frames)
+        media = {
+            "generated_mel": ImageMedia(frames.T[::-1], caption=f"{batch.ids[0]}: {batch.texts[0]!r}"),
+            "generated": AudioMedia(samples, rate, caption=f"{batch.ids[0]} (true durations, Griffin-Lim)"),
+        }
+        return {"free_mel_l1": free_l1.item(), "duration_mae": mae.item()}, media
+
+    def export(self) -> dict:
+        return {**super().export(), "vocab": list(self.vocab.tokens)}

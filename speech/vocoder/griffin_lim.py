@@ -1,0 +1,56 @@
+"""Log-mel frames -> audio without a trained vocoder: the mel filterbank's pseudo-inverse, then Griffin-Lim.
+
+It sounds phasey and thin, but it needs no training, so synthesis runs end to end before a vocoder is trained
+(and acoustic-model validation can be listened to). Same interface as :class:`speech.vocoder.Vocoder`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torchaudio
+
+from speech.features import LOG_FLOOR, FeatureConfig
+
+
+class GriffinLim:
+    def __init__(self, features: FeatureConfig, iterations: int = 32):
+        self.features = features
+        bank = torchaudio.functional.melscale_fbanks(
+            features.n_fft // 2 + 1,
+            features.f_min,
+            features.f_max or features.sample_rate / 2,
+            features.n_mels,
+            features.sample_rate,
+            norm="slaney",
+            mel_scale="slaney",
+        )  # (freqs, mels), as FeatureExtractor's
+        self.inverse = torch.linalg.pinv(bank.T)  # (freqs, mels)
+        self.griffin_lim = torchaudio.transforms.GriffinLim(
+            features.n_fft,
+            n_iter=iterations,
+            win_length=features.win_length,
+            hop_length=features.hop_length,
+            power=2.0,
+            rand_init=False,  # deterministic
+        )
+
+    @property
+    def sample_rate(self) -> int:
+        return self.features.sample_rate
+
+    @torch.inference_mode()
+    def vocode_many(self, mels: list[np.ndarray], **_options) -> list[np.ndarray]:
+        """Waveforms of frames * hop samples for (frames, mels) log-mel inputs."""
+        hop, out = self.features.hop_length, []
+        for mel in mels:
+            power = (torch.as_tensor(np.asarray(mel), dtype=torch.float32).exp() - LOG_FLOOR).clamp_min(0)
+            samples = (
+                self.griffin_lim((self.inverse @ power.T).clamp_min(0)) if len(mel) > 1 else torch.zeros(0)
+            )
+            samples = torch.nn.functional.pad(samples, (0, max(0, len(mel) * hop - len(samples))))
+            out.append(samples[: len(mel) * hop].clamp(-1, 1).numpy())
+        return out
+
+    def vocode(self, mel: np.ndarray, **options) -> tuple[np.ndarray, int]:
+        return self.vocode_many([mel], **options)[0], self.sample_rate

@@ -1,0 +1,143 @@
+"""`speech synthesize` and speech.Synthesizer with an untrained tiny voice whose duration predictor is set to
+six frames a token: the sound is noise, the lengths, messages, files and exit statuses are what is tested."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from speech.cli import main
+from speech.synthesizer import PARAGRAPH_PAUSE_S, SENTENCE_PAUSE_S, Synthesizer, unspeakable_characters
+from speech.tasks import TASKS
+from speech.train.checkpoint import save_weights
+from speech.train.config import load_config
+
+TINY = Path(__file__).resolve().parents[1] / "conf" / "tts" / "tiny.yaml"
+FRAMES = 6  # every token's predicted duration
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def voice(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A voice folder as `speech train` exports it, untrained."""
+    folder = tmp_path_factory.mktemp("voice")
+    task = TASKS["tts"](load_config(TINY))
+    torch.manual_seed(0)
+    model = task.build_model()
+    with torch.no_grad():
+        model.duration_out.weight.zero_()
+        model.duration_out.bias.fill_(math.log1p(FRAMES))
+    save_weights(folder / "model.safetensors", model.state_dict())
+    (folder / "config.json").write_text(json.dumps(task.export()))
+    return folder
+
+
+def frames(synthesizer: Synthesizer, sentence: str, rate: float) -> int:
+    (tokens,) = synthesizer._sentences(sentence)
+    return len(tokens) * max(1, round(FRAMES / rate))
+
+
+def test_synthesize_joins_sentences_and_paragraphs_with_pauses(voice: Path) -> None:
+    synthesizer = Synthesizer.load(voice, vocoder="griffin-lim")
+    text = "Hello there. How are you?\n\nFine, thanks!"
+    for rate in (1.0, 2.0, 0.5):
+        samples, sample_rate = synthesizer.synthesize(text, rate=rate)
+        speech = sum(frames(synthesizer, s, rate) for s in ("Hello there.", "How are you?", "Fine, thanks!"))
+        pauses = int(SENTENCE_PAUSE_S * 16000) + int(PARAGRAPH_PAUSE_S * 16000)
+        assert sample_rate == 16000 and len(samples) == speech * 160 + pauses
+        assert samples.dtype == np.float32 and np.abs(samples).max() <= 1
+    many = synthesizer.synthesize_many(["One.", "", "🙂", "Two words."])
+    assert [s.error for s in many] == [None, "empty text", "nothing to say (no words in the text)", None]
+    with pytest.raises(Exception, match="rate must be between"):
+        synthesizer.synthesize("hi", rate=0)
+
+
+def test_unspeakable_characters() -> None:
+    assert unspeakable_characters("Café “quoted” — ok 😀 中文 😀") == ["😀", "中", "文"]
+    assert unspeakable_characters("Plain $5, 10% & more!") == []
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str]:
+    status = main(["synthesize", *args])
+    captured = capsys.readouterr()
+    return status, captured.out + captured.err
+
+
+def test_speech_synthesize_files(voice: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "story.txt").write_text("It was late. The rain had stopped.\n\nMorning came.\n")
+    (tmp_path / "empty.txt").write_text("\n\n")
+    (tmp_path / "latin1.txt").write_bytes("Café au lait.".encode("latin-1"))
+    (tmp_path / "emoji.txt").write_text("Good 👍 news ✨.")
+    out = tmp_path / "out"
+    inputs = [
+        str(tmp_path / name) for name in ("story.txt", "empty.txt", "latin1.txt", "emoji.txt", "nope.txt")
+    ]
+    status, output = run([*inputs, "-o", str(out), "--voice", str(voice)], capsys)
+    assert status == 1
+    assert sorted(p.name for p in out.iterdir()) == ["emoji.wav", "failures.txt", "story.wav"]
+    failures = (out / "failures.txt").read_text().splitlines()
+    assert failures == [
+        f"{tmp_path / 'latin1.txt'}: not UTF-8 text (byte 0xe9 at offset 3); convert it, e.g. iconv -f latin1 -t utf-8",
+        f"{tmp_path / 'nope.txt'}: file not found",
+        f"{tmp_path / 'empty.txt'}: empty text",
+    ]
+    assert "skipped characters it cannot speak: '👍' (U+1F44D), '✨' (U+2728)" in output
+    assert "Traceback" not in output
+    info = sf.info(str(out / "story.wav"))
+    assert info.samplerate == 16000 and info.frames > 0
+
+    # resumable: done outputs are skipped, and --overwrite redoes them at another rate and format
+    before = (out / "story.wav").stat().st_mtime_ns
+    status, output = run([inputs[0], "-o", str(out), "--voice", str(voice)], capsys)
+    assert status == 0 and "0 synthesized" in output and "1 already done" in output
+    assert (out / "story.wav").stat().st_mtime_ns == before
+    status, _ = run(
+        [inputs[0], "-o", str(out), "--voice", str(voice), "--rate", "2", "--format", "flac"], capsys
+    )
+    assert status == 0 and sf.info(str(out / "story.flac")).frames < info.frames
+
+
+def test_speech_synthesize_lines(voice: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    source = tmp_path / "prompts.txt"
+    source.write_text("First prompt.\n\n🎉🎉\nThird, and last.\n")
+    out = tmp_path / "corpus"
+    status, output = run([str(source), "--lines", "-o", str(out), "--voice", str(voice)], capsys)
+    assert status == 1  # the emoji-only line has nothing to say
+    assert f"{source}:2: empty line, skipped" in output
+    assert (out / "failures.txt").read_text() == f"{source}:3: nothing to say (no words in the text)\n"
+    assert sorted(p.name for p in out.glob("*.wav")) == ["prompts_0001.wav", "prompts_0004.wav"]
+    manifest = [json.loads(line) for line in (out / "prompts.jsonl").read_text().splitlines()]
+    assert [(m["id"], m["audio"], m["text"]) for m in manifest] == [
+        ("prompts_0001", "prompts_0001.wav", "First prompt."),
+        ("prompts_0004", "prompts_0004.wav", "Third, and last."),
+    ]
+    status, output = run([str(source), "--lines", "-o", str(out), "--voice", str(voice)], capsys)
+    assert "2 already done" in output
+
+
+def test_speech_synthesize_stdin_and_bad_options(
+    voice: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"Read from a pipe.")))
+    status, _ = run(["-o", str(tmp_path), "--voice", str(voice)], capsys)
+    assert status == 0 and (tmp_path / "stdin.wav").exists()
+    status, output = run(["-o", str(tmp_path), "--voice", str(voice), "--rate", "0"], capsys)
+    assert status == 1 and output.strip() == "error: --rate must be between 0.25 and 4.0, got 0.0"
+    status, output = run(["-o", str(tmp_path), "--voice", str(tmp_path / "none")], capsys)
+    assert status == 1 and "no voice here" in output and len(output.strip().splitlines()) == 1
