@@ -32,7 +32,7 @@ from speech.decode import greedy_decode
 from speech.errors import SpeechError
 from speech.features import FeatureConfig, FeatureExtractor
 from speech.models.asr import ASRModel, ASRModelConfig
-from speech.segment import split_at_pauses
+from speech.segment import is_silent, split_at_pauses
 from speech.text.vocab import CharVocab
 from speech.transcript import Segment, Transcript
 
@@ -156,7 +156,8 @@ class Recognizer:
             if samples is not None:
                 rate = self.features.sample_rate
                 for start, end in split_at_pauses(samples, rate, max_piece_seconds):
-                    pieces.append(_Piece(len(pool) - 1, start, samples[start:end]))
+                    if not is_silent(samples[start:end], rate):
+                        pieces.append(_Piece(len(pool) - 1, start, samples[start:end]))
                 pooled_seconds += result.duration
             if pooled_seconds >= 4 * batch_seconds:
                 yield from self._finish(pool, pieces, batch_seconds)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 FRAME_SECONDS = 0.02
+SILENCE_DB = -55.0  # a piece whose loudest 20 ms stays below this holds no speech (digital or near silence)
 
 
 def frame_energy(samples: np.ndarray, rate: int) -> np.ndarray:
@@ -18,6 +19,14 @@ def frame_energy(samples: np.ndarray, rate: int) -> np.ndarray:
     usable = len(samples) // hop * hop
     frames = samples[:usable].reshape(-1, hop)
     return 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-10)
+
+
+def is_silent(samples: np.ndarray, rate: int) -> bool:
+    """True when no 20 ms frame reaches :data:`SILENCE_DB`: nothing for a recognizer to hear.
+
+    A model trained on speech turns the far-out-of-range features of digital silence into stray letters.
+    """
+    return len(samples) == 0 or float(frame_energy(samples, rate).max(initial=-100.0)) < SILENCE_DB
 
 
 def split_at_pauses(

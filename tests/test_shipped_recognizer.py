@@ -1,0 +1,130 @@
+"""The shipped recognizer (speech/assets/asr) on speech it never trained on, and on awkward input.
+
+Held-out material only: flite's slt voice (held out of the synthetic training corpus) reading sentences that
+are not in it, and the FSDD speaker the recipe holds out. The model card has the full held-out scores and the
+targets; the thresholds here sit just under what the shipped (interim) model does, so they catch a broken or
+swapped model and guard the job's handling of sample rates, channels, silence and hour-long files.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import jiwer
+import numpy as np
+import pytest
+import soundfile as sf
+
+from speech.assets import ASR_MODEL
+from speech.audio import read_audio, write_audio
+from speech.cli import main
+from speech.recognizer import Recognizer
+from speech.text.normalize import normalize_text
+
+SENTENCES = [
+    "The bakery on the corner opens at six every morning.",
+    "A small green lizard was sleeping on the warm garden wall.",
+    "Our train was delayed by twenty minutes because of the storm.",
+]
+DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> Recognizer:
+    return Recognizer.load()
+
+
+@pytest.fixture(scope="module")
+def slt(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """flite's slt voice (16 kHz) reading sentences the model never heard, in a voice it never heard."""
+    if shutil.which("flite") is None:
+        pytest.skip("flite is not installed (make setup installs it as root)")
+    folder = tmp_path_factory.mktemp("slt")
+    paths = []
+    for index, sentence in enumerate(SENTENCES):
+        path = folder / f"s{index}.wav"
+        subprocess.run(["flite", "-voice", "slt", "-t", sentence, "-o", str(path)], check=True)
+        paths.append(path)
+    return paths
+
+
+def cer(references: list[str], hypotheses: list[str]) -> float:
+    return jiwer.cer([normalize_text(r) for r in references], hypotheses)
+
+
+def test_the_model_ships_within_its_size_budget() -> None:
+    files = {path.name: path.stat().st_size for path in ASR_MODEL.iterdir()}
+    assert {"model.safetensors", "config.json", "lm.arpa", "decoder.json", "MODEL_CARD.md"} <= set(files)
+    assert sum(files.values()) <= 30 * 2**20
+
+
+def test_held_out_voice_and_sentences(recognizer: Recognizer, slt: list[Path]) -> None:
+    texts = [result.transcript.text for result in recognizer.transcribe(slt)]
+    assert cer(SENTENCES, texts) <= 0.35, texts
+
+
+def test_sample_rates_and_channels_give_the_same_words(
+    recognizer: Recognizer, slt: list[Path], tmp_path: Path
+) -> None:
+    """8 kHz mono, 48 kHz stereo FLAC and 44.1 kHz OGG of the same speech are all resampled and downmixed."""
+    samples, rate = read_audio(slt[0])
+    reference = recognizer.transcribe_file(slt[0]).text
+    variants = {
+        "8k.wav": (read_audio(slt[0], 8000)[0], 8000),
+        "48k-stereo.flac": (np.stack([read_audio(slt[0], 48000)[0]] * 2, axis=1), 48000),
+        "44k.ogg": (read_audio(slt[0], 44100)[0], 44100),
+    }
+    for name, (audio, variant_rate) in variants.items():
+        sf.write(tmp_path / name, audio, variant_rate)
+    assert sf.info(tmp_path / "48k-stereo.flac").channels == 2
+    for name in ("48k-stereo.flac", "44k.ogg"):
+        text = recognizer.transcribe_file(tmp_path / name).text
+        assert jiwer.cer(reference, text) <= 0.1, (name, text, reference)
+    narrowband = recognizer.transcribe_file(tmp_path / "8k.wav").text  # nothing above 4 kHz is left
+    assert cer(SENTENCES[:1], [narrowband]) <= 0.6, narrowband
+
+
+def test_silence_and_noise_give_no_words(recognizer: Recognizer, tmp_path: Path) -> None:
+    """Digital silence and a quiet recording's noise floor are skipped; audible hiss gives at most a stray
+    letter or two (the interim model's weakness, see its model card)."""
+    rng = np.random.default_rng(0)
+    write_audio(tmp_path / "silence.wav", np.zeros(16000 * 5, dtype=np.float32), 16000)
+    write_audio(tmp_path / "floor.wav", rng.normal(0, 3e-4, 16000 * 5).astype(np.float32), 16000)  # -70 dB
+    write_audio(tmp_path / "hiss.wav", rng.normal(0, 3e-3, 16000 * 5).astype(np.float32), 16000)  # -50 dB
+    for name in ("silence.wav", "floor.wav"):
+        transcript = recognizer.transcribe_file(tmp_path / name)
+        assert transcript.text == "" and transcript.segments == () and transcript.duration == 5.0, name
+    assert len(recognizer.transcribe_file(tmp_path / "hiss.wav").text.replace(" ", "")) <= 2
+
+
+def test_held_out_fsdd_speaker(recognizer: Recognizer, fsdd_dir: Path) -> None:
+    """Real 8 kHz recordings of isolated digits by the speaker the recipe holds out (george)."""
+    paths = sorted(fsdd_dir.glob("*_george_*.wav"))[::10]
+    assert len(paths) >= 40
+    results = list(recognizer.transcribe(paths))
+    correct = sum(r.transcript.text == DIGITS[int(Path(r.source).name[0])] for r in results)
+    assert correct / len(paths) >= 0.4, [(Path(r.source).name, r.transcript.text) for r in results]
+
+
+def test_an_hour_long_recording(slt: list[Path], tmp_path: Path) -> None:
+    """One hour of speech and pauses: cut at pauses into pieces, every timestamp inside the hour."""
+    pause = np.zeros(16000, dtype=np.float32)
+    clips = [np.concatenate([read_audio(path, 16000)[0], pause]) for path in slt]
+    cycle = np.concatenate(clips)
+    repeats = int(np.ceil(3600 * 16000 / len(cycle)))
+    audio = np.tile(cycle, repeats)[: 3600 * 16000]
+    sf.write(tmp_path / "hour.wav", audio, 16000, subtype="PCM_16")
+    assert (
+        main(["transcribe", str(tmp_path / "hour.wav"), "-o", str(tmp_path / "out"), "--format", "json"]) == 0
+    )
+    result = json.loads((tmp_path / "out" / "hour.json").read_text())
+    segments = result["segments"]
+    assert result["duration"] == pytest.approx(3600, abs=0.01)
+    assert len(segments) >= 180 and all(s["end"] - s["start"] <= 20.01 for s in segments)
+    assert all(a["end"] <= b["start"] + 1e-3 for a, b in zip(segments, segments[1:], strict=False))
+    words = [w for s in segments for w in s["words"]]
+    assert all(0 <= w["start"] <= w["end"] <= 3600 for w in words)
+    assert len(words) >= 15 * repeats  # the three sentences have 32 words
