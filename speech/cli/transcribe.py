@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import glob
 import logging
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from tqdm import tqdm
 
 from speech.audio import atomic_output, is_audio_file
+from speech.cli.inputs import expand_inputs
 from speech.cli.options import add_recognizer_options, load_recognizer
-from speech.errors import SpeechError
 from speech.transcript import FORMATS, outputs_exist, parse_formats, write_transcript
 
 log = logging.getLogger(__name__)
@@ -56,36 +54,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def expand_inputs(inputs: list[str]) -> Iterator[tuple[Path, Path]]:
-    """(audio path, output stem relative to the output folder) for each input, folders mirrored."""
-    for item in inputs:
-        if item == "-":
-            yield from expand_inputs([line.strip() for line in sys.stdin if line.strip()])
-        elif item.startswith("@"):
-            try:
-                lines = Path(item[1:]).read_text().splitlines()
-            except OSError as error:
-                raise SpeechError(f"{item[1:]}: cannot read list file ({error.strerror})") from None
-            yield from expand_inputs([line.strip() for line in lines if line.strip()])
-        elif Path(item).is_dir():
-            root = Path(item)
-            for path in sorted(root.rglob("*")):
-                if is_audio_file(path):
-                    yield path, path.relative_to(root).with_suffix("")
-        elif glob.has_magic(item):
-            for match in sorted(glob.glob(item, recursive=True)):
-                yield Path(match), Path(Path(match).stem)
-        else:
-            yield Path(item), Path(Path(item).stem)
-
-
 def run(args: argparse.Namespace) -> int:
     formats = parse_formats(args.format)
     out = Path(args.out)
     recognizer = load_recognizer(args)
     stems: dict[str, Path] = {}
     skipped = 0
-    for path, stem in expand_inputs(args.inputs):
+    for path, stem in expand_inputs(args.inputs, is_audio_file):
         if outputs_exist(out / stem, formats) and not args.overwrite:
             skipped += 1
         else:

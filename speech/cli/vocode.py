@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import glob
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from tqdm import tqdm
 
 from speech.assets import VOCODER_MODEL
 from speech.audio import atomic_output, is_audio_file
+from speech.cli.inputs import expand_inputs
 from speech.errors import SpeechError
 
 
@@ -53,29 +52,6 @@ def _usable(path: Path) -> bool:
     return path.is_file() and (path.suffix.lower() == ".npy" or is_audio_file(path))
 
 
-def expand_inputs(inputs: list[str]) -> Iterator[tuple[Path, Path]]:
-    """(input path, output stem relative to the output folder) for each input, folders mirrored."""
-    for item in inputs:
-        if item == "-":
-            yield from expand_inputs([line.strip() for line in sys.stdin if line.strip()])
-        elif item.startswith("@"):
-            try:
-                lines = Path(item[1:]).read_text().splitlines()
-            except OSError as error:
-                raise SpeechError(f"{item[1:]}: cannot read list file ({error.strerror})") from None
-            yield from expand_inputs([line.strip() for line in lines if line.strip()])
-        elif Path(item).is_dir():
-            root = Path(item)
-            for path in sorted(root.rglob("*")):
-                if _usable(path):
-                    yield path, path.relative_to(root).with_suffix("")
-        elif glob.has_magic(item):
-            for match in sorted(glob.glob(item, recursive=True)):
-                yield Path(match), Path(Path(match).stem)
-        else:
-            yield Path(item), Path(Path(item).stem)
-
-
 def load_mel(path: Path):
     import numpy as np
 
@@ -95,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
     vocoder = Vocoder.load(args.model)
     out = Path(args.out)
-    jobs = [(path, out / stem.with_suffix(".wav")) for path, stem in expand_inputs(args.inputs)]
+    jobs = [(path, out / stem.with_suffix(".wav")) for path, stem in expand_inputs(args.inputs, _usable)]
     todo = [(path, target) for path, target in jobs if args.overwrite or not target.exists()]
     options = {"seed": args.seed, "temperature": args.temperature, "threads": args.threads}
     failures, audio_seconds, start = [], 0.0, time.perf_counter()
