@@ -3,6 +3,7 @@
     recognizer = Recognizer.load("speech/assets/asr")
     for result in recognizer.transcribe(["a.wav", "b.flac"]):
         print(result.source, result.transcript.text if result.transcript else result.error)
+    recognizer.transcribe([(samples, 22050)])  # audio in memory: (samples, rate) pairs, named <audio N>
 
 Files are decoded in background threads, long recordings cut at pauses, and the pieces of many files sorted by
 length into batches under a budget of padded audio seconds, so a batch job keeps the model busy on full,
@@ -25,7 +26,7 @@ from safetensors.torch import load_file
 
 from speech.align import align_words
 from speech.assets import ASR_MODEL
-from speech.audio import read_audio
+from speech.audio import read_audio, resample
 from speech.beam import BeamSearchDecoder
 from speech.data.batching import featurize_and_pad
 from speech.decode import greedy_decode
@@ -37,6 +38,8 @@ from speech.text.vocab import CharVocab
 from speech.transcript import Segment, Transcript
 
 DECODER_SETTINGS = "decoder.json"  # beam-search weights tuned for the model's LM, beside it
+
+Source = str | os.PathLike | tuple[np.ndarray, int]  # a file, or mono samples and their rate
 
 
 class ModelError(SpeechError):
@@ -143,11 +146,11 @@ class Recognizer:
 
     def transcribe(
         self,
-        sources: Iterable[str | os.PathLike],
+        sources: Iterable[Source],
         batch_seconds: float = 300.0,
         max_piece_seconds: float = 20.0,
     ) -> Iterator[Result]:
-        """Transcribe files, yielding one :class:`Result` per file in input order."""
+        """Transcribe files or in-memory audio, yielding one :class:`Result` per source in input order."""
         pool: list[Result] = []
         pieces: list[_Piece] = []
         pooled_seconds = 0.0
@@ -171,20 +174,28 @@ class Recognizer:
             raise SpeechError(result.error)
         return result.transcript
 
-    def _read(self, sources: Iterable[str | os.PathLike]) -> Iterator[tuple[Result, np.ndarray | None]]:
+    def _read(self, sources: Iterable[Source]) -> Iterator[tuple[Result, np.ndarray | None]]:
         """Decode files in background threads, at most 16 ahead of the model."""
+        rate = self.features.sample_rate
 
         def load(source: str) -> tuple[Result, np.ndarray | None]:
             try:
-                samples, rate = read_audio(source, self.features.sample_rate)
+                samples, _ = read_audio(source, rate)
             except SpeechError as error:
                 return Result(source, error=str(error)), None
             return Result(source, duration=len(samples) / rate), samples
 
+        def take(index: int, audio: tuple[np.ndarray, int]) -> tuple[Result, np.ndarray]:
+            samples = resample(np.asarray(audio[0], dtype=np.float32), audio[1], rate)
+            return Result(f"<audio {index}>", duration=len(samples) / rate), samples
+
         with ThreadPoolExecutor(max_workers=2) as pool:
             pending: deque[Future] = deque()
-            for source in sources:
-                pending.append(pool.submit(load, str(source)))
+            for index, source in enumerate(sources):
+                in_memory = isinstance(source, tuple)
+                pending.append(
+                    pool.submit(take, index, source) if in_memory else pool.submit(load, str(source))
+                )
                 if len(pending) >= 16:
                     yield pending.popleft().result()
             while pending:

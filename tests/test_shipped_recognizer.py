@@ -66,6 +66,18 @@ def test_held_out_voice_and_sentences(recognizer: Recognizer, slt: list[Path]) -
     assert cer(SENTENCES, texts) <= 0.35, texts
 
 
+def test_audio_in_memory_reads_like_its_file(recognizer: Recognizer, slt: list[Path]) -> None:
+    """(samples, rate) pairs at any rate are resampled like files, and named by their position."""
+    from_file = recognizer.transcribe_file(slt[1]).text
+    as_read = read_audio(slt[1])
+    resampled = read_audio(slt[1], 22050)
+    results = list(recognizer.transcribe([slt[0], as_read, resampled]))
+    assert [result.source for result in results[1:]] == ["<audio 1>", "<audio 2>"]
+    assert results[2].duration == pytest.approx(len(resampled[0]) / 22050, abs=0.01)
+    assert results[1].transcript.text == from_file
+    assert jiwer.cer(from_file, results[2].transcript.text) <= 0.1
+
+
 def test_sample_rates_and_channels_give_the_same_words(
     recognizer: Recognizer, slt: list[Path], tmp_path: Path
 ) -> None:

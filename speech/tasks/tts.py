@@ -13,19 +13,24 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
+import jiwer
 import torch
 from torch import Tensor
 
+from speech.assets import ASR_MODEL
 from speech.data.batching import Batch
 from speech.errors import SpeechError
 from speech.features import FeatureExtractor, RunningStats
 from speech.models.tts import TTSModel, TTSModelConfig, lengths_mask
+from speech.recognizer import Recognizer
 from speech.tasks.base import Task
+from speech.text.normalize import normalize_text
 from speech.text.vocab import PhonemeVocab
 from speech.train.config import ConfigError, ExperimentConfig
 from speech.train.tracking import AudioMedia, ImageMedia
+from speech.vocoder.griffin_lim import GriffinLim
 
-FREE_RUNNING = 4  # utterances generated without teacher forcing at each validation
+FREE_RUNNING = 8  # utterances generated without teacher forcing at each validation
 
 
 def fit_durations(durations: list[int], frames: int) -> list[int]:
@@ -156,15 +161,33 @@ class TTSTask(Task):
         predicted = model.durations(log_durations, lengths)
         token_mask = lengths_mask(lengths, tokens.shape[1], tokens.device)
         mae = (predicted - durations).abs().float()[token_mask].mean()
-        from speech.vocoder.griffin_lim import GriffinLim
-
+        vocoder = GriffinLim(self.config.features)
         frames = mel[0, : frame_lengths[0]].float().cpu().numpy()
-        samples, rate = GriffinLim(self.config.features).vocode(frames)
+        samples, rate = vocoder.vocode(frames)
         media = {
             "generated_mel": ImageMedia(frames.T[::-1], caption=f"{batch.ids[0]}: {batch.texts[0]!r}"),
             "generated": AudioMedia(samples, rate, caption=f"{batch.ids[0]} (true durations, Griffin-Lim)"),
         }
-        return {"free_mel_l1": free_l1.item(), "duration_mae": mae.item()}, media
+        metrics = {"free_mel_l1": free_l1.item(), "duration_mae": mae.item()}
+        recognizer = self._recognizer()
+        if recognizer is not None:
+            mel, frame_lengths = model.generate(tokens, lengths, predicted, speakers)
+            audio = [
+                vocoder.vocode(m[:n].float().cpu().numpy())
+                for m, n in zip(mel, frame_lengths.tolist(), strict=True)
+            ]
+            heard = [
+                result.transcript.text if result.transcript else "" for result in recognizer.transcribe(audio)
+            ]
+            said = [normalize_text(text) for text in batch.texts[keep]]
+            metrics["roundtrip_cer"] = jiwer.cer(said, heard)
+        return metrics, media
+
+    def _recognizer(self) -> Recognizer | None:
+        """The shipped recognizer (greedy), loaded once; None when the project has none to hear with."""
+        if not hasattr(self, "_heard_by"):
+            self._heard_by = Recognizer.load() if (ASR_MODEL / "config.json").exists() else None
+        return self._heard_by
 
     def export(self) -> dict:
         return {**super().export(), "vocab": list(self.vocab.tokens)}
