@@ -90,7 +90,7 @@ def ours(paths: list[str], model: str, beam: int, work: Path) -> tuple[list[str]
     start = time.perf_counter()
     summary = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     elapsed = time.perf_counter() - start
-    transcribing = float(re.search(r"h of audio in ([0-9.]+) s", summary).group(1))
+    transcribing = float(re.search(r"of audio in ([0-9.]+) s", summary).group(1))
     return [(out / f"{Path(p).stem}.txt").read_text().strip() for p in paths], elapsed, transcribing
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
 from speech.assets import TTS_VOICE
-from speech.audio import atomic_output
+from speech.cli.report import BatchReport, note
 from speech.errors import SpeechError
 
 GROUP = 16  # texts (files or lines) synthesised together, so short lines share batches
@@ -97,25 +96,19 @@ def run(args: argparse.Namespace) -> int:
         )
     synthesizer = Synthesizer.load(voice, args.vocoder, args.device)
     out = Path(args.out)
-    failures: list[str] = []
-    done = written = 0
+    report = BatchReport(out, "synthesized")
     jobs: list[Job] = []
     manifests: dict[Path, list[tuple[str, str, Path]]] = {}  # --lines: STEM.jsonl -> (id, text, audio)
-
-    def note(message: str) -> None:
-        tqdm.write(message, file=sys.stderr)
-
     for item in args.inputs:
         stem = "stdin" if item == "-" else Path(item).stem
         whole = out / f"{stem}.{args.format}"
         if not args.lines and item != "-" and whole.exists() and not args.overwrite:
-            done += 1
+            report.skipped += 1
             continue
         try:
             text = read_text(item)
         except SpeechError as error:
-            failures.append(str(error))
-            note(f"error: {error}")
+            report.failed(str(error))
             continue
         source = "standard input" if item == "-" else item
         if not args.lines:
@@ -132,11 +125,10 @@ def run(args: argparse.Namespace) -> int:
             target = out / f"{name}.{args.format}"
             entries.append((name, line.strip(), target))
             if target.exists() and not args.overwrite and item != "-":
-                done += 1
+                report.skipped += 1
             else:
                 jobs.append(Job(f"{source}:{number}", line, target))
 
-    audio_seconds, start = 0.0, time.perf_counter()
     with tqdm(
         total=len(jobs), unit="line" if args.lines else "file", desc="synthesizing", disable=None
     ) as bar:
@@ -152,25 +144,14 @@ def run(args: argparse.Namespace) -> int:
             )
             for job, spoken in zip(group, results, strict=True):
                 if spoken.error:
-                    failures.append(f"{job.source}: {spoken.error}")
-                    note(f"error: {job.source}: {spoken.error}")
+                    report.failed(f"{job.source}: {spoken.error}")
                 else:
                     _write(job.target, spoken.samples, synthesizer.sample_rate)
-                    written += 1
-                    audio_seconds += len(spoken.samples) / synthesizer.sample_rate
+                    report.succeeded(len(spoken.samples) / synthesizer.sample_rate)
                 bar.update(1)
     for path, entries in manifests.items():
         _write_manifest(path, entries)
-    elapsed = time.perf_counter() - start
-    speed = f", {audio_seconds / elapsed:.1f}x real time" if audio_seconds and elapsed else ""
-    print(
-        f"{written} synthesized "
-        f"({audio_seconds:.1f} s of audio in {elapsed:.1f} s{speed}), {done} already done, {len(failures)} failed"
-    )
-    if failures:
-        with atomic_output(out / "failures.txt", "w") as stream:
-            stream.write("\n".join(failures) + "\n")
-    return 1 if failures else 0
+    return report.finish()
 
 
 def _write(target: Path, samples, rate: int) -> None:

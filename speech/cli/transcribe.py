@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
-import time
 from pathlib import Path
 
 from tqdm import tqdm
 
-from speech.audio import atomic_output, is_audio_file
+from speech.audio import is_audio_file
 from speech.cli.inputs import expand_inputs
 from speech.cli.options import add_recognizer_options, load_recognizer
+from speech.cli.report import BatchReport
 from speech.transcript import FORMATS, outputs_exist, parse_formats, write_transcript
 
 log = logging.getLogger(__name__)
@@ -58,30 +57,15 @@ def run(args: argparse.Namespace) -> int:
     formats = parse_formats(args.format)
     out = Path(args.out)
     recognizer = load_recognizer(args)
-    stems: dict[str, Path] = {}
-    skipped = 0
-    for path, stem in expand_inputs(args.inputs, is_audio_file):
-        if outputs_exist(out / stem, formats) and not args.overwrite:
-            skipped += 1
-        else:
-            stems[str(path)] = out / stem
-    failures, audio_seconds, start = [], 0.0, time.perf_counter()
-    with tqdm(total=len(stems), unit="file", desc="transcribing", disable=None) as progress:
-        for result in recognizer.transcribe(list(stems), batch_seconds=args.batch_seconds):
+    stems = {str(path): out / stem for path, stem in expand_inputs(args.inputs, is_audio_file)}
+    todo = {path: stem for path, stem in stems.items() if args.overwrite or not outputs_exist(stem, formats)}
+    report = BatchReport(out, "transcribed", skipped=len(stems) - len(todo))
+    with tqdm(total=len(todo), unit="file", desc="transcribing", disable=None) as progress:
+        for result in recognizer.transcribe(list(todo), batch_seconds=args.batch_seconds):
             if result.error:
-                failures.append(result.error)
-                tqdm.write(f"error: {result.error}", file=sys.stderr)
+                report.failed(result.error)
             else:
-                write_transcript(result.transcript, stems[result.source], formats)
-                audio_seconds += result.duration
+                write_transcript(result.transcript, todo[result.source], formats)
+                report.succeeded(result.duration)
             progress.update(1)
-    elapsed = time.perf_counter() - start
-    speed = f", {audio_seconds / elapsed:.0f}x real time" if audio_seconds and elapsed else ""
-    print(
-        f"{len(stems) - len(failures)} transcribed ({audio_seconds / 3600:.3f} h of audio in {elapsed:.1f} s{speed}), "
-        f"{skipped} already done, {len(failures)} failed"
-    )
-    if failures:
-        with atomic_output(out / "failures.txt", "w") as stream:
-            stream.write("\n".join(failures) + "\n")
-    return 1 if failures else 0
+    return report.finish()

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from pathlib import Path
 
 from tqdm import tqdm
 
 from speech.assets import VOCODER_MODEL
-from speech.audio import atomic_output, is_audio_file
+from speech.audio import is_audio_file
 from speech.cli.inputs import expand_inputs
+from speech.cli.report import BatchReport
 from speech.errors import SpeechError
 
 
@@ -74,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     jobs = [(path, out / stem.with_suffix(".wav")) for path, stem in expand_inputs(args.inputs, _usable)]
     todo = [(path, target) for path, target in jobs if args.overwrite or not target.exists()]
     options = {"seed": args.seed, "temperature": args.temperature, "threads": args.threads}
-    failures, audio_seconds, start = [], 0.0, time.perf_counter()
+    report = BatchReport(out, "vocoded", skipped=len(jobs) - len(todo))
     for path, target in tqdm(todo, unit="file", desc="vocoding", disable=None):
         try:
             if path.suffix.lower() == ".npy":
@@ -83,17 +82,7 @@ def run(args: argparse.Namespace) -> int:
             else:
                 samples, rate = vocoder.copy_synthesis(path, **options)
             write_audio(target, samples, rate)
-            audio_seconds += len(samples) / rate
+            report.succeeded(len(samples) / rate)
         except SpeechError as error:
-            failures.append(str(error))
-            tqdm.write(f"error: {error}", file=sys.stderr)
-    elapsed = time.perf_counter() - start
-    speed = f", {audio_seconds / elapsed:.1f}x real time" if audio_seconds and elapsed else ""
-    print(
-        f"{len(todo) - len(failures)} vocoded ({audio_seconds:.1f} s of audio in {elapsed:.1f} s{speed}), "
-        f"{len(jobs) - len(todo)} already done, {len(failures)} failed"
-    )
-    if failures:
-        with atomic_output(out / "failures.txt", "w") as stream:
-            stream.write("\n".join(failures) + "\n")
-    return 1 if failures else 0
+            report.failed(str(error))
+    return report.finish()
