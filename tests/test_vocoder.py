@@ -132,16 +132,15 @@ def test_vocode_length_determinism_and_threads(speech_wav: Path) -> None:
         vocoder.vocode(np.full((5, 80), np.nan, np.float32))
 
 
-def test_batches_carry_their_waveforms(speech_wav: Path) -> None:
+def test_batches_carry_their_waveforms_when_asked(speech_wav: Path) -> None:
     samples, _ = read_audio(speech_wav, 16000)
     extractor = FeatureExtractor(FeatureConfig())
-    batch = collate(
-        [
-            {"audio": samples, "text": "a", "id": "a", "duration": len(samples) / 16000},
-            {"audio": samples[:8000], "text": "b", "id": "b", "duration": 0.5},
-        ],
-        extractor,
-    )
+    utterances = [
+        {"audio": samples, "text": "a", "id": "a", "duration": len(samples) / 16000},
+        {"audio": samples[:8000], "text": "b", "id": "b", "duration": 0.5},
+    ]
+    assert collate(utterances, extractor).audio is None  # recognizers and voices do not need them
+    batch = collate(utterances, extractor, keep_audio=True)
     assert batch.audio.shape == (2, len(samples))
     assert (
         torch.equal(batch.audio[1, :8000], torch.from_numpy(samples[:8000]))

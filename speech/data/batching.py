@@ -71,8 +71,8 @@ def bucket_batches(
 
 @dataclass
 class Batch:
-    """Padded model inputs: ``features`` (batch, frames, dims) with ``lengths`` (batch,) frame counts, and the
-    waveforms they came from, zero-padded to (batch, samples), for models that predict audio (the vocoder);
+    """Padded model inputs: ``features`` (batch, frames, dims) with ``lengths`` (batch,) frame counts, and, when
+    asked for, the waveforms they came from, zero-padded to (batch, samples), for models that predict audio;
     ``phonemes`` and ``durations`` per utterance (None where a sample has none) for the acoustic model."""
 
     features: Tensor
@@ -109,8 +109,8 @@ def featurize_and_pad(
     )
 
 
-def collate(samples: list[dict], featurize: Callable[[Tensor], Tensor]) -> Batch:
-    """Compute features per utterance and pad them into one batch, with the padded waveforms."""
+def collate(samples: list[dict], featurize: Callable[[Tensor], Tensor], keep_audio: bool = False) -> Batch:
+    """Compute features per utterance and pad them into one batch, with the padded waveforms if asked."""
     waveforms = [sample["audio"] for sample in samples]
     padded, lengths = featurize_and_pad(waveforms, featurize)
     return Batch(
@@ -120,7 +120,9 @@ def collate(samples: list[dict], featurize: Callable[[Tensor], Tensor]) -> Batch
         ids=[sample["id"] for sample in samples],
         speakers=[sample.get("speaker", "") for sample in samples],
         audio_seconds=sum(sample["duration"] for sample in samples),
-        audio=torch.nn.utils.rnn.pad_sequence([torch.from_numpy(w) for w in waveforms], batch_first=True),
+        audio=torch.nn.utils.rnn.pad_sequence([torch.from_numpy(w) for w in waveforms], batch_first=True)
+        if keep_audio
+        else None,
         phonemes=[sample.get("phonemes") for sample in samples],
         durations=[sample.get("durations") for sample in samples],
     )

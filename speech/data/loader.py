@@ -41,7 +41,7 @@ class BatchStream(IterableDataset):
 
     ``repeat=True`` (training) cycles through epochs forever, reshuffling each one when ``shuffle`` is set;
     ``repeat=False`` (evaluation) reads everything once in file order. Set ``skip_batches`` to the number of
-    batches this rank has already consumed to resume mid-epoch.
+    batches this rank has already consumed to resume mid-epoch. ``keep_audio`` adds the padded waveforms.
     """
 
     def __init__(
@@ -57,6 +57,7 @@ class BatchStream(IterableDataset):
         rank: int = 0,
         world_size: int = 1,
         max_batch_size: int = 256,
+        keep_audio: bool = False,
     ):
         super().__init__()
         self.urls = source if isinstance(source, list) else shard_urls(source)
@@ -69,6 +70,7 @@ class BatchStream(IterableDataset):
         self.rank = rank
         self.world_size = world_size
         self.max_batch_size = max_batch_size
+        self.keep_audio = keep_audio
         self.skip_batches = 0
 
     def __iter__(self) -> Iterator[Batch]:
@@ -90,7 +92,7 @@ class BatchStream(IterableDataset):
                     continue
                 decoded = [sample for sample in map(_decode, batch) if sample is not None]
                 if decoded:
-                    yield collate(decoded, self.featurize)
+                    yield collate(decoded, self.featurize, self.keep_audio)
 
     def _samples(self, epoch: int, slot: int, slots: int) -> Iterator[dict]:
         """This reader's share of the samples for one epoch, audio still encoded."""

@@ -20,6 +20,7 @@ class Task:
 
     name: ClassVar[str]
     model_config: ClassVar[type]
+    needs_audio: ClassVar[bool] = False  # batches carry padded waveforms (models that predict audio)
 
     def __init__(self, config: ExperimentConfig):
         self.config = config

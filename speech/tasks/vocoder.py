@@ -31,6 +31,7 @@ MEDIA_FRAMES = 200  # frames (2 s at 16 kHz) generated at each validation
 class VocoderTask(Task):
     name = "vocoder"
     model_config = VocoderModelConfig
+    needs_audio = True
 
     def __init__(self, config: ExperimentConfig):
         if config.features.kind != "logmel":

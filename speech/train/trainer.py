@@ -112,6 +112,7 @@ class Trainer:
             rank=self.env.rank,
             world_size=self.env.world_size,
             max_batch_size=config.data.max_batch_size,
+            keep_audio=self.task.needs_audio,
         )
         self.step = 0
         self.best: float | None = None
@@ -218,7 +219,12 @@ class Trainer:
 
     def _stats_batches(self) -> Iterator[Batch]:
         """The same first batches on every rank (an unsplit, unshuffled stream), so statistics agree."""
-        stream = BatchStream(self.stream.urls, self.task.featurize, self.config.data.batch_seconds)
+        stream = BatchStream(
+            self.stream.urls,
+            self.task.featurize,
+            self.config.data.batch_seconds,
+            keep_audio=self.task.needs_audio,
+        )
         for count, batch in enumerate(stream):
             if count >= self.config.data.stats_batches:
                 return
@@ -280,6 +286,7 @@ class Trainer:
                 self.task.featurize,
                 self.config.data.batch_seconds,
                 max_batch_size=self.config.data.max_batch_size,
+                keep_audio=self.task.needs_audio,
             )
             self.model.eval()
             with self._autocast():
