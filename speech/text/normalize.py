@@ -229,6 +229,22 @@ _SUFFIXES = {
     "Ave": "avenue",
     "approx": "approximately",
 }
+_MONTHS = {
+    "Jan": "january",
+    "Feb": "february",
+    "Mar": "march",
+    "Apr": "april",
+    "Jun": "june",
+    "Jul": "july",
+    "Aug": "august",
+    "Sep": "september",
+    "Sept": "september",
+    "Oct": "october",
+    "Nov": "november",
+    "Dec": "december",
+}
+# Only "Jan. 5" or "Oct 2024": a month abbreviation is a month when a day or year follows it.
+_MONTH = re.compile(r"(?<![\w.])(" + "|".join(_MONTHS) + r")\.?\s+(?=\d)")
 # (title reading before a name, place reading after one, reading when neither tells)
 _AMBIGUOUS = {"St": ("saint", "street", "street"), "Dr": ("doctor", "drive", "doctor")}
 
@@ -263,6 +279,7 @@ def _expand_abbreviations(text: str) -> str:
     text = re.sub(r"(?<![\w.])[Vv][Ss]\.?(?=\s)", "versus", text)
     text = re.sub(r"(?<![\w.])[Nn]o\.\s*(?=\d)", "number ", text)
     text = re.sub(r"#\s*(?=\d)", "number ", text)
+    text = _MONTH.sub(lambda match: _MONTHS[match.group(1)] + " ", text)
     return _ABBREVIATION.sub(_expand_abbreviation, text)
 
 
