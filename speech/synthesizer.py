@@ -197,13 +197,25 @@ class Synthesizer:
     def _sentences(self, paragraph: str) -> list[list[str]]:
         return [synthesis_tokens(s) for s in split_sentences(self.phonemizer.phonemize(paragraph))]
 
-    @torch.inference_mode()
+    def sentences(self, text: str) -> list[list[str]]:
+        """The acoustic model's input tokens for each sentence of ``text``, as :meth:`synthesize` cuts it
+        (phonemes between word boundaries): to inspect what will be said."""
+        return [s for paragraph in re.split(r"\n\s*\n", text) for s in self._sentences(paragraph)]
+
     def mels(
         self, sentences: list[list[str]], rate: float = 1.0, speaker: int | None = None, seed: int = 0
     ) -> list[np.ndarray]:
         """Log-mel frames (frames, mels) per token sequence, batched by length."""
+        return [mel for _, mel in self.predict(sentences, rate, speaker, seed)]
+
+    @torch.inference_mode()
+    def predict(
+        self, sentences: list[list[str]], rate: float = 1.0, speaker: int | None = None, seed: int = 0
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Predicted frames per token (tokens,) and log-mel frames (frames, mels) per token sequence, batched
+        by length: what the acoustic model decides before vocoding, exposed for inspection."""
         order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
-        mels: list[np.ndarray | None] = [None] * len(sentences)
+        predicted: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(sentences)
         batches, batch = [], []
         for index in order:
             if batch and len(sentences[index]) * (len(batch) + 1) > BATCH_TOKENS:
@@ -230,8 +242,11 @@ class Synthesizer:
                 durations = self.model.durations(log_durations, lengths, rate, minimum)
                 frames, frame_lengths = self.model.generate(tokens, lengths, durations, speakers)
                 for row, index in enumerate(batch):
-                    mels[index] = frames[row, : frame_lengths[row]].float().cpu().numpy()
-        return mels
+                    predicted[index] = (
+                        durations[row, : lengths[row]].cpu().numpy(),
+                        frames[row, : frame_lengths[row]].float().cpu().numpy(),
+                    )
+        return predicted
 
     def _speak(
         self, sentences: list[list[str]], rate: float, speaker: int | None, seed: int

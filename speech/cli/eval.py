@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 
-import jiwer
 from tqdm import tqdm
 
 from speech.audio import atomic_output
 from speech.cli.options import add_recognizer_options, load_recognizer
 from speech.data.manifest import read_manifest
 from speech.errors import SpeechError
-from speech.text.normalize import normalize_text
+from speech.scoring import evaluate
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,14 +32,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def score(references: list[str], hypotheses: list[str]) -> dict[str, float]:
-    pairs = [(r, h) for r, h in zip(references, hypotheses, strict=True) if r]
-    if not pairs:
-        raise SpeechError("no utterance with a non-empty reference to score")
-    refs, hyps = [r for r, _ in pairs], [h for _, h in pairs]
-    return {"wer": jiwer.wer(refs, hyps), "cer": jiwer.cer(refs, hyps), "utterances": len(pairs)}
-
-
 def run(args: argparse.Namespace) -> int:
     utterances = [u for u in read_manifest(args.manifest)]
     segments = [u.id for u in utterances if u.offset]
@@ -49,28 +40,16 @@ def run(args: argparse.Namespace) -> int:
             f"{args.manifest}: {len(segments)} utterances are segments (offset); not supported yet"
         )
     recognizer = load_recognizer(args)
-    rows, failures = [], []
-    results = recognizer.transcribe([u.audio for u in utterances])
-    for utterance, result in tqdm(
-        zip(utterances, results, strict=True),
-        total=len(utterances),
-        unit="utt",
-        desc="evaluating",
-        disable=None,
-    ):
-        if result.error:
-            failures.append(result.error)
-            continue
-        reference, hypothesis = normalize_text(utterance.text), result.transcript.text
-        rows.append(
-            {
-                "id": utterance.id,
-                "reference": reference,
-                "hypothesis": hypothesis,
-                "wer": jiwer.wer(reference, hypothesis) if reference else float(bool(hypothesis)),
-            }
-        )
-    scores = score([r["reference"] for r in rows], [r["hypothesis"] for r in rows])
+    scores = evaluate(
+        recognizer,
+        [u.audio for u in utterances],
+        [u.text for u in utterances],
+        [u.id for u in utterances],
+        progress=lambda items: tqdm(
+            items, total=len(utterances), unit="utt", desc="evaluating", disable=None
+        ),
+    )
+    rows, failures = scores["utterances_scored"], scores["failures"]
     print(
         f"{args.manifest}: WER {100 * scores['wer']:.2f}%  CER {100 * scores['cer']:.2f}%  "
         f"({scores['utterances']} utterances, {len(failures)} unreadable)"
@@ -81,5 +60,5 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.json:
         with atomic_output(args.json, "w") as stream:
-            json.dump({**scores, "failures": failures, "utterances_scored": rows}, stream, indent=1)
+            json.dump(scores, stream, indent=1)
     return 0

@@ -55,12 +55,9 @@ def run(args: argparse.Namespace) -> int:
     if args.nproc < 1:
         raise SpeechError(f"--nproc must be at least 1, got {args.nproc}")
 
-    from speech.tasks import TASKS  # noqa: F401  (registers the tasks' model configs)
-    from speech.train.config import load_config
-    from speech.train.trainer import Trainer
+    from speech.train import train_model
 
-    config = load_config(args.config, args.overrides)
-    metrics = Trainer(config).fit(resume=args.resume)
+    _, metrics = train_model(args.config, args.overrides, resume=args.resume)
     if metrics:
         print(" ".join(f"{key}={value:.4g}" for key, value in metrics.items()))
     return 0
