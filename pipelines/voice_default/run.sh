@@ -3,14 +3,18 @@
 # sentence of tools/corpus_text/sentences.txt once (2,557; about 2 h) at 16 kHz, the vocoder's rate. 100
 # sentences are held out for evaluation and 50 for validation.
 #
-#   bash pipelines/voice_default/run.sh [TTS_STEPS] [VOCODER_STEPS]
+#   bash pipelines/voice_default/run.sh [TTS_STEPS] [VOCODER_STEPS] [VOCODER_CONFIG]
 #
 # Stages are skipped when their output exists, so the script can be re-run after an interruption (training
-# resumes from its newest checkpoint). On a GPU machine set `train.device=cuda` overrides as needed.
+# resumes from its newest checkpoint). Extra `key=value` overrides for the acoustic model and the vocoder go
+# in TTS_OVERRIDES and VOCODER_OVERRIDES, e.g. the shipped CPU run (see speech/assets/voice/MODEL_CARD.md):
+#
+#   TTS_OVERRIDES="data.batch_seconds=50 optim.warmup_steps=300" bash pipelines/voice_default/run.sh 2600 2400 fast
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tts_steps=${1:-40000}
 vocoder_steps=${2:-100000}
+vocoder_config=${3:-small}
 data=data/voice_slt
 exp=exp/voice_default
 export PATH="$PWD/.venv/bin:$PATH"
@@ -52,21 +56,21 @@ done
 
 # 5. The acoustic model.
 speech train conf/tts/small.yaml data.train=$data/shards/train_aligned data.valid=$data/shards/valid_aligned \
-    train.out_dir=$exp/tts train.max_steps="$tts_steps" --resume
+    train.out_dir=$exp/tts train.max_steps="$tts_steps" train.valid_every=250 train.checkpoint_every=250 \
+    ${TTS_OVERRIDES:-} --resume
 
 # 6. The vocoder, on the same recordings.
-speech train conf/vocoder/small.yaml data.train=$data/shards/train data.valid=$data/shards/valid \
-    train.out_dir=$exp/vocoder train.max_steps="$vocoder_steps" --resume
+speech train conf/vocoder/$vocoder_config.yaml data.train=$data/shards/train data.valid=$data/shards/valid \
+    train.out_dir=$exp/vocoder train.max_steps="$vocoder_steps" ${VOCODER_OVERRIDES:-} --resume
 
-# 7. Listen and score: the 100 held-out sentences, one file each (with a manifest), recognised back with the
-#    shipped recognizer (round-trip WER/CER; the same sentences as flite said them give the ceiling).
+# 7. Score: round-trip intelligibility of the 100 held-out sentences (ours and pocketsphinx, next to the
+#    same recognizers on flite's own audio), lost/repeated words on 20 long paragraphs, speed; with the
+#    Griffin-Lim baseline too. The audio stays in $exp/eval for listening.
 mkdir -p $exp/eval
-python -c "import json, sys; [print(json.loads(l)['text']) for l in open(sys.argv[1])]" $data/test.jsonl > $exp/eval/test.txt
-speech synthesize $exp/eval/test.txt --lines -o $exp/eval/audio --voice $exp/tts/best --vocoder $exp/vocoder/best
-if [ -f speech/assets/asr/config.json ]; then
-    speech eval $exp/eval/audio/test.jsonl --json $exp/eval/roundtrip.json --worst 5
-    speech eval $data/test.jsonl --json $exp/eval/roundtrip-flite.json --worst 5
-fi
+python tools/bench_tts.py $data/test.jsonl --voice $exp/tts/best --vocoder $exp/vocoder/best --work $exp/eval/vocoder \
+    | tee $exp/eval/bench_vocoder.md
+python tools/bench_tts.py $data/test.jsonl --voice $exp/tts/best --vocoder griffin-lim --work $exp/eval/griffin-lim \
+    | tee $exp/eval/bench_griffin_lim.md
 
 # 8. Ship the voice and the vocoder in the package (speech synthesize's defaults).
 mkdir -p speech/assets/voice speech/assets/vocoder
