@@ -19,20 +19,18 @@ has at least one frame, and separators have only silence (often none).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
 import torchaudio.functional as AF
-from safetensors.torch import load_file
 from torch import Tensor
 
 from speech.errors import SpeechError
 from speech.features import FeatureConfig, FeatureExtractor
+from speech.model_folder import config_must_match, read_model_folder
 from speech.models.asr import ASRModel, ASRModelConfig
 from speech.text.normalize import PAUSE_MARKS
 from speech.text.phonemes import Phonemizer, is_separator, synthesis_tokens
@@ -147,22 +145,11 @@ class PhonemeAligner:
     @classmethod
     def load(cls, folder: str | os.PathLike, device: str = "cpu") -> PhonemeAligner:
         """A model folder as ``speech train conf/aligner/...`` exports it."""
-        folder = Path(folder)
-        try:
-            config = json.loads((folder / "config.json").read_text())
-            weights = load_file(str(folder / "model.safetensors"))
-        except (OSError, ValueError) as error:
-            raise SpeechError(f"{folder}: not a model folder ({error})") from None
-        if config.get("task") != "aligner":
-            raise SpeechError(f"{folder}: a {config.get('task')!r} model, not a phoneme aligner")
-        try:
+        config, weights = read_model_folder(folder, "aligner", "a phoneme aligner")
+        with config_must_match(folder):
             model = ASRModel(ASRModelConfig(**config["model"]))
             model.load_state_dict(weights)
             return cls(model, FeatureConfig(**config["features"]), AlignerVocab(config["vocab"]), device)
-        except (KeyError, TypeError, RuntimeError) as error:
-            raise SpeechError(
-                f"{folder}: config and weights do not match ({str(error).splitlines()[0]})"
-            ) from None
 
     def tokens(self, text: str) -> list[str]:
         """The acoustic model's input tokens for a transcript."""

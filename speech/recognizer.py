@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 
 from speech.align import align_words
 from speech.assets import ASR_MODEL
@@ -32,6 +31,7 @@ from speech.data.batching import featurize_and_pad
 from speech.decode import greedy_decode
 from speech.errors import SpeechError
 from speech.features import FeatureConfig, FeatureExtractor
+from speech.model_folder import ModelError, config_must_match, read_model_folder
 from speech.models.asr import ASRModel, ASRModelConfig
 from speech.segment import is_silent, split_at_pauses
 from speech.text.vocab import CharVocab
@@ -40,10 +40,6 @@ from speech.transcript import Segment, Transcript
 DECODER_SETTINGS = "decoder.json"  # beam-search weights tuned for the model's LM, beside it
 
 Source = str | os.PathLike | tuple[np.ndarray, int]  # a file, or mono samples and their rate
-
-
-class ModelError(SpeechError):
-    """A model folder that cannot be loaded; the message names the folder and the problem."""
 
 
 @dataclass
@@ -123,22 +119,12 @@ class Recognizer:
         ``decoder.json`` there (written by ``tools/tune_decoder.py``).
         """
         folder = Path(folder)
-        try:
-            config = json.loads((folder / "config.json").read_text())
-            weights = load_file(str(folder / "model.safetensors"))
-        except (OSError, ValueError) as error:
-            raise ModelError(f"{folder}: not a model folder ({error})") from None
-        if config.get("task") != "asr":
-            raise ModelError(f"{folder}: a {config.get('task')!r} model, not a recognizer")
-        try:
+        config, weights = read_model_folder(folder, "asr", "a recognizer")
+        with config_must_match(folder):
             model = ASRModel(ASRModelConfig(**config["model"]))
             model.load_state_dict(weights)
             features = FeatureConfig(**config["features"])
             vocab = CharVocab(config["vocab"])
-        except (KeyError, TypeError, RuntimeError) as error:
-            raise ModelError(
-                f"{folder}: config and weights do not match ({str(error).splitlines()[0]})"
-            ) from None
         decoder = None
         if beam > 0:
             decoder = beam_decoder(folder, vocab, beam, lm, lexicon, **_decoder_settings(folder))

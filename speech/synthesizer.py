@@ -12,22 +12,19 @@ by it, and every phoneme keeps at least one frame, so no sound is ever dropped.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file
 
 from speech.assets import TTS_VOICE, VOCODER_MODEL
 from speech.errors import SpeechError
 from speech.features import FeatureConfig
+from speech.model_folder import config_must_match, read_model_folder
 from speech.models.tts import TTSModel, TTSModelConfig
 from speech.text.normalize import normalize_text
 from speech.text.phonemes import Phonemizer, is_separator, synthesis_tokens
@@ -108,23 +105,12 @@ class Synthesizer:
     ) -> Synthesizer:
         """A voice folder as ``speech train conf/tts/...`` exports it. ``vocoder``: a vocoder folder or object,
         "griffin-lim", or None for the shipped vocoder when there is one (Griffin-Lim otherwise)."""
-        folder = Path(folder)
-        try:
-            config = json.loads((folder / "config.json").read_text())
-            weights = load_file(str(folder / "model.safetensors"))
-        except (OSError, ValueError, SafetensorError) as error:
-            raise SpeechError(f"{folder}: not a voice folder ({error})") from None
-        if config.get("task") != "tts":
-            raise SpeechError(f"{folder}: a {config.get('task')!r} model, not a voice")
-        try:
+        config, weights = read_model_folder(folder, "tts", "a voice")
+        with config_must_match(folder):
             model = TTSModel(TTSModelConfig(**config["model"]))
             model.load_state_dict(weights)
             features = FeatureConfig(**config["features"])
             vocab = PhonemeVocab(config["vocab"])
-        except (KeyError, TypeError, ValueError, RuntimeError) as error:
-            raise SpeechError(
-                f"{folder}: config and weights do not match ({str(error).splitlines()[0]})"
-            ) from None
         if vocoder is None and (VOCODER_MODEL / "config.json").exists():
             vocoder = VOCODER_MODEL
         if vocoder == "griffin-lim":

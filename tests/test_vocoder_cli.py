@@ -21,7 +21,8 @@ from speech.cli import main
 from speech.data.importers import import_sphinx
 from speech.data.shards import write_shards
 from speech.features import FeatureConfig, FeatureExtractor
-from speech.vocoder import Vocoder, VocoderError
+from speech.model_folder import ModelError
+from speech.vocoder import Vocoder
 
 TINY = Path(__file__).resolve().parents[1] / "conf" / "vocoder" / "tiny.yaml"
 
@@ -110,7 +111,7 @@ def test_speech_vocode_audio_and_mel_files(
 def test_vocoder_folder_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     (tmp_path / "config.json").write_text(json.dumps({"task": "asr"}))
     (tmp_path / "model.safetensors").write_bytes(b"")
-    with pytest.raises(VocoderError, match="not a vocoder|not a model folder"):
+    with pytest.raises(ModelError, match="not a vocoder"):
         Vocoder.load(tmp_path)
     assert main(["vocode", "x.npy", "--model", str(tmp_path / "missing")]) == 1
     err = capsys.readouterr().err.strip()

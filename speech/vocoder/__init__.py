@@ -13,22 +13,19 @@ so the same input, seed and fold settings give the same samples whatever the thr
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file
 from threadpoolctl import threadpool_limits
 
 from speech.audio import read_audio
 from speech.errors import SpeechError
 from speech.features import FeatureConfig, FeatureExtractor
+from speech.model_folder import config_must_match, read_model_folder
 from speech.models.vocoder import VocoderModel, VocoderModelConfig
 from speech.vocoder.kernel import Weights, generate
 
@@ -102,23 +99,11 @@ class Vocoder:
     @classmethod
     def load(cls, folder: str | os.PathLike) -> Vocoder:
         """A model folder as ``speech train conf/vocoder/...`` exports it: model.safetensors + config.json."""
-        folder = Path(folder)
-        try:
-            config = json.loads((folder / "config.json").read_text())
-            weights = load_file(str(folder / "model.safetensors"))
-        except (OSError, ValueError, SafetensorError) as error:
-            raise VocoderError(f"{folder}: not a model folder ({error})") from None
-        if config.get("task") != "vocoder":
-            raise VocoderError(f"{folder}: a {config.get('task')!r} model, not a vocoder")
-        try:
+        config, weights = read_model_folder(folder, "vocoder", "a vocoder")
+        with config_must_match(folder):
             model = VocoderModel(VocoderModelConfig(**config["model"]))
             model.load_state_dict(weights)
-            features = FeatureConfig(**config["features"])
-        except (KeyError, TypeError, ValueError, RuntimeError) as error:
-            raise VocoderError(
-                f"{folder}: config and weights do not match ({str(error).splitlines()[0]})"
-            ) from None
-        return cls(model, features)
+            return cls(model, FeatureConfig(**config["features"]))
 
     def check_mel(self, mel: np.ndarray, source: str = "mel") -> np.ndarray:
         mel = np.asarray(mel)

@@ -1,0 +1,51 @@
+"""Reading the model folders ``speech train`` exports (``config.json`` + ``model.safetensors``), with the same
+one-line errors for every kind of model: recognizer, aligner, voice, vocoder."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from torch import Tensor
+
+from speech.errors import SpeechError
+
+
+class ModelError(SpeechError):
+    """A model folder that cannot be loaded; the message names the folder and the problem."""
+
+
+def read_model_folder(
+    folder: str | os.PathLike, task: str, kind: str
+) -> tuple[dict[str, Any], dict[str, Tensor]]:
+    """The exported config and weights of a ``task`` model; ``kind`` names it in errors ("a vocoder")."""
+    folder = Path(folder)
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError) as error:
+        raise ModelError(f"{folder}: not a model folder ({error})") from None
+    found = config.get("task") if isinstance(config, dict) else None
+    if found != task:
+        raise ModelError(f"{folder}: a {found!r} model, not {kind}")
+    try:
+        weights = load_file(str(folder / "model.safetensors"))
+    except (OSError, ValueError, SafetensorError) as error:
+        raise ModelError(f"{folder}: unreadable weights ({error})") from None
+    return config, weights
+
+
+@contextmanager
+def config_must_match(folder: str | os.PathLike) -> Iterator[None]:
+    """Building the model from the config and loading its weights: any mismatch becomes one ModelError."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise ModelError(
+            f"{folder}: config and weights do not match ({str(error).splitlines()[0]})"
+        ) from None
