@@ -13,7 +13,6 @@ from torch import Tensor
 
 from speech.data.batching import Batch
 from speech.decode import greedy_decode
-from speech.features import FeatureExtractor, RunningStats
 from speech.models.asr import ASRModel, ASRModelConfig
 from speech.tasks.base import Task
 from speech.text.normalize import normalize_text
@@ -33,20 +32,9 @@ class ASRTask(Task):
             config.model, input_dims=config.features.dims, vocab_size=len(self.vocab)
         )
         super().__init__(config)
-        self.extractor = FeatureExtractor(config.features)
-
-    def featurize(self, audio: Tensor) -> Tensor:
-        return self.extractor(audio)
 
     def build_model(self) -> ASRModel:
         return ASRModel(self.config.model, self.config.augment)
-
-    def prepare(self, model: ASRModel, batches: Iterable[Batch]) -> None:
-        stats = RunningStats(self.config.features.dims)
-        for batch in batches:
-            for features, length in zip(batch.features, batch.lengths, strict=True):
-                stats.update(features[:length])
-        model.normalize.load_state_dict(stats.normalizer().state_dict())
 
     def build_vocab(self) -> Vocab:
         return CharVocab.english()

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from torch import Tensor, nn
 
 from speech.data.batching import Batch
+from speech.features import FeatureExtractor, RunningStats
 from speech.train.config import ExperimentConfig
 
 
@@ -24,16 +25,23 @@ class Task:
 
     def __init__(self, config: ExperimentConfig):
         self.config = config
+        self.extractor = FeatureExtractor(config.features)
 
     def featurize(self, audio: Tensor) -> Tensor:
-        """One utterance's waveform -> the model's input frames (runs in DataLoader workers)."""
-        raise NotImplementedError
+        """One utterance's waveform -> the model's frames, input or target (runs in DataLoader workers)."""
+        return self.extractor(audio)
 
     def build_model(self) -> nn.Module:
         raise NotImplementedError
 
     def prepare(self, model: nn.Module, batches: Iterable[Batch]) -> None:
-        """One-off set-up from training data before the first step, e.g. normalisation statistics."""
+        """One-off set-up from training data before the first step: every model here normalises its frames
+        with the corpus mean and deviation (``model.normalize``), measured on the first batches."""
+        stats = RunningStats(self.config.features.dims)
+        for batch in batches:
+            for features, length in zip(batch.features, batch.lengths, strict=True):
+                stats.update(features[:length])
+        model.normalize.load_state_dict(stats.normalizer().state_dict())
 
     def loss(self, model: nn.Module, batch: Batch) -> tuple[Tensor, dict[str, float]]:
         """The scalar to minimise and any extra numbers to log for this batch."""

@@ -20,7 +20,6 @@ from torch import Tensor
 from speech.assets import ASR_MODEL
 from speech.data.batching import Batch
 from speech.errors import SpeechError
-from speech.features import FeatureExtractor, RunningStats
 from speech.models.tts import TTSModel, TTSModelConfig, lengths_mask
 from speech.recognizer import Recognizer
 from speech.tasks.base import Task
@@ -61,21 +60,10 @@ class TTSTask(Task):
             config.model, vocab_size=len(self.vocab), n_mels=config.features.n_mels
         )
         super().__init__(config)
-        self.extractor = FeatureExtractor(config.features)
         self.speaker_ids = {name: i for i, name in enumerate(config.model.speakers)}
-
-    def featurize(self, audio: Tensor) -> Tensor:
-        return self.extractor(audio)
 
     def build_model(self) -> TTSModel:
         return TTSModel(self.config.model)
-
-    def prepare(self, model: TTSModel, batches: Iterable[Batch]) -> None:
-        stats = RunningStats(self.config.features.dims)
-        for batch in batches:
-            for features, length in zip(batch.features, batch.lengths, strict=True):
-                stats.update(features[:length])
-        model.normalize.load_state_dict(stats.normalizer().state_dict())
 
     def inputs(self, batch: Batch) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
         """Token ids (B, N), token counts (B,), frames per token (B, N) and speaker ids (B,) or None."""

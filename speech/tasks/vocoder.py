@@ -19,7 +19,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from speech.data.batching import Batch
-from speech.features import FeatureExtractor, RunningStats
 from speech.models.vocoder import VocoderModel, VocoderModelConfig, interpolate_frames
 from speech.tasks.base import Task
 from speech.train.config import ConfigError, ExperimentConfig
@@ -43,20 +42,9 @@ class VocoderTask(Task):
             config.model, input_dims=config.features.n_mels, hop_length=config.features.hop_length
         )
         super().__init__(config)
-        self.extractor = FeatureExtractor(config.features)
-
-    def featurize(self, audio: Tensor) -> Tensor:
-        return self.extractor(audio)
 
     def build_model(self) -> VocoderModel:
         return VocoderModel(self.config.model)
-
-    def prepare(self, model: VocoderModel, batches: Iterable[Batch]) -> None:
-        stats = RunningStats(self.config.features.dims)
-        for batch in batches:
-            for features, length in zip(batch.features, batch.lengths, strict=True):
-                stats.update(features[:length])
-        model.normalize.load_state_dict(stats.normalizer().state_dict())
 
     def segments(
         self, model: VocoderModel, batch: Batch, generator: torch.Generator | None = None
