@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
+from speech.audio import atomic_output
 from speech.errors import SpeechError
 
 STEP_DIR = re.compile(r"^step-(\d+)$")
@@ -61,15 +62,10 @@ def unflatten_state(skeleton: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 
 def save_weights(path: str | os.PathLike, state_dict: dict[str, torch.Tensor]) -> None:
-    """Weights as safetensors, written to a temporary file and renamed into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    save_file(
-        {name: tensor.detach().cpu().contiguous().clone() for name, tensor in state_dict.items()},
-        str(temporary),
-    )
-    os.replace(temporary, path)
+    """Weights as safetensors, written atomically with ordinary file permissions."""
+    tensors = {name: tensor.detach().cpu().contiguous().clone() for name, tensor in state_dict.items()}
+    with atomic_output(path, "wb") as stream:
+        stream.write(save(tensors))
 
 
 def save_checkpoint(root: str | os.PathLike, step: int, model_state: dict, trainer_state: dict) -> Path:
@@ -82,7 +78,7 @@ def save_checkpoint(root: str | os.PathLike, step: int, model_state: dict, train
     save_weights(temporary / "model.safetensors", model_state)
     tensors: dict[str, torch.Tensor] = {}
     skeleton = flatten_state(trainer_state, tensors)
-    save_file(tensors, str(temporary / "state.safetensors"))
+    save_weights(temporary / "state.safetensors", tensors)
     (temporary / "state.json").write_text(json.dumps(skeleton))
     for file in temporary.iterdir():
         with file.open("rb") as stream:

@@ -57,6 +57,8 @@ def test_speech_train_end_to_end(tmp_path: Path, real_shards: Path, capsys: pyte
     assert exported["metrics"]["loss"] < 4.0
     model = ASRTask(load_config(TINY)).build_model()
     model.load_state_dict(_weights(out / "last" / "model.safetensors"))  # the exported weights fit the model
+    config_mode = (out / "last" / "config.json").stat().st_mode & 0o777
+    assert (out / "last" / "model.safetensors").stat().st_mode & 0o777 == config_mode  # not owner-only
 
 
 def test_killed_run_resumes_exactly(tmp_path: Path, real_shards: Path) -> None:
