@@ -1,7 +1,7 @@
 """Benchmark: a voice's intelligibility, robustness on long text, and end-to-end speed.
 
     python tools/bench_tts.py MANIFEST [--voice DIR] [--vocoder DIR|griffin-lim] [--sentences 100]
-                              [--paragraphs 20] [--work DIR]
+                              [--paragraphs 20] [--more-text MANIFEST...] [--work DIR]
 
 MANIFEST holds held-out sentences with reference audio of them (for the default voice, flite slt's own
 recordings: data/voice_slt/test.jsonl from pipelines/voice_default). Three measurements:
@@ -9,7 +9,7 @@ recordings: data/voice_slt/test.jsonl from pipelines/voice_default). Three measu
 1. Round trip: the voice says each sentence; our recognizer (greedy and beam + LM) and pocketsphinx transcribe
    it; WER and CER against the text, next to the same recognizers on the reference audio. Target: the voice's
    CER at most 1.5x the reference's, with both recognizers.
-2. Robustness: paragraphs of 300+ characters (the manifest's sentences, joined in order), said by the voice
+2. Robustness: paragraphs of 300+ characters (the manifests' sentences, joined in order), said by the voice
    and by flite slt; lost words (deletions) and repeated words (an inserted word equal to a neighbour) in our
    recognizer's transcript. A voice that skips or loops shows far more of both than the reference does.
 3. Speed: text in, samples out through ``Synthesizer.synthesize_many`` (acoustic model + vocoder), as a
@@ -95,6 +95,9 @@ def main() -> None:
     )
     parser.add_argument("--sentences", type=int, default=100, help="sentences for the round trip")
     parser.add_argument("--paragraphs", type=int, default=20, help="long paragraphs for robustness")
+    parser.add_argument(
+        "--more-text", nargs="*", default=[], help="more held-out manifests whose sentences make paragraphs"
+    )
     parser.add_argument("--work", default=None, help="keep the audio here (default: a temporary folder)")
     args = parser.parse_args()
 
@@ -137,7 +140,8 @@ def main() -> None:
         texts, _ = pocketsphinx_transcribe(paths, os.cpu_count() or 1)
         print(f"| {name} | pocketsphinx 5 | {scores(references, texts)} |")
 
-    paragraphs = paragraphs_from([u.text for u in utterances], args.paragraphs)
+    texts = [u.text for path in [args.manifest, *args.more_text] for u in read_manifest(path)]
+    paragraphs = paragraphs_from(texts, args.paragraphs)
     said = [normalize_text(p) for p in paragraphs]
     voice_audio = [(s.samples, synthesizer.sample_rate) for s in synthesizer.synthesize_many(paragraphs)]
     print(

@@ -9,7 +9,7 @@
 # resumes from its newest checkpoint). Extra `key=value` overrides for the acoustic model and the vocoder go
 # in TTS_OVERRIDES and VOCODER_OVERRIDES, e.g. the shipped CPU run (see speech/assets/voice/MODEL_CARD.md):
 #
-#   TTS_OVERRIDES="data.batch_seconds=50 optim.warmup_steps=300" bash pipelines/voice_default/run.sh 2600 2400 fast
+#   TTS_OVERRIDES="data.batch_seconds=50 optim.warmup_steps=300" bash pipelines/voice_default/run.sh 4400 0
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tts_steps=${1:-40000}
@@ -59,21 +59,27 @@ speech train conf/tts/small.yaml data.train=$data/shards/train_aligned data.vali
     train.out_dir=$exp/tts train.max_steps="$tts_steps" train.valid_every=250 train.checkpoint_every=250 \
     ${TTS_OVERRIDES:-} --resume
 
-# 6. The vocoder, on the same recordings.
-speech train conf/vocoder/$vocoder_config.yaml data.train=$data/shards/train data.valid=$data/shards/valid \
-    train.out_dir=$exp/vocoder train.max_steps="$vocoder_steps" ${VOCODER_OVERRIDES:-} --resume
+# 6. The vocoder, on the same recordings (VOCODER_STEPS=0: none, the voice is heard through Griffin-Lim).
+if [ "$vocoder_steps" -gt 0 ]; then
+    speech train conf/vocoder/$vocoder_config.yaml data.train=$data/shards/train data.valid=$data/shards/valid \
+        train.out_dir=$exp/vocoder train.max_steps="$vocoder_steps" ${VOCODER_OVERRIDES:-} --resume
+fi
 
 # 7. Score: round-trip intelligibility of the 100 held-out sentences (ours and pocketsphinx, next to the
-#    same recognizers on flite's own audio), lost/repeated words on 20 long paragraphs, speed; with the
-#    Griffin-Lim baseline too. The audio stays in $exp/eval for listening.
+#    same recognizers on flite's own audio), lost/repeated words on 20 long paragraphs (test and validation
+#    sentences), speed; with the vocoder and with Griffin-Lim. The audio stays in $exp/eval for listening.
 mkdir -p $exp/eval
-python tools/bench_tts.py $data/test.jsonl --voice $exp/tts/best --vocoder $exp/vocoder/best --work $exp/eval/vocoder \
-    | tee $exp/eval/bench_vocoder.md
-python tools/bench_tts.py $data/test.jsonl --voice $exp/tts/best --vocoder griffin-lim --work $exp/eval/griffin-lim \
-    | tee $exp/eval/bench_griffin_lim.md
+for vocoder in $exp/vocoder/best griffin-lim; do
+    [ "$vocoder" = griffin-lim ] || [ "$vocoder_steps" -gt 0 ] || continue
+    python tools/bench_tts.py $data/test.jsonl --more-text $data/valid.jsonl --voice $exp/tts/best \
+        --vocoder "$vocoder" --work "$exp/eval/$(basename "$vocoder")" | tee "$exp/eval/bench-$(basename "$vocoder").md"
+done
 
-# 8. Ship the voice and the vocoder in the package (speech synthesize's defaults).
-mkdir -p speech/assets/voice speech/assets/vocoder
+# 8. Ship the voice (and the vocoder) in the package: speech synthesize's defaults.
+mkdir -p speech/assets/voice
 cp $exp/tts/best/model.safetensors $exp/tts/best/config.json speech/assets/voice/
-cp $exp/vocoder/best/model.safetensors $exp/vocoder/best/config.json speech/assets/vocoder/
-du -ch speech/assets/voice/* speech/assets/vocoder/* | tail -1
+if [ "$vocoder_steps" -gt 0 ]; then
+    mkdir -p speech/assets/vocoder
+    cp $exp/vocoder/best/model.safetensors $exp/vocoder/best/config.json speech/assets/vocoder/
+fi
+du -ch speech/assets/voice/* | tail -1
