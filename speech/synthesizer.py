@@ -35,6 +35,7 @@ PARAGRAPH_PAUSE_S = 0.6
 MAX_TOKENS = 200  # a longer sentence is cut at a comma (else a word boundary): bounded memory per batch
 BATCH_TOKENS = 3000  # tokens (padded) per acoustic-model batch
 MIN_RATE, MAX_RATE = 0.25, 4.0
+PARAGRAPH_BREAK = re.compile(r"\n\s*\n")  # a blank line
 
 
 @dataclass
@@ -142,7 +143,7 @@ class Synthesizer:
         plans: list[list[list[list[str]]]] = []  # text -> paragraphs -> sentences -> tokens
         for index, text in enumerate(texts):
             try:
-                paragraphs = [self._sentences(p) for p in re.split(r"\n\s*\n", text)]
+                paragraphs = [self._sentences(p) for p in PARAGRAPH_BREAK.split(text)]
             except SpeechError as error:
                 paragraphs, results[index].error = [], str(error)
             paragraphs = [p for p in paragraphs if p]
@@ -186,7 +187,7 @@ class Synthesizer:
     def sentences(self, text: str) -> list[list[str]]:
         """The acoustic model's input tokens for each sentence of ``text``, as :meth:`synthesize` cuts it
         (phonemes between word boundaries): to inspect what will be said."""
-        return [s for paragraph in re.split(r"\n\s*\n", text) for s in self._sentences(paragraph)]
+        return [s for paragraph in PARAGRAPH_BREAK.split(text) for s in self._sentences(paragraph)]
 
     def mels(
         self, sentences: list[list[str]], rate: float = 1.0, speaker: int | None = None, seed: int = 0
@@ -216,14 +217,7 @@ class Synthesizer:
                 tokens = torch.nn.utils.rnn.pad_sequence(ids, batch_first=True).to(self.device)
                 lengths = torch.tensor([len(i) for i in ids])
                 speakers = None if speaker is None else torch.full((len(batch),), speaker, device=self.device)
-                minimum = torch.tensor(
-                    [
-                        [0 if is_separator(t) else 1 for t in sentences[i]]
-                        + [0] * (tokens.shape[1] - len(sentences[i]))
-                        for i in batch
-                    ],
-                    device=self.device,
-                )
+                minimum = minimum_frames([sentences[i] for i in batch], tokens.shape[1]).to(self.device)
                 _, log_durations = self.model.encode(tokens, lengths, speakers)
                 durations = self.model.durations(log_durations, lengths, rate, minimum)
                 frames, frame_lengths = self.model.generate(tokens, lengths, durations, speakers)
@@ -240,6 +234,14 @@ class Synthesizer:
         if not sentences:
             return []
         return self.vocoder.vocode_many(self.mels(sentences, rate, speaker, seed), seed=seed)
+
+
+def minimum_frames(sentences: list[list[str]], width: int) -> torch.Tensor:
+    """(B, width) frames each token keeps however fast it is spoken: 1 for a phoneme, so no sound is ever
+    dropped; 0 for word boundaries, pause marks and padding."""
+    return torch.tensor(
+        [[0 if is_separator(t) else 1 for t in s] + [0] * (width - len(s)) for s in sentences]
+    )
 
 
 @lru_cache(maxsize=4096)

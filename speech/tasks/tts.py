@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from functools import cached_property
 from typing import Any
 
 import jiwer
@@ -22,6 +23,7 @@ from speech.data.batching import Batch
 from speech.errors import SpeechError
 from speech.models.tts import TTSModel, TTSModelConfig, lengths_mask
 from speech.recognizer import Recognizer
+from speech.synthesizer import minimum_frames
 from speech.tasks.base import Task
 from speech.text.normalize import normalize_text
 from speech.text.vocab import PhonemeVocab
@@ -157,9 +159,11 @@ class TTSTask(Task):
             "generated": AudioMedia(samples, rate, caption=f"{batch.ids[0]} (true durations, Griffin-Lim)"),
         }
         metrics = {"free_mel_l1": free_l1.item(), "duration_mae": mae.item()}
-        recognizer = self._recognizer()
+        recognizer = self.recognizer
         if recognizer is not None:
-            mel, frame_lengths = model.generate(tokens, lengths, predicted, speakers)
+            minimum = minimum_frames(list(batch.phonemes[keep]), tokens.shape[1]).to(tokens.device)
+            spoken = model.durations(log_durations, lengths, minimum=minimum)  # as the Synthesizer speaks
+            mel, frame_lengths = model.generate(tokens, lengths, spoken, speakers)
             audio = [
                 vocoder.vocode(m[:n].float().cpu().numpy())
                 for m, n in zip(mel, frame_lengths.tolist(), strict=True)
@@ -171,11 +175,10 @@ class TTSTask(Task):
             metrics["roundtrip_cer"] = jiwer.cer(said, heard)
         return metrics, media
 
-    def _recognizer(self) -> Recognizer | None:
-        """The shipped recognizer (greedy), loaded once; None when the project has none to hear with."""
-        if not hasattr(self, "_heard_by"):
-            self._heard_by = Recognizer.load() if (ASR_MODEL / "config.json").exists() else None
-        return self._heard_by
+    @cached_property
+    def recognizer(self) -> Recognizer | None:
+        """The shipped recognizer (greedy), loaded at the first validation; None when the project has none."""
+        return Recognizer.load() if (ASR_MODEL / "config.json").exists() else None
 
     def export(self) -> dict:
         return {**super().export(), "vocab": list(self.vocab.tokens)}
