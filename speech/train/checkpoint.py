@@ -79,10 +79,8 @@ def save_checkpoint(root: str | os.PathLike, step: int, model_state: dict, train
     tensors: dict[str, torch.Tensor] = {}
     skeleton = flatten_state(trainer_state, tensors)
     save_weights(temporary / "state.safetensors", tensors)
-    (temporary / "state.json").write_text(json.dumps(skeleton))
-    for file in temporary.iterdir():
-        with file.open("rb") as stream:
-            os.fsync(stream.fileno())
+    with atomic_output(temporary / "state.json", "w") as stream:  # each file is synced to disk as it closes
+        stream.write(json.dumps(skeleton))
     if final.exists():
         shutil.rmtree(final)
     os.replace(temporary, final)
