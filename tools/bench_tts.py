@@ -35,6 +35,7 @@ from speech.assets import TTS_VOICE
 from speech.audio import write_audio
 from speech.data.manifest import read_manifest
 from speech.recognizer import Recognizer
+from speech.scoring import error_rates
 from speech.synthesizer import Synthesizer
 from speech.text.normalize import normalize_text
 
@@ -80,8 +81,8 @@ def lost_and_repeated(reference: str, hypothesis: str) -> tuple[int, int]:
 
 
 def scores(references: list[str], texts: list[str]) -> str:
-    hypotheses = [normalize_text(text) for text in texts]
-    return f"{100 * jiwer.wer(references, hypotheses):.1f}% | {100 * jiwer.cer(references, hypotheses):.1f}%"
+    rates = error_rates(references, [normalize_text(text) for text in texts])
+    return f"{100 * rates['wer']:.1f}% | {100 * rates['cer']:.1f}%"
 
 
 def main() -> None:
