@@ -55,6 +55,7 @@ class OptimConfig:
 @dataclass
 class RunConfig:
     out_dir: str = "exp/run"
+    init_from: str = ""  # a model folder (e.g. speech/assets/asr) whose weights start the run: fine-tuning
     max_steps: int = 10_000
     log_every: int = 50
     valid_every: int = 1000
@@ -211,6 +212,9 @@ def check_paths(config: ExperimentConfig) -> None:
         folder = getattr(config.data, key)
         if folder and not (Path(folder) / "shards.json").is_file():
             raise ConfigError(f"data.{key}: {folder} holds no shards.json (write it with `speech shard`)")
+    init = config.train.init_from
+    if init and not (Path(init) / "model.safetensors").is_file():
+        raise ConfigError(f"train.init_from: {init} holds no model.safetensors (an exported model folder)")
 
 
 def save_config(config: ExperimentConfig, path: str | os.PathLike) -> None:

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from speech.audio import atomic_output
 from speech.data.batching import Batch
 from speech.data.loader import BatchStream, shard_loader
+from speech.model_folder import config_must_match, read_model_folder
 from speech.tasks import TASKS, Task
 from speech.train import distributed
 from speech.train.checkpoint import (
@@ -148,6 +149,14 @@ class Trainer:
         set_rng_state(state["rng"])
         log.info("resumed from %s at step %d", folder, self.step)
 
+    def initialize_from(self, folder: Path) -> None:
+        """Start from an exported model's weights, its normalisation statistics included (fine-tuning a
+        shipped model on new recordings, or continuing one in a later run with a fresh schedule)."""
+        _, weights = read_model_folder(folder, self.task.name, f"a {self.task.name} model")
+        with config_must_match(folder):
+            self.model.load_state_dict(weights)
+        log.info("initialised from %s", folder)
+
     def checkpoint(self) -> None:
         if self.env.is_main:
             folder = save_checkpoint(
@@ -174,6 +183,8 @@ class Trainer:
         checkpoints = list_checkpoints(self.out_dir / "checkpoints") if resume else []
         if checkpoints:
             self.restore(checkpoints[-1])
+        elif config.train.init_from:
+            self.initialize_from(Path(config.train.init_from))
         else:
             self.task.prepare(self.model, self._stats_batches())
             torch.manual_seed(config.train.seed + 1000 * env.rank)  # distinct dropout and masks per rank

@@ -154,3 +154,41 @@ def test_two_process_ddp_matches_one_process_with_the_same_global_batch(
         assert torch.allclose(tensor, rank0[name], atol=1e-5), name
         moved = max(moved, (tensor - initial[name]).abs().max().item())
     assert moved > 1e-3  # the comparison is not between two untrained models
+
+
+SHIPPED_ASR = REPO / "speech" / "assets" / "asr"
+SMALL = REPO / "conf" / "asr" / "small.yaml"
+
+
+def test_init_from_fine_tunes_the_shipped_recognizer(tmp_path: Path, real_shards: Path) -> None:
+    base = [f"data.train={real_shards}", f"data.valid={real_shards}", f"train.init_from={SHIPPED_ASR}"]
+    base += ["optim.warmup_steps=1", "optim.lr=5e-4", "data.batch_seconds=30", "tracking.mode=disabled"]
+    untouched = Trainer(load_config(SMALL, [*base, f"train.out_dir={tmp_path / 'zero'}", "train.max_steps=0"]))
+    untouched.fit()
+    valid = BatchStream(str(real_shards), untouched.task.featurize, 30.0)
+    untouched.model.eval()
+    before, _ = untouched.task.evaluate(untouched.model, valid)
+    shipped = _weights(SHIPPED_ASR / "model.safetensors")
+    exported = _weights(tmp_path / "zero" / "last" / "model.safetensors")
+    assert all(torch.equal(shipped[name], exported[name]) for name in shipped)  # normaliser included
+
+    tuned = Trainer(load_config(SMALL, [*base, f"train.out_dir={tmp_path / 'tuned'}", "train.max_steps=8"]))
+    after = tuned.fit()
+    # Fine-tuning on the real read speech fits it better than the shipped model does.
+    assert after["loss"] < 0.9 * before["loss"]
+
+
+def test_init_from_a_model_of_another_shape_is_one_line(tmp_path: Path, real_shards: Path) -> None:
+    status = main(
+        [
+            "train",
+            str(TINY),
+            f"data.train={real_shards}",
+            f"train.out_dir={tmp_path}",
+            f"train.init_from={SHIPPED_ASR}",
+            "train.max_steps=2",
+        ]
+    )
+    assert status == 1
+    with pytest.raises(Exception, match="holds no model.safetensors"):
+        Trainer(load_config(TINY, [f"data.train={real_shards}", f"train.init_from={tmp_path}"]))
