@@ -5,7 +5,11 @@
 #   bash pipelines/asr_default/run.sh ../shared/data/fsdd [STEPS]
 #
 # Stages are skipped when their output exists, so the script can be re-run after an interruption
-# (training itself resumes from its newest checkpoint).
+# (training itself resumes from its newest checkpoint). Extra `key=value` overrides for training go in
+# TRAIN_OVERRIDES, e.g. continuing the shipped model with a fresh schedule (how it was trained further,
+# see speech/assets/asr/MODEL_CARD.md):
+#
+#   TRAIN_OVERRIDES="train.init_from=speech/assets/asr optim.lr=1e-3" bash pipelines/asr_default/run.sh FSDD 6000
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 fsdd=${1:?usage: run.sh FSDD_DIR [STEPS]}
@@ -36,7 +40,7 @@ fi
 
 # 3. Train (resumes if interrupted).
 speech train conf/asr/small.yaml data.train=$data/shards/train data.valid=$data/shards/valid150 \
-    train.out_dir=$exp train.max_steps="$steps" --resume
+    train.out_dir=$exp train.max_steps="$steps" ${TRAIN_OVERRIDES:-} --resume
 
 # 4. A character 6-gram LM from the training text, beside the best model (lexicon-free beam search: open
 #    vocabulary, so the held-out sentences' new words can still be recognised), and its weights tuned on

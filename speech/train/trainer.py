@@ -102,18 +102,14 @@ class Trainer:
                 step, optim.warmup_steps, config.train.max_steps, optim.schedule, optim.min_lr_ratio
             ),
         )
-        self.stream = train_stream or BatchStream(
+        self.stream = train_stream or self._batches(
             config.data.train,
-            self.task.featurize,
-            config.data.batch_seconds,
             shuffle=True,
             shuffle_buffer=config.data.shuffle_buffer,
             repeat=True,
             seed=config.train.seed,
             rank=self.env.rank,
             world_size=self.env.world_size,
-            max_batch_size=config.data.max_batch_size,
-            keep_audio=self.task.needs_audio,
         )
         self.step = 0
         self.best: float | None = None
@@ -228,14 +224,20 @@ class Trainer:
         distributed.teardown(env)
         return metrics
 
-    def _stats_batches(self) -> Iterator[Batch]:
-        """The same first batches on every rank (an unsplit, unshuffled stream), so statistics agree."""
-        stream = BatchStream(
-            self.stream.urls,
+    def _batches(self, source: str | list[str], **options) -> BatchStream:
+        """A stream of this task's batches (features, and waveforms when the task needs them) from shards."""
+        return BatchStream(
+            source,
             self.task.featurize,
             self.config.data.batch_seconds,
+            max_batch_size=self.config.data.max_batch_size,
             keep_audio=self.task.needs_audio,
+            **options,
         )
+
+    def _stats_batches(self) -> Iterator[Batch]:
+        """The same first batches on every rank (an unsplit, unshuffled stream), so statistics agree."""
+        stream = self._batches(self.stream.urls)
         for count, batch in enumerate(stream):
             if count >= self.config.data.stats_batches:
                 return
@@ -292,13 +294,7 @@ class Trainer:
         """Validate on rank 0 while the others wait; keep the best model by ``train.best_metric``."""
         metrics: dict[str, float] = {}
         if self.env.is_main:
-            stream = BatchStream(
-                self.config.data.valid,
-                self.task.featurize,
-                self.config.data.batch_seconds,
-                max_batch_size=self.config.data.max_batch_size,
-                keep_audio=self.task.needs_audio,
-            )
+            stream = self._batches(self.config.data.valid)
             self.model.eval()
             with self._autocast():
                 metrics, media = self.task.evaluate(
