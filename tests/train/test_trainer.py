@@ -163,7 +163,9 @@ SMALL = REPO / "conf" / "asr" / "small.yaml"
 def test_init_from_fine_tunes_the_shipped_recognizer(tmp_path: Path, real_shards: Path) -> None:
     base = [f"data.train={real_shards}", f"data.valid={real_shards}", f"train.init_from={SHIPPED_ASR}"]
     base += ["optim.warmup_steps=1", "optim.lr=5e-4", "data.batch_seconds=30", "tracking.mode=disabled"]
-    untouched = Trainer(load_config(SMALL, [*base, f"train.out_dir={tmp_path / 'zero'}", "train.max_steps=0"]))
+    untouched = Trainer(
+        load_config(SMALL, [*base, f"train.out_dir={tmp_path / 'zero'}", "train.max_steps=0"])
+    )
     untouched.fit()
     valid = BatchStream(str(real_shards), untouched.task.featurize, 30.0)
     untouched.model.eval()
