@@ -159,12 +159,16 @@ class SpecAugmentConfig:
     freq_width: int = 15  # at most this many feature channels per mask
     time_masks: int = 2
     time_fraction: float = 0.05  # each time mask covers at most this fraction of the utterance
+    warp: float = 0.0  # stretch or squeeze the mel axis by up to this fraction (0.1: factors 0.9-1.1)
 
 
 class SpecAugment(nn.Module):
-    """Frequency and time masking (Park et al., 2019), independently per utterance, training only.
+    """Frequency warping, then frequency and time masking (Park et al., 2019), independently per utterance,
+    training only.
 
-    Masks are set to zero, which after global normalisation is the corpus mean.
+    The warp is vocal tract length perturbation (Jaitly and Hinton, 2013) done on the mel axis: a shorter or
+    longer vocal tract moves every formant by one factor, so a recognizer that has heard a few voices
+    learns to expect others. Masks are set to zero, which after global normalisation is the corpus mean.
     """
 
     def __init__(self, config: SpecAugmentConfig = SpecAugmentConfig()):
@@ -174,6 +178,8 @@ class SpecAugment(nn.Module):
     def forward(self, features: Tensor, lengths: Tensor, generator: torch.Generator | None = None) -> Tensor:
         if not self.training:
             return features
+        if self.config.warp > 0:
+            features = warp_frequencies(features, self.config.warp, generator)
         batch, frames, dims = features.shape
         keep = torch.ones(batch, frames, dims, dtype=torch.bool, device=features.device)
         frame_index = torch.arange(frames, device=features.device)
@@ -184,6 +190,22 @@ class SpecAugment(nn.Module):
         for _ in range(self.config.time_masks):
             keep &= ~_band(frame_index, batch, lengths, max_widths, generator)[:, :, None]
         return features * keep
+
+
+def warp_frequencies(features: Tensor, max_warp: float, generator: torch.Generator | None = None) -> Tensor:
+    """Each utterance's channels resampled at ``index / factor`` (factor drawn from 1 +- ``max_warp``):
+    factors above 1 move formants up, below 1 down; channels past the top repeat the last one."""
+    batch, _, dims = features.shape
+    factors = 1 + max_warp * (2 * torch.rand(batch, generator=generator) - 1)
+    source = (torch.arange(dims)[None, :] / factors[:, None]).clamp(max=dims - 1).to(features.device)
+    low = source.floor().long()
+    high = (low + 1).clamp(max=dims - 1)
+    weight = (source - low).to(features.dtype)[:, None, :]
+
+    def pick(index: Tensor) -> Tensor:
+        return features.gather(2, index[:, None, :].expand_as(features))
+
+    return pick(low) * (1 - weight) + pick(high) * weight
 
 
 def _band(

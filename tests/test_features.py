@@ -17,6 +17,7 @@ from speech.features import (
     RunningStats,
     SpecAugment,
     SpecAugmentConfig,
+    warp_frequencies,
 )
 
 
@@ -121,3 +122,20 @@ def test_spec_augment_masks_inside_each_utterance() -> None:
     again = augment(features, lengths, torch.Generator().manual_seed(0))
     assert torch.equal(masked, again)  # seeded: reproducible
     assert torch.equal(augment.eval()(features, lengths), features)
+
+
+def test_frequency_warp_moves_each_utterances_formants_by_one_bounded_factor() -> None:
+    # A tone's log-mel: one bright channel. Warping by a factor f moves it from channel c to about c * f.
+    samples = np.sin(2 * np.pi * 1500 * np.arange(16000) / 16000).astype(np.float32)
+    tone = FeatureExtractor(FeatureConfig())(torch.from_numpy(samples))
+    peak = int(tone.mean(0).argmax())
+    features = tone.expand(64, -1, -1).clone()
+    warped = warp_frequencies(features, 0.1, torch.Generator().manual_seed(0))
+    peaks = warped.mean(1).argmax(1)
+    assert warped.shape == features.shape
+    assert ((peaks >= int(0.9 * peak) - 1) & (peaks <= round(1.1 * peak) + 1)).all()
+    assert (peaks < peak).any() and (peaks > peak).any()  # both directions, per utterance
+    unwarped = warp_frequencies(features, 0.0)
+    assert torch.allclose(unwarped, features)
+    augment = SpecAugment(SpecAugmentConfig(freq_masks=0, time_masks=0, warp=0.1))
+    assert torch.equal(augment.eval()(features, torch.full((64,), features.shape[1])), features)
