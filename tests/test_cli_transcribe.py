@@ -6,6 +6,7 @@ tests check the job: inputs, outputs, timestamps, resuming, failures, exit codes
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -22,6 +23,7 @@ from speech.data.importers import import_sphinx
 from speech.data.manifest import write_manifest
 from speech.data.shards import write_shards
 from speech.recognizer import ModelError, Recognizer
+from speech.scoring import error_rates
 from speech.train.config import load_config
 from speech.train.trainer import Trainer
 
@@ -138,6 +140,27 @@ def test_eval_scores_a_manifest(
     assert {row["reference"] for row in scores["utterances_scored"]} >= {
         "he was not an ill disposed young man"
     }
+
+
+def test_eval_scores_each_speaker(
+    tmp_path: Path, model: Path, librivox_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    utterances = import_sphinx(librivox_dir).utterances
+    speakers = ["anna", "ben", "anna", "ben", "anna"]
+    write_manifest(
+        tmp_path / "m.jsonl",
+        [dataclasses.replace(u, speaker=s) for u, s in zip(utterances, speakers, strict=True)],
+    )
+    arguments = ["eval", str(tmp_path / "m.jsonl"), "--model", str(model), "--by-speaker"]
+    assert main([*arguments, "--json", str(tmp_path / "s.json")]) == 0
+    assert "by speaker" in capsys.readouterr().out
+    scores = json.loads((tmp_path / "s.json").read_text())
+    assert {name: s["utterances"] for name, s in scores["speakers"].items()} == {"anna": 3, "ben": 2}
+    rows = scores["utterances_scored"]
+    anna = error_rates([r["reference"] for r in rows[::2]], [r["hypothesis"] for r in rows[::2]])
+    assert scores["speakers"]["anna"]["cer"] == pytest.approx(anna["cer"])
+    cers = [s["cer"] for s in scores["speakers"].values()]
+    assert cers == sorted(cers, reverse=True)
 
 
 def test_tuned_decoder_settings_travel_with_the_model(

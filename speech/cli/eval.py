@@ -11,7 +11,7 @@ from speech.audio import atomic_output
 from speech.cli.options import add_recognizer_options, load_recognizer
 from speech.data.manifest import read_manifest
 from speech.errors import SpeechError
-from speech.scoring import evaluate
+from speech.scoring import error_rates, evaluate
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,6 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--json", metavar="PATH", help="also write scores and every utterance's result as JSON"
+    )
+    parser.add_argument(
+        "--by-speaker",
+        action="store_true",
+        help="also score each speaker (the manifest's speaker field) on its own, worst first",
     )
     add_recognizer_options(parser)
     parser.set_defaults(run=run)
@@ -58,7 +63,27 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"  {row['wer']:.2f}  {row['id']}\n        ref: {row['reference']}\n        hyp: {row['hypothesis']}"
         )
+    if args.by_speaker:
+        speaker_of = {u.id: u.speaker or "(none)" for u in utterances}
+        scores["speakers"] = speaker_scores(rows, speaker_of)
+        print("  by speaker (WER / CER, utterances):")
+        for speaker, result in scores["speakers"].items():
+            print(
+                f"    {speaker}: {100 * result['wer']:.2f}% / {100 * result['cer']:.2f}%  ({result['utterances']})"
+            )
     if args.json:
         with atomic_output(args.json, "w") as stream:
             json.dump(scores, stream, indent=1)
     return 0
+
+
+def speaker_scores(rows: list[dict], speaker_of: dict[str, str]) -> dict[str, dict[str, float]]:
+    """WER and CER of each speaker's utterances, highest CER first."""
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(speaker_of[row["id"]], []).append(row)
+    scores = {}
+    for speaker, group in groups.items():
+        if any(row["reference"] for row in group):
+            scores[speaker] = error_rates([r["reference"] for r in group], [r["hypothesis"] for r in group])
+    return dict(sorted(scores.items(), key=lambda item: -item[1]["cer"]))
