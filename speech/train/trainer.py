@@ -40,13 +40,16 @@ from speech.train.tracking import Tracker
 log = logging.getLogger(__name__)
 
 
-def lr_factor(step: int, warmup: int, total: int, schedule: str, floor: float) -> float:
-    """Linear warm-up to 1, then cosine or linear decay to ``floor`` at ``total`` steps (or constant)."""
+def lr_factor(
+    step: int, warmup: int, total: int, schedule: str, floor: float, time_progress: float = 0.0
+) -> float:
+    """Linear warm-up to 1, then cosine or linear decay to ``floor`` at ``total`` steps (or constant).
+    ``time_progress`` (the fraction of a time budget spent) moves the decay on when time runs out first."""
     if step < warmup:
         return (step + 1) / warmup
     if schedule == "constant":
         return 1.0
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    progress = min(1.0, max((step - warmup) / max(1, total - warmup), time_progress))
     decay = 0.5 * (1 + math.cos(math.pi * progress)) if schedule == "cosine" else 1 - progress
     return floor + (1 - floor) * decay
 
@@ -96,10 +99,18 @@ class Trainer:
             betas=tuple(optim.betas),
             fused=self.env.device.type == "cuda",
         )
+        self.seconds = 0.0  # training time of this run, earlier sessions of it (before a resume) included
+        self.started = time.monotonic()
+        self.time_fraction = 0.0  # of train.max_minutes spent, the same on every rank
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer,
             lambda step: lr_factor(
-                step, optim.warmup_steps, config.train.max_steps, optim.schedule, optim.min_lr_ratio
+                step,
+                optim.warmup_steps,
+                config.train.max_steps,
+                optim.schedule,
+                optim.min_lr_ratio,
+                self.time_fraction,
             ),
         )
         self.stream = train_stream or self._batches(
@@ -114,6 +125,14 @@ class Trainer:
         self.step = 0
         self.best: float | None = None
 
+    def update_time_fraction(self) -> None:
+        """Measure the time budget spent, averaged over ranks so that all agree on the learning rate and on
+        when to stop."""
+        budget = 60 * self.config.train.max_minutes
+        if budget > 0:
+            spent = (self.seconds + time.monotonic() - self.started) / budget
+            self.time_fraction = distributed.all_reduce_sum([spent], self.env)[0] / self.env.world_size
+
     # --- state -----------------------------------------------------------------------------------------------
 
     def state(self) -> dict:
@@ -125,6 +144,7 @@ class Trainer:
             "scaler": self.scaler.state_dict(),
             "rng": rng_state(),
             "batches_consumed": self.step * self.config.optim.accumulate,
+            "seconds": self.seconds + time.monotonic() - self.started,
             "world_size": self.env.world_size,
         }
 
@@ -135,6 +155,7 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
         self.step, self.best = state["step"], state["best"]
+        self.seconds = state.get("seconds", 0.0)
         if state["world_size"] != self.env.world_size:
             log.warning(
                 "resuming on %d ranks a run saved on %d: the data order changes from here",
@@ -200,21 +221,22 @@ class Trainer:
         )
         metrics: dict[str, float] = {}
         window = {"loss": 0.0, "audio": 0.0, "count": 0, "start": time.perf_counter()}
+        self.started = time.monotonic()
         try:
-            while self.step < config.train.max_steps:
+            last = self.step >= config.train.max_steps
+            while not last:
                 loss, audio_seconds, grad_norm = self._train_step(model, batches)
                 self.step += 1
+                last = self.step >= config.train.max_steps or self.time_fraction >= 1
                 window["loss"] += loss
                 window["audio"] += audio_seconds
                 window["count"] += 1
                 progress.update(1)
-                if self.step % config.train.log_every == 0 or self.step == config.train.max_steps:
+                if self.step % config.train.log_every == 0 or last:
                     self._log_window(window, grad_norm, tracker, progress)
-                if config.data.valid and (
-                    self.step % config.train.valid_every == 0 or self.step == config.train.max_steps
-                ):
+                if config.data.valid and (self.step % config.train.valid_every == 0 or last):
                     metrics = self._validate(tracker)
-                if self.step % config.train.checkpoint_every == 0 or self.step == config.train.max_steps:
+                if self.step % config.train.checkpoint_every == 0 or last:
                     self.checkpoint()
         finally:
             progress.close()
@@ -263,6 +285,7 @@ class Trainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
+        self.update_time_fraction()
         self.scheduler.step()
         return total_loss, audio_seconds, grad_norm.item()
 

@@ -194,3 +194,16 @@ def test_init_from_a_model_of_another_shape_is_one_line(tmp_path: Path, real_sha
     assert status == 1
     with pytest.raises(Exception, match="holds no model.safetensors"):
         Trainer(load_config(TINY, [f"data.train={real_shards}", f"train.init_from={tmp_path}"]))
+
+
+def test_a_time_budget_ends_the_run_with_its_schedule_decayed(tmp_path: Path, real_shards: Path) -> None:
+    overrides = [f"data.train={real_shards}", f"train.out_dir={tmp_path}", "train.max_steps=100000"]
+    overrides += ["train.max_minutes=0.05", "train.log_every=1000", "optim.warmup_steps=2"]
+    trainer = Trainer(load_config(TINY, overrides))
+    trainer.fit()
+    assert 2 < trainer.step < 100000
+    assert trainer.time_fraction >= 1
+    floor = trainer.config.optim.min_lr_ratio * trainer.config.optim.lr
+    assert trainer.scheduler.get_last_lr()[0] == pytest.approx(floor)  # decayed by time, not by steps
+    assert (tmp_path / "last" / "model.safetensors").is_file()
+    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == [f"step-{trainer.step:09d}"]
