@@ -10,6 +10,11 @@
 # in TTS_OVERRIDES and VOCODER_OVERRIDES, e.g. the shipped CPU run (see speech/assets/voice/MODEL_CARD.md):
 #
 #   TTS_OVERRIDES="data.batch_seconds=50 optim.warmup_steps=300" bash pipelines/voice_default/run.sh 4400 0
+#
+# On a GPU machine (tools/device/train_voice.sh does this on a lent one): JOBS synthesis processes,
+# ALIGNER_OVERRIDES for the aligner, VOCODER_BESIDE=1 trains the vocoder at the same time as the aligner and
+# the acoustic model (one GPU holds both), SCORE=0 skips stage 7 (scoring needs pocketsphinx; run it later),
+# SHIP=0 leaves the package's models alone. COUNT=200 makes a smaller corpus, for a quick run-through.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tts_steps=${1:-40000}
@@ -20,9 +25,9 @@ exp=exp/voice_default
 export PATH="$PWD/.venv/bin:$PATH"
 
 # 1. Corpus: flite slt as it is (no random speed, pitch or level), one utterance per sentence; split.
-count=$(python -c "import sys; sys.path.insert(0, 'tools'); import make_synthetic_corpus as c; print(len(c.load_sentences(c.DEFAULT_SENTENCES)))")
+count=${COUNT:-$(python -c "import sys; sys.path.insert(0, 'tools'); import make_synthetic_corpus as c; print(len(c.load_sentences(c.DEFAULT_SENTENCES)))")}
 [ -f $data/manifest.jsonl ] || python tools/make_synthetic_corpus.py --out $data --voices flite:slt \
-    --count "$count" --seed 7 --no-variation --jobs 2
+    --count "$count" --seed 7 --no-variation --jobs "${JOBS:-2}"
 if [ ! -f $data/test.jsonl ]; then
     python - "$data" <<'PY'
 import sys
@@ -41,9 +46,19 @@ for split in train valid; do
     [ -f $data/shards/$split/shards.json ] || speech shard $data/$split.jsonl -o $data/shards/$split --max-samples 500
 done
 
+train_vocoder() {
+    speech train conf/vocoder/$vocoder_config.yaml data.train=$data/shards/train data.valid=$data/shards/valid \
+        train.out_dir=$exp/vocoder train.max_steps="$vocoder_steps" ${VOCODER_OVERRIDES:-} --resume
+}
+vocoder_job=
+if [ "$vocoder_steps" -gt 0 ] && [ "${VOCODER_BESIDE:-0}" = 1 ]; then
+    train_vocoder &
+    vocoder_job=$!
+fi
+
 # 3. The phoneme aligner: BiLSTM-CTC over phonemes on the voice's own recordings.
 speech train conf/aligner/small.yaml data.train=$data/shards/train data.valid=$data/shards/valid \
-    train.out_dir=$exp/aligner --resume
+    train.out_dir=$exp/aligner ${ALIGNER_OVERRIDES:-} --resume
 
 # 4. Phoneme durations by forced alignment, then shards that carry them.
 for split in train valid test; do
@@ -60,22 +75,24 @@ speech train conf/tts/small.yaml data.train=$data/shards/train_aligned data.vali
     ${TTS_OVERRIDES:-} --resume
 
 # 6. The vocoder, on the same recordings (VOCODER_STEPS=0: none, the voice is heard through Griffin-Lim).
-if [ "$vocoder_steps" -gt 0 ]; then
-    speech train conf/vocoder/$vocoder_config.yaml data.train=$data/shards/train data.valid=$data/shards/valid \
-        train.out_dir=$exp/vocoder train.max_steps="$vocoder_steps" ${VOCODER_OVERRIDES:-} --resume
+if [ -n "$vocoder_job" ]; then
+    wait "$vocoder_job"
+elif [ "$vocoder_steps" -gt 0 ]; then
+    train_vocoder
 fi
 
 # 7. Score: round-trip intelligibility of the 100 held-out sentences (ours and pocketsphinx, next to the
 #    same recognizers on flite's own audio), lost/repeated words on 20 long paragraphs (test and validation
 #    sentences), speed; with the vocoder and with Griffin-Lim. The audio stays in $exp/eval for listening.
 mkdir -p $exp/eval
-for vocoder in $exp/vocoder/best griffin-lim; do
+[ "${SCORE:-1}" = 0 ] || for vocoder in $exp/vocoder/best griffin-lim; do
     [ "$vocoder" = griffin-lim ] || [ "$vocoder_steps" -gt 0 ] || continue
     python tools/bench_tts.py $data/test.jsonl --more-text $data/valid.jsonl --voice $exp/tts/best \
         --vocoder "$vocoder" --work "$exp/eval/$(basename "$vocoder")" | tee "$exp/eval/bench-$(basename "$vocoder").md"
 done
 
-# 8. Ship the voice (and the vocoder) in the package: speech synthesize's defaults.
+# 8. Ship the voice (and the vocoder) in the package: speech synthesize's defaults (SHIP=0: leave them).
+[ "${SHIP:-1}" = 1 ] || exit 0
 mkdir -p speech/assets/voice
 cp $exp/tts/best/model.safetensors $exp/tts/best/config.json speech/assets/voice/
 if [ "$vocoder_steps" -gt 0 ]; then
