@@ -28,6 +28,7 @@ import torch
 import torchaudio.functional as AF
 from torch import Tensor
 
+from speech.device import resolve_device
 from speech.errors import SpeechError
 from speech.features import FeatureConfig, FeatureExtractor
 from speech.model_folder import config_must_match, read_model_folder
@@ -135,11 +136,11 @@ def spans_from_log_probs(log_probs: Tensor, targets: Sequence[int], blank: int, 
 
 class PhonemeAligner:
     def __init__(self, model: ASRModel, features: FeatureConfig, vocab: AlignerVocab, device: str = "cpu"):
-        self.model = model.eval().to(device)
+        self.device = resolve_device(device)
+        self.model = model.eval().to(self.device)
         self.features = features
         self.extractor = FeatureExtractor(features)
         self.vocab = vocab
-        self.device = torch.device(device)
         self.phonemizer = Phonemizer()
 
     @classmethod

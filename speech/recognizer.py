@@ -29,6 +29,7 @@ from speech.audio import read_audio, resample
 from speech.beam import BeamSearchDecoder
 from speech.data.batching import featurize_and_pad
 from speech.decode import greedy_decode
+from speech.device import resolve_device
 from speech.errors import SpeechError
 from speech.features import FeatureConfig, FeatureExtractor
 from speech.model_folder import ModelError, config_must_match, read_model_folder
@@ -95,11 +96,11 @@ class Recognizer:
         device: str = "cpu",
         decoder: BeamSearchDecoder | None = None,
     ):
-        self.model = model.eval().to(device)
+        self.device = resolve_device(device)
+        self.model = model.eval().to(self.device)
         self.extractor = FeatureExtractor(features)
         self.features = features
         self.vocab = vocab
-        self.device = torch.device(device)
         self.decoder = decoder
         self.seconds_per_frame = features.hop_length * model.config.stack / features.sample_rate
 

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from speech.assets import TTS_VOICE, VOCODER_MODEL
+from speech.device import resolve_device
 from speech.errors import SpeechError
 from speech.features import FeatureConfig
 from speech.model_folder import config_must_match, read_model_folder
@@ -74,10 +75,10 @@ class Synthesizer:
     def __init__(
         self, model: TTSModel, features: FeatureConfig, vocab: PhonemeVocab, vocoder=None, device: str = "cpu"
     ):
-        self.model = model.eval().to(device)
+        self.device = resolve_device(device)
+        self.model = model.eval().to(self.device)
         self.features = features
         self.vocab = vocab
-        self.device = torch.device(device)
         self.phonemizer = Phonemizer()
         if vocoder is None:
             from speech.vocoder.griffin_lim import GriffinLim
@@ -119,7 +120,7 @@ class Synthesizer:
         elif isinstance(vocoder, (str, os.PathLike)):
             from speech.vocoder import Vocoder
 
-            vocoder = Vocoder.load(vocoder)
+            vocoder = Vocoder.load(vocoder, device)
         return cls(model, features, vocab, vocoder, device)
 
     def synthesize(

@@ -19,6 +19,7 @@ from speech.models.vocoder import (
     mulaw_levels,
 )
 from speech.vocoder import Vocoder, VocoderError, fold, overlap_add
+from speech.vocoder.graphed import FrameLoop
 from speech.vocoder.kernel import Weights, generate, reference_generate
 
 
@@ -91,6 +92,25 @@ def test_compiled_sampler_equals_pytorch_step_loop(bands: int, bits: int, temper
     with torch.no_grad():
         forced = model(interpolate_frames(cond, model.config.steps_per_frame, steps), previous)
     torch.testing.assert_close(forced, logits, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize(("bands", "bits", "temperature"), [(4, 8, 1.0), (1, 9, 0.7)])
+def test_gpu_frame_loop_equals_pytorch_step_loop(bands: int, bits: int, temperature: float) -> None:
+    """The GPU sampler's maths, run here on the CPU (on CUDA the same frame is captured as a graph)."""
+    model = tiny_model(bands=bands, bits=bits)
+    generator = torch.Generator().manual_seed(2)
+    cond = torch.randn(3, 6, model.config.cond, generator=generator)
+    steps = 200  # crosses frame boundaries, and ends inside a frame for 1 band (160 steps a frame)
+    uniforms = torch.rand(3, steps, bands, generator=generator)
+    indices, _ = reference_generate(model, cond, uniforms, temperature)
+    weights = Weights.from_model(model)
+    loop = FrameLoop(weights, folds=3, steps_per_frame=model.config.steps_per_frame, device="cpu")
+    gates = torch.from_numpy(weights.frame_gates(cond.numpy()))
+    for _ in range(2):  # the loop's state is reset between runs
+        sampled = loop.run(gates, uniforms, temperature)
+        assert sampled.shape == (3, steps, bands)
+        torch.testing.assert_close(sampled, indices, atol=0, rtol=0)
+    assert len(np.unique(sampled.numpy())) > 20
 
 
 def test_fold_covers_every_step_with_equal_power() -> None:

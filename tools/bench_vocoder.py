@@ -1,11 +1,13 @@
 """Benchmark: vocoder generation speed on this CPU, and the quality floor of its output representation.
 
     python tools/bench_vocoder.py [--config conf/vocoder/small.yaml ...] [--model DIR] [--threads 1 2]
+    python tools/bench_vocoder.py --device cuda --batch 1 64 256     # aggregate throughput on a GPU
     python tools/bench_vocoder.py --quantisation [AUDIO ...]
 
 Speed: times ``Vocoder.vocode`` end to end (conditioning network, folding, the compiled sample loop,
 cross-fade, PQMF synthesis, de-emphasis) on the log-mel of a 10-second utterance, after one warm-up call
-(numba compilation), best of --repeats. The network's weights do not change the work, so a config's freshly
+(numba compilation), best of --repeats. With --device cuda, ``Vocoder.vocode_many`` on --batch copies of the
+utterance at once (the CUDA-graph sample loop; the warm-up call captures the graph), as aggregate speed. The network's weights do not change the work, so a config's freshly
 initialised model times the same as a trained one. Prints one Markdown row per config and thread count.
 
 Quantisation: encodes real speech exactly as training targets are made (pre-emphasis, PQMF analysis,
@@ -51,9 +53,12 @@ def speed(args: argparse.Namespace, samples: np.ndarray) -> None:
         model_config = dataclasses.replace(
             config.model, input_dims=config.features.n_mels, hop_length=config.features.hop_length
         )
-        vocoders.append((Path(path).stem, Vocoder(VocoderModel(model_config), config.features)))
+        vocoder = Vocoder(VocoderModel(model_config), config.features, args.device)
+        vocoders.append((Path(path).stem, vocoder))
     if args.model:
-        vocoders.append((Path(args.model).name, Vocoder.load(args.model)))
+        vocoders.append((Path(args.model).name, Vocoder.load(args.model, args.device)))
+    if args.device != "cpu":
+        return gpu_speed(args, samples, vocoders)
     seconds = len(samples) / 16000
     print(
         f"{seconds:.0f} s utterance, fold {args.fold_frames} + overlap {args.overlap_frames} frames; {describe_machine()}"
@@ -75,6 +80,30 @@ def speed(args: argparse.Namespace, samples: np.ndarray) -> None:
             print(
                 f"| {name} | {c.hidden} | {c.bands} x {c.bits} | {c.fc} | {threads} | {best:.2f} s "
                 f"| {seconds / best:.1f}x | {len(samples) / best / 1000:.0f}k |",
+                flush=True,
+            )
+
+
+def gpu_speed(args: argparse.Namespace, samples: np.ndarray, vocoders: list[tuple[str, Vocoder]]) -> None:
+    seconds = len(samples) / 16000
+    print(f"{seconds:.0f} s utterances on {torch.cuda.get_device_name()}; {describe_machine()}")
+    print("| vocoder | GRU | batch | time | aggregate real-time factor | samples/s |")
+    print("|---|---|---|---|---|---|")
+    for name, vocoder in vocoders:
+        mel = vocoder.mel(samples)
+        options = {"fold_frames": args.fold_frames, "overlap_frames": args.overlap_frames}
+        for batch in args.batch:
+            vocoder.vocode_many([mel] * batch, **options)  # captures the graph for this batch
+            times = []
+            for _ in range(args.repeats):
+                torch.cuda.synchronize()
+                start = time.perf_counter()
+                vocoder.vocode_many([mel] * batch, **options)
+                times.append(time.perf_counter() - start)
+            best = min(times)
+            print(
+                f"| {name} | {vocoder.config.hidden} | {batch} | {best:.2f} s | {batch * seconds / best:.0f}x "
+                f"| {batch * len(samples) / best / 1e6:.1f}M |",
                 flush=True,
             )
 
@@ -116,6 +145,10 @@ def main() -> None:
     parser.add_argument("--fold-frames", type=int, default=50)
     parser.add_argument("--overlap-frames", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="cpu", help="cpu (the compiled loop) or cuda (CUDA graphs)")
+    parser.add_argument(
+        "--batch", nargs="*", type=int, default=[1, 16, 64], help="utterances per call on a GPU"
+    )
     parser.add_argument(
         "--quantisation", action="store_true", help="measure the output representations instead"
     )

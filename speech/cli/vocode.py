@@ -43,6 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="sampling temperature; below 1 is less noisy (default: 1)",
     )
     parser.add_argument("--threads", type=int, default=None, help="generation threads (default: all cores)")
+    parser.add_argument(
+        "--device", default="cpu", help="cpu, or cuda / cuda:N to generate on a GPU (default: cpu)"
+    )
     parser.add_argument("--overwrite", action="store_true", help="vocode files whose output already exists")
     parser.set_defaults(run=run)
 
@@ -68,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from speech.audio import write_audio
     from speech.vocoder import Vocoder  # imports torch and numba: only when the command runs
 
-    vocoder = Vocoder.load(args.model)
+    vocoder = Vocoder.load(args.model, args.device)
     out = Path(args.out)
     jobs = [(path, out / stem.with_suffix(".wav")) for path, stem in expand_inputs(args.inputs, _usable)]
     todo = [(path, target) for path, target in jobs if args.overwrite or not target.exists()]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from speech.errors import SpeechError
+from speech.device import resolve_device
 
 
 @dataclass(frozen=True)
@@ -27,24 +27,12 @@ class Distributed:
         return self.world_size > 1
 
 
-def pick_device(request: str, local_rank: int = 0) -> torch.device:
-    if request == "auto":
-        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
-    device = torch.device(request)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise SpeechError(f"train.device={request}: CUDA is not available on this machine")
-        if device.index is None:
-            device = torch.device(f"cuda:{local_rank}")
-    return device
-
-
 def setup(device_request: str) -> Distributed:
     """Join the process group that torchrun describes in the environment (or run alone)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    device = pick_device(device_request, local_rank)
+    device = resolve_device(device_request, "train.device", local_rank)
     if world_size > 1 and not dist.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(device)

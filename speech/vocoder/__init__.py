@@ -1,4 +1,5 @@
-"""The vocoder API: log-mel frames (or audio, for copy synthesis) in, 16 kHz speech out, fast on a CPU.
+"""The vocoder API: log-mel frames (or audio, for copy synthesis) in, 16 kHz speech out, fast on a CPU, and
+on a GPU for many inputs at once.
 
     vocoder = Vocoder.load("exp/vocoder/best")
     samples, rate = vocoder.vocode(np.load("utt.npy"))        # (frames, mels) as FeatureExtractor makes them
@@ -7,7 +8,8 @@
 Long inputs are folded: cut into pieces of ``fold_frames`` frames, each generated with ``overlap_frames``
 frames of the previous piece before it (the first half warms the GRU up and is dropped, the second half is
 cross-faded with equal power), and all pieces of all inputs run as one batch through the compiled sample loop
-(:mod:`speech.vocoder.kernel`), split over ``threads``. The random numbers are drawn per piece from ``seed``,
+(:mod:`speech.vocoder.kernel`), split over ``threads``, or on a GPU through CUDA graphs
+(:mod:`speech.vocoder.graphed`). The random numbers are drawn per piece from ``seed``,
 so the same input, seed and fold settings give the same samples whatever the thread count.
 """
 
@@ -23,10 +25,12 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from speech.audio import read_audio
+from speech.device import resolve_device
 from speech.errors import SpeechError
 from speech.features import FeatureConfig, FeatureExtractor
 from speech.model_folder import config_must_match, read_model_folder
 from speech.models.vocoder import VocoderModel, VocoderModelConfig
+from speech.vocoder.graphed import FrameLoop
 from speech.vocoder.kernel import Weights, generate
 
 __all__ = ["Vocoder", "VocoderError", "fold", "overlap_add"]
@@ -85,25 +89,29 @@ def overlap_add(
 
 
 class Vocoder:
-    def __init__(self, model: VocoderModel, features: FeatureConfig):
+    """``device="cuda"`` generates on a GPU (:mod:`speech.vocoder.graphed`): give it many inputs at once."""
+
+    def __init__(self, model: VocoderModel, features: FeatureConfig, device: str = "cpu"):
         self.model = model.eval().cpu()
         self.features = features
         self.config = model.config
+        self.device = resolve_device(device)
         self.weights = Weights.from_model(self.model)
         self.extractor = FeatureExtractor(features)
+        self._loops: dict[int, FrameLoop] = {}  # by batch size: a CUDA graph is captured for one shape
 
     @property
     def sample_rate(self) -> int:
         return self.features.sample_rate
 
     @classmethod
-    def load(cls, folder: str | os.PathLike) -> Vocoder:
+    def load(cls, folder: str | os.PathLike, device: str = "cpu") -> Vocoder:
         """A model folder as ``speech train conf/vocoder/...`` exports it: model.safetensors + config.json."""
         config, weights = read_model_folder(folder, "vocoder", "a vocoder")
         with config_must_match(folder):
             model = VocoderModel(VocoderModelConfig(**config["model"]))
             model.load_state_dict(weights)
-            return cls(model, FeatureConfig(**config["features"]))
+            return cls(model, FeatureConfig(**config["features"]), device)
 
     def check_mel(self, mel: np.ndarray, source: str = "mel") -> np.ndarray:
         mel = np.asarray(mel)
@@ -161,6 +169,8 @@ class Vocoder:
     def _generate(
         self, gates: np.ndarray, uniforms: np.ndarray, temperature: float, threads: int | None
     ) -> np.ndarray:
+        if self.device.type != "cpu":
+            return self._generate_on_device(gates, uniforms, temperature)
         threads = max(1, min(threads or os.cpu_count() or 1, len(gates)))
         chunks = np.array_split(np.arange(len(gates)), threads)
         spf = self.config.steps_per_frame
@@ -172,6 +182,14 @@ class Vocoder:
                     lambda rows: generate(gates[rows], spf, self.weights, uniforms[rows], temperature), chunks
                 )
                 return np.concatenate(list(parts))
+
+    def _generate_on_device(self, gates: np.ndarray, uniforms: np.ndarray, temperature: float) -> np.ndarray:
+        loop = self._loops.get(len(gates))
+        if loop is None:
+            loop = FrameLoop(self.weights, len(gates), self.config.steps_per_frame, self.device)
+            self._loops[len(gates)] = loop
+        gates_on, uniforms_on = (torch.from_numpy(a).to(self.device) for a in (gates, uniforms))
+        return loop.run(gates_on, uniforms_on, temperature).cpu().numpy()
 
     def vocode(self, mel: np.ndarray, seed: int = 0, **options) -> tuple[np.ndarray, int]:
         """One (frames, mels) log-mel input -> (samples, sample rate), frames * hop samples long."""

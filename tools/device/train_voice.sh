@@ -3,19 +3,20 @@
 # the shipped acoustic model and train the vocoder beside it, then put both models in $OUT to bring back.
 # Prepare here first with tools/device/fetch.sh, then call the device with carry [".device"] and
 #
-#   MINUTES=4 bash tools/device/train_voice.sh
+#   MINUTES=3 bash tools/device/train_voice.sh
 #
 # MINUTES (whole minutes) is the acoustic model's training time (train.max_minutes); the vocoder starts
 # about 3 minutes sooner (right after the shards, beside the aligner) and trains MINUTES + 3. The whole call
-# takes about MINUTES + 4.5 (packages, corpus, shards, aligner, alignment), inside the device tool's 10
+# takes about MINUTES + 5 (packages, corpus, shards, aligner, alignment, GPU benchmark), inside the device tool's 10
 # minutes a call. SETUP=0 skips installing the packages (a warm machine that has them, or a dry run on an
 # ordinary set-up machine).
+# It also times the trained vocoder's batched GPU generation (tools/bench_vocoder.py --device cuda).
 # The voice's weights come back in pieces under 16 MiB (the device tool's limit):
 #   cat voice/model.safetensors.part-* > speech/assets/voice/model.safetensors
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${OUT:?set OUT to the folder whose files come back}
-minutes=${MINUTES:-4}
+minutes=${MINUTES:-3}
 exp=exp/voice_default
 
 # Our packages into /tmp/site, flite into /tmp/debs, and `speech` / `python` commands on the PATH.
@@ -47,4 +48,6 @@ echo "recipe: $(( $(date +%s) - started )) s" | tee -a "$out/train.log"
 mkdir -p "$out/voice" "$out/vocoder"
 cp $exp/tts/best/config.json "$out/voice/" && split -b 12M $exp/tts/best/model.safetensors "$out/voice/model.safetensors.part-"
 cp $exp/vocoder/best/config.json $exp/vocoder/best/model.safetensors "$out/vocoder/"
+timeout 60 python3 tools/bench_vocoder.py --device cuda --config --model $exp/vocoder/best --batch 1 64 256 \
+    | tee "$out/bench_vocoder_gpu.md" || true
 tail -n 30 "$out/train.log"
