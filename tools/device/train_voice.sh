@@ -7,9 +7,9 @@
 #
 # MINUTES (whole minutes) is the acoustic model's training time (train.max_minutes); the vocoder starts
 # about 3 minutes sooner (right after the shards, beside the aligner) and trains MINUTES + 3. The whole call
-# takes about MINUTES + 5 (packages, corpus, shards, aligner, alignment, GPU benchmark), inside the device tool's 10
-# minutes a call. SETUP=0 skips installing the packages (a warm machine that has them, or a dry run on an
-# ordinary set-up machine).
+# takes about MINUTES + 5 (packages, corpus, shards, aligner, alignment, GPU benchmark), inside the device
+# tool's 10 minutes a call. SETUP=0 skips installing the packages (a warm machine that has them, or a dry
+# run on an ordinary set-up machine).
 # It also times the trained vocoder's batched GPU generation (tools/bench_vocoder.py --device cuda).
 # The voice's weights come back in pieces under 16 MiB (the device tool's limit):
 #   cat voice/model.safetensors.part-* > speech/assets/voice/model.safetensors
