@@ -113,6 +113,18 @@ def test_gpu_frame_loop_equals_pytorch_step_loop(bands: int, bits: int, temperat
     assert len(np.unique(sampled.numpy())) > 20
 
 
+def test_gpu_batches_padded_to_a_few_graph_sizes_give_the_cpu_kernels_samples() -> None:
+    vocoder = Vocoder(tiny_model(bits=8), FeatureConfig())
+    generator = torch.Generator().manual_seed(3)
+    for folds in (3, 11):  # padded to 8 and 16 folds
+        cond = torch.randn(folds, 6, vocoder.config.cond, generator=generator).numpy()
+        gates = vocoder.weights.frame_gates(cond)
+        uniforms = torch.rand(folds, 160, 4, generator=generator).numpy()
+        expected = generate(gates, vocoder.config.steps_per_frame, vocoder.weights, uniforms)
+        np.testing.assert_array_equal(vocoder._generate_on_device(gates, uniforms, 1.0), expected)
+    assert sorted(vocoder._loops) == [8, 16]
+
+
 def test_fold_covers_every_step_with_equal_power() -> None:
     lengths, spf, overlap = [1, 23, 50, 7], 40, 4
     pieces = fold(lengths, fold_frames=10, overlap_frames=overlap)

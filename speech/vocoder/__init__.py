@@ -184,12 +184,16 @@ class Vocoder:
                 return np.concatenate(list(parts))
 
     def _generate_on_device(self, gates: np.ndarray, uniforms: np.ndarray, temperature: float) -> np.ndarray:
-        loop = self._loops.get(len(gates))
+        """Batches are padded to a power of two (at least 8 folds), so a few captured graphs serve any input."""
+        size = max(8, 1 << (len(gates) - 1).bit_length())
+        loop = self._loops.get(size)
         if loop is None:
-            loop = FrameLoop(self.weights, len(gates), self.config.steps_per_frame, self.device)
-            self._loops[len(gates)] = loop
-        gates_on, uniforms_on = (torch.from_numpy(a).to(self.device) for a in (gates, uniforms))
-        return loop.run(gates_on, uniforms_on, temperature).cpu().numpy()
+            loop = self._loops[size] = FrameLoop(self.weights, size, self.config.steps_per_frame, self.device)
+        padding = [(0, size - len(gates))] + [(0, 0)] * (gates.ndim - 1)
+        gates_on, uniforms_on = (
+            torch.from_numpy(np.pad(a, padding[: a.ndim])).to(self.device) for a in (gates, uniforms)
+        )
+        return loop.run(gates_on, uniforms_on, temperature)[: len(gates)].cpu().numpy()
 
     def vocode(self, mel: np.ndarray, seed: int = 0, **options) -> tuple[np.ndarray, int]:
         """One (frames, mels) log-mel input -> (samples, sample rate), frames * hop samples long."""
