@@ -36,7 +36,10 @@ def test_asking_for_a_gpu_without_one_is_one_line(command: str, speech_wav: Path
         [sys.executable, "-m", "speech", *arguments], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1] == "error: --device cuda: CUDA is not available on this machine"
+    assert (
+        result.stderr.strip().splitlines()[-1]
+        == "error: --device cuda: CUDA is not available on this machine"
+    )
     assert "Traceback" not in result.stderr
 
 
