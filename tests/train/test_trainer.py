@@ -206,4 +206,4 @@ def test_a_time_budget_ends_the_run_with_its_schedule_decayed(tmp_path: Path, re
     floor = trainer.config.optim.min_lr_ratio * trainer.config.optim.lr
     assert trainer.scheduler.get_last_lr()[0] == pytest.approx(floor)  # decayed by time, not by steps
     assert (tmp_path / "last" / "model.safetensors").is_file()
-    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == [f"step-{trainer.step:09d}"]
+    assert max(p.name for p in (tmp_path / "checkpoints").iterdir()) == f"step-{trainer.step:09d}"
