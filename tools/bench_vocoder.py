@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -70,18 +71,23 @@ def speed(args: argparse.Namespace, samples: np.ndarray) -> None:
         options = {"fold_frames": args.fold_frames, "overlap_frames": args.overlap_frames}
         vocoder.vocode(mel[:20], **options)  # compile
         for threads in args.threads:
-            times = []
-            for _ in range(args.repeats):
-                start = time.perf_counter()
-                vocoder.vocode(mel, threads=threads, **options)
-                times.append(time.perf_counter() - start)
-            best = min(times)
+            best = best_seconds(args.repeats, vocoder.vocode, mel, threads=threads, **options)
             c = vocoder.config
             print(
                 f"| {name} | {c.hidden} | {c.bands} x {c.bits} | {c.fc} | {threads} | {best:.2f} s "
                 f"| {seconds / best:.1f}x | {len(samples) / best / 1000:.0f}k |",
                 flush=True,
             )
+
+
+def best_seconds(repeats: int, function: Callable, *arguments, **options) -> float:
+    """The fastest of ``repeats`` timed calls of ``function(*arguments, **options)``."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function(*arguments, **options)
+        times.append(time.perf_counter() - start)
+    return min(times)
 
 
 def gpu_speed(args: argparse.Namespace, samples: np.ndarray, vocoders: list[tuple[str, Vocoder]]) -> None:
@@ -94,13 +100,8 @@ def gpu_speed(args: argparse.Namespace, samples: np.ndarray, vocoders: list[tupl
         options = {"fold_frames": args.fold_frames, "overlap_frames": args.overlap_frames}
         for batch in args.batch:
             vocoder.vocode_many([mel] * batch, **options)  # captures the graph for this batch
-            times = []
-            for _ in range(args.repeats):
-                torch.cuda.synchronize()
-                start = time.perf_counter()
-                vocoder.vocode_many([mel] * batch, **options)
-                times.append(time.perf_counter() - start)
-            best = min(times)
+            # The samples come back to the host, so each call ends when the GPU's work does.
+            best = best_seconds(args.repeats, vocoder.vocode_many, [mel] * batch, **options)
             print(
                 f"| {name} | {vocoder.config.hidden} | {batch} | {best:.2f} s | {batch * seconds / best:.0f}x "
                 f"| {batch * len(samples) / best / 1e6:.1f}M |",

@@ -57,9 +57,7 @@ class RunConfig:
     out_dir: str = "exp/run"
     init_from: str = ""  # a model folder (e.g. speech/assets/asr) whose weights start the run: fine-tuning
     max_steps: int = 10_000
-    max_minutes: float = (
-        0.0  # also stop after this long (0: no limit); the schedule decays over what ends first
-    )
+    max_minutes: float = 0.0  # also stop after this long (0: none); the schedule decays over what ends first
     log_every: int = 50
     valid_every: int = 1000
     checkpoint_every: int = 1000

@@ -189,9 +189,9 @@ class Vocoder:
         loop = self._loops.get(size)
         if loop is None:
             loop = self._loops[size] = FrameLoop(self.weights, size, self.config.steps_per_frame, self.device)
-        padding = [(0, size - len(gates))] + [(0, 0)] * (gates.ndim - 1)
+        padding = ((0, size - len(gates)), (0, 0), (0, 0))  # both are (folds, ..., ...)
         gates_on, uniforms_on = (
-            torch.from_numpy(np.pad(a, padding[: a.ndim])).to(self.device) for a in (gates, uniforms)
+            torch.from_numpy(np.pad(a, padding)).to(self.device) for a in (gates, uniforms)
         )
         return loop.run(gates_on, uniforms_on, temperature)[: len(gates)].cpu().numpy()
 
