@@ -1,7 +1,7 @@
 """The recognizer's acoustic model: log-mel frames -> character log-probabilities for CTC.
 
     features (B, T, mels) -> normalise -> SpecAugment (training) -> stack k frames (B, T/k, k*mels)
-    -> linear -> L x bidirectional LSTM (packed) -> linear -> log-softmax over blank + characters (B, T/k, V)
+    -> linear -> L x bidirectional LSTM -> linear -> log-softmax over blank + characters (B, T/k, V)
 
 Stacking frames cuts the LSTM's sequence length k-fold (CTC needs only a few outputs per character), which is
 most of the model's speed on long audio.
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from speech.features import GlobalNormalizer, SpecAugment, SpecAugmentConfig
+from speech.models.rnn import BiRNN
 
 
 @dataclass
@@ -36,14 +36,7 @@ class ASRModel(nn.Module):
         self.normalize = GlobalNormalizer(torch.zeros(config.input_dims), torch.ones(config.input_dims))
         self.augment = SpecAugment(augment) if augment else None
         self.input = nn.Linear(config.input_dims * config.stack, config.hidden)
-        self.lstm = nn.LSTM(
-            config.hidden,
-            config.hidden,
-            config.layers,
-            batch_first=True,
-            bidirectional=True,
-            dropout=config.dropout if config.layers > 1 else 0.0,
-        )
+        self.lstm = BiRNN(config.hidden, config.hidden, config.layers, config.dropout)
         self.dropout = nn.Dropout(config.dropout)
         self.output = nn.Linear(2 * config.hidden, config.vocab_size)
 
@@ -60,7 +53,5 @@ class ASRModel(nn.Module):
         x = F.pad(x, (0, 0, 0, -frames % k)).reshape(batch, -1, k * dims)
         out_lengths = self.output_lengths(lengths)
         x = self.dropout(torch.relu(self.input(x)))
-        steps = x.shape[1]
-        packed = pack_padded_sequence(x, out_lengths.cpu(), batch_first=True, enforce_sorted=False)
-        x, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=steps)
+        x = self.lstm(x, out_lengths)
         return self.output(self.dropout(x)).log_softmax(-1), out_lengths
