@@ -33,9 +33,9 @@ import torch
 import torch.nn.functional as F
 import torchaudio
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from speech.features import GlobalNormalizer
+from speech.models.rnn import BiRNN
 
 
 @dataclass
@@ -141,7 +141,7 @@ class VocoderModel(nn.Module):
         c = config
         self.normalize = GlobalNormalizer(torch.zeros(c.input_dims), torch.ones(c.input_dims))
         self.conv = nn.Conv1d(c.input_dims, c.cond, kernel_size=5, padding=2)
-        self.cond_rnn = nn.GRU(c.cond, c.cond // 2, batch_first=True, bidirectional=True)
+        self.cond_rnn = BiRNN(c.cond, c.cond // 2, cell=nn.GRU)
         self.rnn = nn.GRU(c.cond + c.bands, c.hidden, batch_first=True)  # input: [cond, previous samples]
         self.fc = nn.Linear(c.hidden, c.bands * c.fc)  # every band's first output layer in one matrix
         self.out_weight = nn.Parameter(torch.empty(c.bands, c.classes, c.fc))
@@ -153,8 +153,7 @@ class VocoderModel(nn.Module):
     def condition(self, mel: Tensor, lengths: Tensor) -> Tensor:
         """(B, F, mels) log-mel frames -> (B, F, cond) conditioning frames."""
         x = torch.relu(self.conv(self.normalize(mel).transpose(1, 2))).transpose(1, 2)
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        return pad_packed_sequence(self.cond_rnn(packed)[0], batch_first=True, total_length=x.shape[1])[0]
+        return self.cond_rnn(x, lengths)
 
     def forward(self, cond: Tensor, previous: Tensor) -> Tensor:
         """Teacher-forced logits (B, S, bands, classes) from step-rate conditioning (B, S, cond) and each
