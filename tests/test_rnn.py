@@ -6,7 +6,8 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from speech.models.asr import ASRModel, ASRModelConfig
-from speech.models.rnn import BiRNN, reverse_within_lengths
+from speech.models.padding import reverse_within_lengths
+from speech.models.rnn import BiRNN
 
 
 def packed_reference(cell: type, birnn: BiRNN, layers: int) -> nn.Module:

@@ -77,7 +77,7 @@ def test_compiled_sampler_equals_pytorch_step_loop(bands: int, bits: int, temper
     indices, logits = reference_generate(model, cond, uniforms, temperature)
     weights = Weights.from_model(model)
     compiled = generate(
-        weights.frame_gates(cond.numpy()),
+        model.frame_gates(cond).detach().numpy(),
         model.config.steps_per_frame,
         weights,
         uniforms.numpy(),
@@ -105,7 +105,7 @@ def test_gpu_frame_loop_equals_pytorch_step_loop(bands: int, bits: int, temperat
     indices, _ = reference_generate(model, cond, uniforms, temperature)
     weights = Weights.from_model(model)
     loop = FrameLoop(weights, folds=3, steps_per_frame=model.config.steps_per_frame, device="cpu")
-    gates = torch.from_numpy(weights.frame_gates(cond.numpy()))
+    gates = model.frame_gates(cond).detach()
     for _ in range(2):  # the loop's state is reset between runs
         sampled = loop.run(gates, uniforms, temperature)
         assert sampled.shape == (3, steps, bands)
@@ -117,10 +117,10 @@ def test_gpu_batches_padded_to_a_few_graph_sizes_give_the_cpu_kernels_samples() 
     vocoder = Vocoder(tiny_model(bits=8), FeatureConfig())
     generator = torch.Generator().manual_seed(3)
     for folds in (3, 11):  # padded to 8 and 16 folds
-        cond = torch.randn(folds, 6, vocoder.config.cond, generator=generator).numpy()
-        gates = vocoder.weights.frame_gates(cond)
+        cond = torch.randn(folds, 6, vocoder.config.cond, generator=generator)
+        gates = vocoder.model.frame_gates(cond).detach()
         uniforms = torch.rand(folds, 160, 4, generator=generator).numpy()
-        expected = generate(gates, vocoder.config.steps_per_frame, vocoder.weights, uniforms)
+        expected = generate(gates.numpy(), vocoder.config.steps_per_frame, vocoder.weights, uniforms)
         np.testing.assert_array_equal(vocoder._generate_on_device(gates, uniforms, 1.0), expected)
     assert sorted(vocoder._loops) == [8, 16]
 
@@ -152,8 +152,12 @@ def test_vocode_length_determinism_and_threads(speech_wav: Path) -> None:
     assert np.abs(first).max() <= 1 and first.std() > 1e-3
     np.testing.assert_array_equal(vocoder.vocode(mel, seed=3, threads=2, **options)[0], first)
     assert not np.array_equal(vocoder.vocode(mel, seed=4, threads=1, **options)[0], first)
-    # A batch of inputs gives each one what it gets alone.
+    # A batch of inputs: each one conditioned as it is alone, and each output its own length.
     short = mel[:17]
+    vocoder.model.normalize.mean.copy_(torch.from_numpy(mel.mean(0)))  # padding is not 0 once normalised
+    gates = vocoder._frame_gates([short, mel])
+    torch.testing.assert_close(gates[0, :17], vocoder._frame_gates([short])[0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(gates[1], vocoder._frame_gates([mel])[0], atol=1e-5, rtol=1e-5)
     many = vocoder.vocode_many([short, mel], seed=3, **options)
     assert many[0].shape == (17 * 160,) and many[1].shape == first.shape
     copied, _ = vocoder.copy_synthesis(samples)

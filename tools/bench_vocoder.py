@@ -31,6 +31,7 @@ from machine import describe_machine
 
 import speech.tasks  # noqa: F401  (registers the vocoder's model config)
 from speech.audio import read_audio
+from speech.errors import SpeechError
 from speech.features import FeatureConfig, FeatureExtractor
 from speech.models.vocoder import VocoderModel, VocoderModelConfig
 from speech.train.config import load_config
@@ -156,10 +157,13 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     files = args.audio or sorted(LIBRIVOX.glob("*.wav"))
-    if args.quantisation:
-        quantisation([read_audio(path, 16000)[0] for path in files])
-    else:
-        speed(args, ten_seconds(files))
+    try:
+        if args.quantisation:
+            quantisation([read_audio(path, 16000)[0] for path in files])
+        else:
+            speed(args, ten_seconds(files))
+    except SpeechError as error:
+        raise SystemExit(f"error: {error}") from None
 
 
 if __name__ == "__main__":

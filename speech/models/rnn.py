@@ -13,15 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-
-def reverse_within_lengths(x: Tensor, lengths: Tensor) -> Tensor:
-    """(B, T, D) -> each row's first lengths[b] frames in reverse order, its padding left in place.
-    Its own inverse."""
-    steps = x.shape[1]
-    time = torch.arange(steps, device=x.device)[None, :]
-    lengths = lengths.to(x.device)[:, None]
-    index = torch.where(time < lengths, lengths - 1 - time, time)
-    return x.gather(1, index[..., None].expand(-1, -1, x.shape[2]))
+from speech.models.padding import lengths_mask, reverse_within_lengths
 
 
 class BiRNN(nn.Module):
@@ -39,7 +31,7 @@ class BiRNN(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
-        mask = (torch.arange(x.shape[1], device=x.device)[None, :] < lengths.to(x.device)[:, None])[..., None]
+        mask = lengths_mask(lengths, x.shape[1], x.device)[..., None]
         for layer, (forward_rnn, backward_rnn) in enumerate(
             zip(self.forward_layers, self.backward_layers, strict=True)
         ):

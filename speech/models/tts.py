@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from speech.features import GlobalNormalizer
+from speech.models.padding import lengths_mask
 
 
 @dataclass
@@ -42,12 +43,6 @@ class TTSModelConfig:
     dropout: float = 0.1
     prenet_dropout: float = 0.5  # on in generation too (Tacotron 2): the decoder must not copy its input
     duration_weight: float = 1.0  # weight of the log-duration MSE in the loss
-
-
-def lengths_mask(lengths: Tensor, size: int, device: torch.device | None = None) -> Tensor:
-    """(B, size) booleans: True on the first lengths[b] positions of each row."""
-    device = device or lengths.device
-    return torch.arange(size, device=device)[None, :] < lengths.to(device)[:, None]
 
 
 class TTSModel(nn.Module):

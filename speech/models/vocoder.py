@@ -35,6 +35,7 @@ import torchaudio
 from torch import Tensor, nn
 
 from speech.features import GlobalNormalizer
+from speech.models.padding import lengths_mask
 from speech.models.rnn import BiRNN
 
 
@@ -151,9 +152,16 @@ class VocoderModel(nn.Module):
         self.register_buffer("levels", mulaw_levels(c.bits), persistent=False)
 
     def condition(self, mel: Tensor, lengths: Tensor) -> Tensor:
-        """(B, F, mels) log-mel frames -> (B, F, cond) conditioning frames."""
-        x = torch.relu(self.conv(self.normalize(mel).transpose(1, 2))).transpose(1, 2)
+        """(B, F, mels) log-mel frames -> (B, F, cond) conditioning frames. Padding is zeroed before the
+        convolution, so each input is conditioned as it would be alone."""
+        mask = lengths_mask(lengths, mel.shape[1], mel.device)[..., None]
+        x = torch.relu(self.conv((self.normalize(mel) * mask).transpose(1, 2))).transpose(1, 2)
         return self.cond_rnn(x, lengths)
+
+    def frame_gates(self, cond: Tensor) -> Tensor:
+        """(..., F, cond) conditioning -> (..., F, 3H): its share of the GRU's input gates, which the sample
+        loop computes once per frame instead of once per sample (the input weights are linear)."""
+        return F.linear(cond, self.rnn.weight_ih_l0[:, : self.config.cond], self.rnn.bias_ih_l0)
 
     def forward(self, cond: Tensor, previous: Tensor) -> Tensor:
         """Teacher-forced logits (B, S, bands, classes) from step-rate conditioning (B, S, cond) and each

@@ -21,7 +21,8 @@ from torch import Tensor
 from speech.assets import ASR_MODEL
 from speech.data.batching import Batch
 from speech.errors import SpeechError
-from speech.models.tts import TTSModel, TTSModelConfig, lengths_mask
+from speech.models.padding import lengths_mask
+from speech.models.tts import TTSModel, TTSModelConfig
 from speech.recognizer import Recognizer
 from speech.synthesizer import minimum_frames
 from speech.tasks.base import Task

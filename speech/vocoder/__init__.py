@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
+from torch.nn.utils.rnn import pad_sequence
 
 from speech.audio import read_audio
 from speech.device import resolve_device
@@ -92,10 +93,10 @@ class Vocoder:
     """``device="cuda"`` generates on a GPU (:mod:`speech.vocoder.graphed`): give it many inputs at once."""
 
     def __init__(self, model: VocoderModel, features: FeatureConfig, device: str = "cpu"):
-        self.model = model.eval().cpu()
+        self.device = resolve_device(device)
+        self.model = model.eval().to(self.device)
         self.features = features
         self.config = model.config
-        self.device = resolve_device(device)
         self.weights = Weights.from_model(self.model)
         self.extractor = FeatureExtractor(features)
         self._loops: dict[int, FrameLoop] = {}  # by batch size: a CUDA graph is captured for one shape
@@ -142,35 +143,40 @@ class Vocoder:
         if not mels:
             return []
         spf, lengths = self.config.steps_per_frame, [len(mel) for mel in mels]
-        gates = []
-        for mel in mels:
-            cond = self.model.condition(torch.from_numpy(mel)[None], torch.tensor([len(mel)]))[0]
-            gates.append(self.weights.frame_gates(cond.numpy()))
+        gates = self._frame_gates(mels)
         pieces = fold(lengths, fold_frames, overlap_frames)
         width = max(piece.end - piece.start for piece in pieces)
-        batch = np.stack(  # each piece's frames plus one for interpolation, padded by repeating the last
-            [
-                np.take(
-                    gates[p.utterance],
-                    np.minimum(np.arange(p.start, p.start + width + 1), lengths[p.utterance] - 1),
-                    0,
-                )
-                for p in pieces
-            ]
-        )
+
+        # Each piece's frames plus one for interpolation, padded by repeating the input's last frame.
+        def column(values: list[int]) -> torch.Tensor:
+            return torch.tensor(values, device=self.device)[:, None]
+
+        frames = column([p.start for p in pieces]) + torch.arange(width + 1, device=self.device)
+        last = column([lengths[p.utterance] - 1 for p in pieces])
+        batch = gates[column([p.utterance for p in pieces]), frames.minimum(last)]
         uniforms = np.random.default_rng(seed).random(
             (len(pieces), width * spf, self.config.bands), np.float32
         )
         indices = self._generate(batch, uniforms, temperature, threads)
-        levels = self.model.levels.numpy()
+        levels = self.weights.levels
         values = overlap_add(pieces, list(levels[indices]), lengths, spf, overlap_frames)
-        return [self.model.waveform(torch.from_numpy(v)[None])[0].clamp(-1, 1).numpy() for v in values]
+        return [
+            self.model.waveform(torch.from_numpy(v)[None].to(self.device))[0].clamp(-1, 1).cpu().numpy()
+            for v in values
+        ]
+
+    def _frame_gates(self, mels: list[np.ndarray]) -> torch.Tensor:
+        """(inputs, frames, 3H) on the vocoder's device: every input conditioned in one padded batch."""
+        lengths = torch.tensor([len(mel) for mel in mels])
+        padded = pad_sequence([torch.from_numpy(mel) for mel in mels], batch_first=True)
+        return self.model.frame_gates(self.model.condition(padded.to(self.device), lengths))
 
     def _generate(
-        self, gates: np.ndarray, uniforms: np.ndarray, temperature: float, threads: int | None
+        self, gates: torch.Tensor, uniforms: np.ndarray, temperature: float, threads: int | None
     ) -> np.ndarray:
         if self.device.type != "cpu":
             return self._generate_on_device(gates, uniforms, temperature)
+        gates = gates.numpy()
         threads = max(1, min(threads or os.cpu_count() or 1, len(gates)))
         chunks = np.array_split(np.arange(len(gates)), threads)
         spf = self.config.steps_per_frame
@@ -183,17 +189,18 @@ class Vocoder:
                 )
                 return np.concatenate(list(parts))
 
-    def _generate_on_device(self, gates: np.ndarray, uniforms: np.ndarray, temperature: float) -> np.ndarray:
+    def _generate_on_device(
+        self, gates: torch.Tensor, uniforms: np.ndarray, temperature: float
+    ) -> np.ndarray:
         """Batches are padded to a power of two (at least 8 folds), so a few captured graphs serve any input."""
         size = max(8, 1 << (len(gates) - 1).bit_length())
         loop = self._loops.get(size)
         if loop is None:
             loop = self._loops[size] = FrameLoop(self.weights, size, self.config.steps_per_frame, self.device)
-        padding = ((0, size - len(gates)), (0, 0), (0, 0))  # both are (folds, ..., ...)
-        gates_on, uniforms_on = (
-            torch.from_numpy(np.pad(a, padding)).to(self.device) for a in (gates, uniforms)
-        )
-        return loop.run(gates_on, uniforms_on, temperature)[: len(gates)].cpu().numpy()
+        padding = size - len(gates)
+        gates = torch.nn.functional.pad(gates, (0, 0, 0, 0, 0, padding))
+        uniforms = torch.from_numpy(np.pad(uniforms, ((0, padding), (0, 0), (0, 0)))).to(self.device)
+        return loop.run(gates, uniforms, temperature)[: len(gates) - padding].cpu().numpy()
 
     def vocode(self, mel: np.ndarray, seed: int = 0, **options) -> tuple[np.ndarray, int]:
         """One (frames, mels) log-mel input -> (samples, sample rate), frames * hop samples long."""

@@ -1,7 +1,7 @@
 """The sample loop, compiled with numba: one GRU step per band-rate sample for a batch of folds at once.
 
 Everything that does not depend on the previous sample is done before the loop: the conditioning is
-projected through the GRU's input weights once per frame (``frame_gates``) and interpolated per step; the
+projected through the GRU's input weights once per frame (``VocoderModel.frame_gates``) and interpolated per step; the
 uniform random numbers for sampling come in as an array, so a seed fixes the output. Per step and fold the
 loop costs the recurrent matrix (hidden x 3 hidden), the output layers (hidden x bands*fc and fc x classes
 per band) and the sampling. Matrix products go through BLAS (``np.dot``) with the folds as the batch.
@@ -27,8 +27,6 @@ CUTOFF = -16.0
 class Weights:
     """The GRU and output layers as contiguous float32 arrays laid out for the kernel."""
 
-    w_cond: np.ndarray  # (cond, 3H): conditioning -> gates (applied per frame, outside the loop)
-    b_ih: np.ndarray  # (3H,)
     w_x: np.ndarray  # (bands, 3H): previous band samples -> gates
     w_hh: np.ndarray  # (H, 3H)
     b_hh: np.ndarray  # (3H,)
@@ -47,8 +45,6 @@ class Weights:
 
         w_ih = model.rnn.weight_ih_l0
         return cls(
-            w_cond=array(w_ih[:, :cond].T),
-            b_ih=array(model.rnn.bias_ih_l0),
             w_x=array(w_ih[:, cond:].T),
             w_hh=array(model.rnn.weight_hh_l0.T),
             b_hh=array(model.rnn.bias_hh_l0),
@@ -59,15 +55,11 @@ class Weights:
             levels=array(model.levels),
         )
 
-    def frame_gates(self, cond: np.ndarray) -> np.ndarray:
-        """(..., frames, cond) conditioning -> (..., frames, 3H) its share of the GRU's input gates."""
-        return np.ascontiguousarray(cond @ self.w_cond + self.b_ih, dtype=np.float32)
-
 
 def generate(
     gates: np.ndarray, steps_per_frame: int, weights: Weights, uniforms: np.ndarray, temperature: float = 1.0
 ) -> np.ndarray:
-    """Sample (folds, steps, bands) class indices; ``gates`` (folds, frames, 3H) from ``frame_gates`` and
+    """Sample (folds, steps, bands) class indices; ``gates`` (folds, frames, 3H) from ``VocoderModel.frame_gates`` and
     ``uniforms`` (folds, steps, bands) in [0, 1). Runs without the GIL: threads can split the folds."""
     w = weights
     return _generate(
