@@ -6,33 +6,27 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from speech.models.asr import ASRModel, ASRModelConfig
-from speech.models.padding import reverse_within_lengths
+from speech.models.padding import reversal_index
 from speech.models.rnn import BiRNN
 
 
-def packed_reference(cell: type, birnn: BiRNN, layers: int) -> nn.Module:
-    """A bidirectional ``cell`` holding the same weights as ``birnn``, run the classic way (packed)."""
-    first = birnn.forward_layers[0]
-    reference = cell(first.input_size, first.hidden_size, layers, batch_first=True, bidirectional=True)
-    for layer in range(layers):
-        for suffix, rnns in (("", birnn.forward_layers), ("_reverse", birnn.backward_layers)):
-            for name, value in rnns[layer].named_parameters():
-                getattr(reference, f"{name.removesuffix('_l0')}_l{layer}{suffix}").data.copy_(value.data)
-    return reference
+def run_packed(reference: nn.Module, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    return pad_packed_sequence(reference(packed)[0], batch_first=True, total_length=x.shape[1])[0]
 
 
 @pytest.mark.parametrize("cell", [nn.LSTM, nn.GRU])
-def test_matches_packed_bidirectional_rnn_with_gradients(cell):
+def test_loads_packed_weights_and_matches_packed_rnn_with_gradients(cell):
     torch.manual_seed(0)
+    reference = cell(6, 5, 3, batch_first=True, bidirectional=True)
     birnn = BiRNN(6, 5, layers=3, cell=cell)
-    reference = packed_reference(cell, birnn, 3)
+    birnn.load_state_dict(reference.state_dict())  # the nn.LSTM layout, renamed by the load hook
+    torch.testing.assert_close(birnn.backward_layers[1].weight_ih_l0, reference.weight_ih_l1_reverse)
     lengths = torch.tensor([9, 1, 6, 9, 3])
     x = torch.randn(5, 9, 6, requires_grad=True)
     x_ref = x.detach().clone().requires_grad_()
 
-    ours = birnn(x, lengths)
-    packed = pack_padded_sequence(x_ref, lengths, batch_first=True, enforce_sorted=False)
-    expected, _ = pad_packed_sequence(reference(packed)[0], batch_first=True, total_length=9)
+    ours, expected = birnn(x, lengths), run_packed(reference, x_ref, lengths)
     torch.testing.assert_close(ours, expected, atol=1e-6, rtol=1e-5)
     assert ours[1, 1:].abs().max() == 0  # padding frames are zero, as packing leaves them
 
@@ -45,18 +39,34 @@ def test_matches_packed_bidirectional_rnn_with_gradients(cell):
     )
 
 
-def test_reverse_within_lengths_reverses_real_frames_only_and_undoes_itself():
-    x = torch.arange(8.0).reshape(2, 4, 1)
-    reversed_ = reverse_within_lengths(x, torch.tensor([4, 2]))
-    assert reversed_[:, :, 0].tolist() == [[3, 2, 1, 0], [5, 4, 6, 7]]
-    assert torch.equal(reverse_within_lengths(reversed_, torch.tensor([4, 2])), x)
+def test_dropout_sits_between_layers_as_in_nn_lstm():
+    """With p = 1 every dropped activation is zero, so both must give the same (deterministic) output."""
+    torch.manual_seed(1)
+    reference = nn.LSTM(4, 3, 2, batch_first=True, bidirectional=True, dropout=1.0).train()
+    birnn = BiRNN(4, 3, layers=2, dropout=1.0).train()
+    birnn.load_state_dict(reference.state_dict())
+    x, lengths = torch.randn(2, 7, 4), torch.tensor([7, 4])
+    ours = birnn(x, lengths)
+    torch.testing.assert_close(ours, run_packed(reference, x, lengths), atol=1e-6, rtol=1e-5)
+    assert ours[0].abs().max() > 0  # the last layer's biases still speak
+
+
+def test_reversal_index_reverses_real_frames_only_and_undoes_itself():
+    index = reversal_index(torch.tensor([4, 2]), 4)
+    assert index.tolist() == [[3, 2, 1, 0], [1, 0, 2, 3]]
+    x = torch.arange(8.0).reshape(2, 4)
+    assert torch.equal(x.gather(1, index).gather(1, index), x)
+    with pytest.raises(ValueError, match="at least one layer"):
+        BiRNN(4, 3, layers=0)
 
 
 def test_asr_model_output_does_not_depend_on_what_else_is_in_the_batch():
-    """A short utterance padded beside a long one gets the log-probabilities it gets alone."""
+    """A short utterance padded beside a long one gets the log-probabilities it gets alone (its length is
+    not a multiple of the frame stacking, so its last stacked step holds padding)."""
     torch.manual_seed(0)
     model = ASRModel(ASRModelConfig(hidden=16, layers=2)).eval()
-    short, long = torch.randn(1, 31, 80), torch.randn(1, 60, 80)
+    model.normalize.mean.fill_(-6.0)  # as for real log-mels: padding is not zero once normalised
+    short, long = torch.randn(1, 31, 80) - 6, torch.randn(1, 60, 80) - 6
     batch = torch.cat([torch.nn.functional.pad(short, (0, 0, 0, 29)), long])
     together, lengths = model(batch, torch.tensor([31, 60]))
     alone, alone_lengths = model(short, torch.tensor([31]))

@@ -1,7 +1,8 @@
 """The recognizer's acoustic model: log-mel frames -> character log-probabilities for CTC.
 
-    features (B, T, mels) -> normalise -> SpecAugment (training) -> stack k frames (B, T/k, k*mels)
-    -> linear -> L x bidirectional LSTM -> linear -> log-softmax over blank + characters (B, T/k, V)
+    features (B, T, mels) -> normalise (padding zeroed) -> SpecAugment (training)
+    -> stack k frames (B, T/k, k*mels) -> linear -> L x bidirectional LSTM -> linear
+    -> log-softmax over blank + characters (B, T/k, V)
 
 Stacking frames cuts the LSTM's sequence length k-fold (CTC needs only a few outputs per character), which is
 most of the model's speed on long audio.
@@ -16,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from speech.features import GlobalNormalizer, SpecAugment, SpecAugmentConfig
+from speech.models.padding import lengths_mask
 from speech.models.rnn import BiRNN
 
 
@@ -45,10 +47,10 @@ class ASRModel(nn.Module):
 
     def forward(self, features: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """Returns log-probabilities (B, T', V) and their lengths (B,)."""
-        x = self.normalize(features)
+        batch, frames, dims = features.shape
+        x = self.normalize(features) * lengths_mask(lengths, frames, features.device)[..., None]
         if self.augment is not None:
             x = self.augment(x, lengths)
-        batch, frames, dims = x.shape
         k = self.config.stack
         x = F.pad(x, (0, 0, 0, -frames % k)).reshape(batch, -1, k * dims)
         out_lengths = self.output_lengths(lengths)

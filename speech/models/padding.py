@@ -1,4 +1,4 @@
-"""Padded batches: which frames are real, and reversing each row within its own length."""
+"""Padded batches: which frames are real, and how to reverse each row within its own length."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ def lengths_mask(lengths: Tensor, size: int, device: torch.device | None = None)
     return torch.arange(size, device=device)[None, :] < lengths.to(device)[:, None]
 
 
-def reverse_within_lengths(x: Tensor, lengths: Tensor) -> Tensor:
-    """(B, T, D) -> each row's first lengths[b] frames in reverse order, its padding left in place.
-    Its own inverse."""
-    time = torch.arange(x.shape[1], device=x.device)[None, :]
-    lengths = lengths.to(x.device)[:, None]
-    index = torch.where(time < lengths, lengths - 1 - time, time)
-    return x.gather(1, index[..., None].expand(-1, -1, x.shape[2]))
+def reversal_index(lengths: Tensor, steps: int, device: torch.device | None = None) -> Tensor:
+    """(B, steps) frame indices that reverse each row's first lengths[b] frames and leave its padding in
+    place, for ``x.gather(1, ...)`` along time; applying it twice gives the original order."""
+    device = device or lengths.device
+    time = torch.arange(steps, device=device)[None, :]
+    lengths = lengths.to(device)[:, None]
+    return torch.where(time < lengths, lengths - 1 - time, time)

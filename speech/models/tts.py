@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from speech.features import GlobalNormalizer
 from speech.models.padding import lengths_mask
+from speech.models.rnn import BiRNN
 
 
 @dataclass
@@ -55,7 +55,7 @@ class TTSModel(nn.Module):
         self.convs = nn.ModuleList(
             nn.Conv1d(c.embed, c.embed, c.kernel, padding=c.kernel // 2) for _ in range(c.conv_layers)
         )
-        self.encoder = nn.LSTM(c.embed, c.encoder, batch_first=True, bidirectional=True)
+        self.encoder = BiRNN(c.embed, c.encoder)
         self.speaker = nn.Embedding(len(c.speakers), width) if c.speakers else None
         self.duration = nn.ModuleList(
             [
@@ -87,12 +87,7 @@ class TTSModel(nn.Module):
         x = self.embed(tokens).transpose(1, 2)
         for conv in self.convs:
             x = self.dropout(torch.relu(conv(x * mask)))
-        packed = pack_padded_sequence(
-            x.transpose(1, 2), lengths.cpu(), batch_first=True, enforce_sorted=False
-        )
-        memory, _ = pad_packed_sequence(
-            self.encoder(packed)[0], batch_first=True, total_length=tokens.shape[1]
-        )
+        memory = self.encoder(x.transpose(1, 2), lengths)
         if self.speaker is not None and speakers is not None:
             memory = memory + self.speaker(speakers)[:, None]
         x = memory.transpose(1, 2)

@@ -15,6 +15,7 @@ so the same input, seed and fold settings give the same samples whatever the thr
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -94,7 +95,12 @@ class Vocoder:
 
     def __init__(self, model: VocoderModel, features: FeatureConfig, device: str = "cpu"):
         self.device = resolve_device(device)
-        self.model = model.eval().to(self.device)
+        self.model = (
+            model.eval().cpu()
+        )  # the output filters stay here: torchaudio's lfilter is serial on a GPU
+        self.conditioner = (
+            self.model if self.device.type == "cpu" else copy.deepcopy(self.model).to(self.device)
+        )
         self.features = features
         self.config = model.config
         self.weights = Weights.from_model(self.model)
@@ -160,16 +166,15 @@ class Vocoder:
         indices = self._generate(batch, uniforms, temperature, threads)
         levels = self.weights.levels
         values = overlap_add(pieces, list(levels[indices]), lengths, spf, overlap_frames)
-        return [
-            self.model.waveform(torch.from_numpy(v)[None].to(self.device))[0].clamp(-1, 1).cpu().numpy()
-            for v in values
-        ]
+        return [self.model.waveform(torch.from_numpy(v)[None])[0].clamp(-1, 1).numpy() for v in values]
 
     def _frame_gates(self, mels: list[np.ndarray]) -> torch.Tensor:
-        """(inputs, frames, 3H) on the vocoder's device: every input conditioned in one padded batch."""
+        """(inputs, frames, 3H) on the vocoder's device: every input conditioned in one padded batch. (On a
+        GPU, cuDNN's TF32 arithmetic makes these differ slightly from the CPU's, so a seed gives the same
+        samples on the same kind of device, not across devices.)"""
         lengths = torch.tensor([len(mel) for mel in mels])
         padded = pad_sequence([torch.from_numpy(mel) for mel in mels], batch_first=True)
-        return self.model.frame_gates(self.model.condition(padded.to(self.device), lengths))
+        return self.conditioner.frame_gates(self.conditioner.condition(padded.to(self.device), lengths))
 
     def _generate(
         self, gates: torch.Tensor, uniforms: np.ndarray, temperature: float, threads: int | None
@@ -197,10 +202,10 @@ class Vocoder:
         loop = self._loops.get(size)
         if loop is None:
             loop = self._loops[size] = FrameLoop(self.weights, size, self.config.steps_per_frame, self.device)
-        padding = size - len(gates)
+        folds, padding = len(gates), size - len(gates)
         gates = torch.nn.functional.pad(gates, (0, 0, 0, 0, 0, padding))
         uniforms = torch.from_numpy(np.pad(uniforms, ((0, padding), (0, 0), (0, 0)))).to(self.device)
-        return loop.run(gates, uniforms, temperature)[: len(gates) - padding].cpu().numpy()
+        return loop.run(gates, uniforms, temperature)[:folds].cpu().numpy()
 
     def vocode(self, mel: np.ndarray, seed: int = 0, **options) -> tuple[np.ndarray, int]:
         """One (frames, mels) log-mel input -> (samples, sample rate), frames * hop samples long."""

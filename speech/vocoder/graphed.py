@@ -71,8 +71,8 @@ class FrameLoop:
 
     @torch.inference_mode()
     def run(self, gates: Tensor, uniforms: Tensor, temperature: float = 1.0) -> Tensor:
-        """(folds, steps, bands) class indices from ``gates`` (folds, frames, 3H), as ``VocoderModel.frame_gates`` makes
-        them, and ``uniforms`` (folds, steps, bands) in [0, 1)."""
+        """(folds, steps, bands) class indices from ``gates`` (folds, frames, 3H), as
+        ``VocoderModel.frame_gates`` makes them, and ``uniforms`` (folds, steps, bands) in [0, 1)."""
         folds, steps, _ = uniforms.shape
         frames = -(-steps // self.spf)
         last = gates.shape[1] - 1

@@ -1,9 +1,9 @@
 """The sample loop, compiled with numba: one GRU step per band-rate sample for a batch of folds at once.
 
 Everything that does not depend on the previous sample is done before the loop: the conditioning is
-projected through the GRU's input weights once per frame (``VocoderModel.frame_gates``) and interpolated per step; the
-uniform random numbers for sampling come in as an array, so a seed fixes the output. Per step and fold the
-loop costs the recurrent matrix (hidden x 3 hidden), the output layers (hidden x bands*fc and fc x classes
+projected through the GRU's input weights once per frame (``VocoderModel.frame_gates``) and interpolated
+per step; the uniform random numbers for sampling come in as an array, so a seed fixes the output. Per step
+and fold the loop costs the recurrent matrix (hidden x 3 hidden), the output layers (hidden x bands*fc and fc x classes
 per band) and the sampling. Matrix products go through BLAS (``np.dot``) with the folds as the batch.
 
 :func:`reference_generate` is the same computation step by step in PyTorch, for the tests.
@@ -59,8 +59,9 @@ class Weights:
 def generate(
     gates: np.ndarray, steps_per_frame: int, weights: Weights, uniforms: np.ndarray, temperature: float = 1.0
 ) -> np.ndarray:
-    """Sample (folds, steps, bands) class indices; ``gates`` (folds, frames, 3H) from ``VocoderModel.frame_gates`` and
-    ``uniforms`` (folds, steps, bands) in [0, 1). Runs without the GIL: threads can split the folds."""
+    """Sample (folds, steps, bands) class indices; ``gates`` (folds, frames, 3H) from
+    ``VocoderModel.frame_gates`` and ``uniforms`` (folds, steps, bands) in [0, 1). Runs without the GIL:
+    threads can split the folds."""
     w = weights
     return _generate(
         np.ascontiguousarray(gates, dtype=np.float32),
