@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The shipped recognizer: synthetic multi-voice speech (held-out voices and sentences) + FSDD digits (three
-# speakers; the fourth held out), BiLSTM-CTC from conf/asr/small.yaml, a character 6-gram LM from the training text.
+# speakers; the fourth held out) + synthetic digit strings at FSDD's 8 kHz bandwidth, BiLSTM-CTC from
+# conf/asr/small.yaml, a character 6-gram LM from the training text.
 #
 #   bash pipelines/asr_default/run.sh ../shared/data/fsdd [STEPS]
 #
@@ -18,28 +19,32 @@ data=data
 exp=exp/asr_default
 export PATH="$PWD/.venv/bin:$PATH"
 
-# 1. Data: 10,000 training + 600 test utterances of synthetic speech; FSDD split by speaker.
+# 1. Data: 10,000 training + 600 test utterances of synthetic speech; FSDD split by speaker; 3,000 digit
+#    strings spoken by the synthetic training voices at 8 kHz.
 [ -f $data/synthetic/test.jsonl ] || python pipelines/synthetic/prepare.py --out $data/synthetic --count 10000 --test-count 600 --seed 1
 [ -f $data/fsdd/train.jsonl ] || python pipelines/fsdd/prepare.py --fsdd "$fsdd" --out $data/fsdd
+[ -f $data/digits/train.jsonl ] || python pipelines/synthetic/digits.py --out $data/digits --count 3000 --seed 2
 
-# 2. Shards: training = synthetic train + FSDD train (isolated + connected); validation = the first 150
-#    synthetic valid utterances (enough to pick the best checkpoint, cheap enough to score every 500 steps).
-if [ ! -f $data/shards/train/shards.json ]; then
+# 2. Shards: training = synthetic train + FSDD train (isolated + connected) + synthetic digits; validation =
+#    the first 150 synthetic valid utterances (enough to pick the best checkpoint, cheap enough to score
+#    every 500 steps).
+if [ ! -f $data/shards/asr_train/shards.json ]; then
     python - "$data" <<'PY'
 import sys
 from pathlib import Path
 from speech.data.manifest import read_manifest, write_manifest
 data = Path(sys.argv[1])
-utterances = list(read_manifest(data / "synthetic/train.jsonl")) + list(read_manifest(data / "fsdd/train.jsonl"))
+parts = ("synthetic/train.jsonl", "fsdd/train.jsonl", "digits/train.jsonl")
+utterances = [utterance for part in parts for utterance in read_manifest(data / part)]
 write_manifest(data / "asr_train.jsonl", utterances)
 write_manifest(data / "asr_valid150.jsonl", list(read_manifest(data / "synthetic/valid.jsonl"))[:150])
 PY
-    speech shard $data/asr_train.jsonl -o $data/shards/train --max-samples 1000
+    speech shard $data/asr_train.jsonl -o $data/shards/asr_train --max-samples 1000
     speech shard $data/asr_valid150.jsonl -o $data/shards/valid150
 fi
 
 # 3. Train (resumes if interrupted).
-speech train conf/asr/small.yaml data.train=$data/shards/train data.valid=$data/shards/valid150 \
+speech train conf/asr/small.yaml data.train=$data/shards/asr_train data.valid=$data/shards/valid150 \
     train.out_dir=$exp train.max_steps="$steps" ${TRAIN_OVERRIDES:-} --resume
 
 # 4. A character 6-gram LM from the training text, beside the best model (lexicon-free beam search: open
