@@ -15,7 +15,6 @@ Writes OUT/train.jsonl (audio paths relative to OUT).
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 from pathlib import Path
 
@@ -24,7 +23,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from prepare import is_test_voice, summarise, synthesise, synthvoices, write_splits  # noqa: E402
 
-from speech.data.manifest import read_manifest  # noqa: E402
 from speech.errors import SpeechError  # noqa: E402
 
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -61,11 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         print("error: no synthesiser installed (espeak-ng, flite, festival)", file=sys.stderr)
         return 1
     try:
-        synthesise(out / "part", out / "digits.txt", voices, args.count, args.seed, args)
-        utterances = list(read_manifest(out / "part" / "manifest.jsonl"))
-    except subprocess.CalledProcessError as error:
-        print(f"error: corpus tool failed with exit status {error.returncode}", file=sys.stderr)
-        return 1
+        utterances = synthesise(out / "part", out / "digits.txt", voices, args.count, args.seed, args)
     except SpeechError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -102,8 +102,8 @@ def summarise(splits: dict[str, list[Utterance]]) -> str:
 
 def synthesise(
     out: Path, sentences: Path, voices: list[str], count: int, seed: int, args: argparse.Namespace
-) -> None:
-    """Run the corpus tool in a child process, exactly as a user would."""
+) -> list[Utterance]:
+    """Run the corpus tool in a child process, exactly as a user would; the utterances it made."""
     command = [
         sys.executable,
         str(TOOL),
@@ -116,7 +116,11 @@ def synthesise(
     ]
     command += ["--seed", str(seed), "--jobs", str(args.jobs), "--voices", ",".join(voices)]
     command += ["--sample-rate", str(args.sample_rate)]
-    subprocess.run(command, check=True)
+    try:
+        subprocess.run(command, check=True)
+    except subprocess.CalledProcessError as error:
+        raise SpeechError(f"corpus tool failed with exit status {error.returncode}") from None
+    return list(read_manifest(out / "manifest.jsonl"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -157,12 +161,10 @@ def main(argv: list[str] | None = None) -> int:
         "test": (out / "test-part", [v for v in voices if is_test_voice(v)], args.test_count, args.seed + 1),
     }
     try:
-        for name, (folder, part_voices, count, seed) in parts.items():
-            synthesise(folder, out / f"sentences-{name}.txt", part_voices, count, seed, args)
-        made = {name: list(read_manifest(folder / "manifest.jsonl")) for name, (folder, *_) in parts.items()}
-    except subprocess.CalledProcessError as error:
-        print(f"error: corpus tool failed with exit status {error.returncode}", file=sys.stderr)
-        return 1
+        made = {
+            name: synthesise(folder, out / f"sentences-{name}.txt", part_voices, count, seed, args)
+            for name, (folder, part_voices, count, seed) in parts.items()
+        }
     except SpeechError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

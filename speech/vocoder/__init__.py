@@ -95,9 +95,9 @@ class Vocoder:
 
     def __init__(self, model: VocoderModel, features: FeatureConfig, device: str = "cpu"):
         self.device = resolve_device(device)
-        self.model = (
-            model.eval().cpu()
-        )  # the output filters stay here: torchaudio's lfilter is serial on a GPU
+        # The model, with its output filters, stays on the CPU (torchaudio's lfilter is serial on a GPU);
+        # the conditioning network runs on the generating device.
+        self.model = model.eval().cpu()
         self.conditioner = (
             self.model if self.device.type == "cpu" else copy.deepcopy(self.model).to(self.device)
         )

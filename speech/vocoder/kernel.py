@@ -3,8 +3,8 @@
 Everything that does not depend on the previous sample is done before the loop: the conditioning is
 projected through the GRU's input weights once per frame (``VocoderModel.frame_gates``) and interpolated
 per step; the uniform random numbers for sampling come in as an array, so a seed fixes the output. Per step
-and fold the loop costs the recurrent matrix (hidden x 3 hidden), the output layers (hidden x bands*fc and fc x classes
-per band) and the sampling. Matrix products go through BLAS (``np.dot``) with the folds as the batch.
+and fold the loop costs the recurrent matrix (hidden x 3 hidden), the output layers (hidden x bands*fc and
+fc x classes per band) and the sampling. Matrix products go through BLAS (``np.dot``) with the folds as the batch.
 
 :func:`reference_generate` is the same computation step by step in PyTorch, for the tests.
 """
