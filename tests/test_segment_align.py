@@ -7,7 +7,7 @@ import torch
 
 from speech.align import align_words
 from speech.audio import read_audio
-from speech.segment import split_at_pauses
+from speech.segment import is_silent, split_at_pauses
 from speech.text.vocab import CharVocab
 
 
@@ -25,6 +25,18 @@ def test_long_audio_is_cut_in_the_pauses(librivox_dir: Path) -> None:
             np.abs(joined[cut - 800 : cut + 800]).max() < 0.05 or min(abs(cut - b) for b in boundaries) < 8000
         )
     assert split_at_pauses(joined[:16000], 16000, max_seconds=10.0) == [(0, 16000)]
+
+
+def test_silence_and_steady_noise_hold_no_speech(librivox_dir: Path) -> None:
+    rng = np.random.default_rng(0)
+    assert is_silent(np.zeros(0, np.float32), 16000) and is_silent(np.zeros(16000, np.float32), 16000)
+    for level in (3e-4, 3e-3, 3e-2, 0.3):  # white noise from a quiet room's floor to loud hiss
+        assert is_silent(rng.normal(0, level, 16000 * 3).astype(np.float32), 16000), level
+    speech = read_audio(sorted(librivox_dir.glob("*.wav"))[0], 16000)[0]
+    assert not is_silent(speech, 16000)
+    assert not is_silent(speech + rng.normal(0, 0.03, len(speech)).astype(np.float32), 16000)  # noisy speech
+    loudest = int(np.argmax(np.abs(speech)))
+    assert not is_silent(speech[loudest - 4000 : loudest + 4000], 16000)  # half a second inside a word
 
 
 def test_word_times_and_confidence_from_posteriors() -> None:
