@@ -160,6 +160,10 @@ class SpecAugmentConfig:
     time_masks: int = 2
     time_fraction: float = 0.05  # each time mask covers at most this fraction of the utterance
     warp: float = 0.0  # stretch or squeeze the mel axis by up to this fraction (0.1: factors 0.9-1.1)
+    # Additive coloured noise on the training waveforms (recognizers only; speech.data.noise):
+    noise_prob: float = 0.0  # share of training utterances that get noise (0: none)
+    noise_snr_min: float = 5.0  # signal-to-noise ratio in dB, drawn uniformly between these
+    noise_snr_max: float = 40.0
 
 
 class SpecAugment(nn.Module):

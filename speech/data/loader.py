@@ -19,6 +19,7 @@ import random
 from collections.abc import Callable, Iterator
 from itertools import count
 
+import numpy as np
 import torch
 import webdataset as wds
 from torch import Tensor
@@ -26,6 +27,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from speech.audio import AudioError, decode_audio
 from speech.data.batching import Batch, bucket_batches, collate, shuffle_buffer
+from speech.data.noise import NoiseAugment
 from speech.data.shards import shard_urls
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,8 @@ class BatchStream(IterableDataset):
 
     ``repeat=True`` (training) cycles through epochs forever, reshuffling each one when ``shuffle`` is set;
     ``repeat=False`` (evaluation) reads everything once in file order. Set ``skip_batches`` to the number of
-    batches this rank has already consumed to resume mid-epoch. ``keep_audio`` adds the padded waveforms.
+    batches this rank has already consumed to resume mid-epoch. ``keep_audio`` adds the padded waveforms;
+    ``noise`` adds noise to the waveforms before their features, seeded per (seed, epoch, reader, batch).
     """
 
     def __init__(
@@ -58,6 +61,7 @@ class BatchStream(IterableDataset):
         world_size: int = 1,
         max_batch_size: int = 256,
         keep_audio: bool = False,
+        noise: NoiseAugment | None = None,
     ):
         super().__init__()
         self.urls = source if isinstance(source, list) else shard_urls(source)
@@ -71,6 +75,7 @@ class BatchStream(IterableDataset):
         self.world_size = world_size
         self.max_batch_size = max_batch_size
         self.keep_audio = keep_audio
+        self.noise = noise
         self.skip_batches = 0
 
     def __iter__(self) -> Iterator[Batch]:
@@ -84,13 +89,20 @@ class BatchStream(IterableDataset):
         for epoch in count() if self.repeat else [0]:
             samples = self._samples(epoch, slot, slots)
             shuffle_seed = f"{self.seed}/{epoch}/{slot}" if self.shuffle else None
-            for batch in bucket_batches(
+            batches = bucket_batches(
                 samples, self.batch_seconds, max_batch_size=self.max_batch_size, shuffle_seed=shuffle_seed
-            ):
+            )
+            for index, batch in enumerate(batches):
                 if to_skip:
                     to_skip -= 1
                     continue
                 decoded = [sample for sample in map(_decode, batch) if sample is not None]
+                if decoded and self.noise is not None:
+                    rng = np.random.default_rng([self.seed, epoch, slot, index])
+                    noisy = self.noise([sample["audio"] for sample in decoded], rng)
+                    decoded = [
+                        {**sample, "audio": audio} for sample, audio in zip(decoded, noisy, strict=True)
+                    ]
                 if decoded:
                     yield collate(decoded, self.featurize, self.keep_audio)
 

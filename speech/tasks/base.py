@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from speech.data.batching import Batch
 from speech.features import FeatureExtractor, RunningStats
-from speech.train.config import ExperimentConfig
+from speech.train.config import ConfigError, ExperimentConfig
 
 
 class Task:
@@ -22,8 +22,14 @@ class Task:
     name: ClassVar[str]
     model_config: ClassVar[type]
     needs_audio: ClassVar[bool] = False  # batches carry padded waveforms (models that predict audio)
+    takes_noise: ClassVar[bool] = False  # training audio may get additive noise (augment.noise_prob)
 
     def __init__(self, config: ExperimentConfig):
+        augment = config.augment
+        if augment.noise_prob and not self.takes_noise:
+            raise ConfigError(f"augment.noise_prob: the {self.name} task learns from clean audio; leave it 0")
+        if not 0 <= augment.noise_prob <= 1 or augment.noise_snr_min > augment.noise_snr_max:
+            raise ConfigError("augment.noise_prob must be in [0, 1] and noise_snr_min <= noise_snr_max")
         self.config = config
         self.extractor = FeatureExtractor(config.features)
 
