@@ -165,6 +165,10 @@ class SpecAugmentConfig:
     noise_snr_min: float = 5.0  # signal-to-noise ratio in dB, drawn uniformly between these
     noise_snr_max: float = 40.0
 
+    def __post_init__(self) -> None:
+        if not 0 <= self.noise_prob <= 1 or self.noise_snr_min > self.noise_snr_max:
+            raise SpeechError("augment.noise_prob must be in [0, 1] and noise_snr_min <= noise_snr_max")
+
 
 class SpecAugment(nn.Module):
     """Frequency warping, then frequency and time masking (Park et al., 2019), independently per utterance,

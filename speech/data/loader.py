@@ -97,14 +97,15 @@ class BatchStream(IterableDataset):
                     to_skip -= 1
                     continue
                 decoded = [sample for sample in map(_decode, batch) if sample is not None]
-                if decoded and self.noise is not None:
+                if not decoded:
+                    continue
+                if self.noise is not None:
                     rng = np.random.default_rng([self.seed, epoch, slot, index])
                     noisy = self.noise([sample["audio"] for sample in decoded], rng)
                     decoded = [
                         {**sample, "audio": audio} for sample, audio in zip(decoded, noisy, strict=True)
                     ]
-                if decoded:
-                    yield collate(decoded, self.featurize, self.keep_audio)
+                yield collate(decoded, self.featurize, self.keep_audio)
 
     def _samples(self, epoch: int, slot: int, slots: int) -> Iterator[dict]:
         """This reader's share of the samples for one epoch, audio still encoded."""

@@ -25,11 +25,8 @@ class Task:
     takes_noise: ClassVar[bool] = False  # training audio may get additive noise (augment.noise_prob)
 
     def __init__(self, config: ExperimentConfig):
-        augment = config.augment
-        if augment.noise_prob and not self.takes_noise:
+        if config.augment.noise_prob and not self.takes_noise:
             raise ConfigError(f"augment.noise_prob: the {self.name} task learns from clean audio; leave it 0")
-        if not 0 <= augment.noise_prob <= 1 or augment.noise_snr_min > augment.noise_snr_max:
-            raise ConfigError("augment.noise_prob must be in [0, 1] and noise_snr_min <= noise_snr_max")
         self.config = config
         self.extractor = FeatureExtractor(config.features)
 
