@@ -163,6 +163,38 @@ def test_eval_scores_each_speaker(
     assert cers == sorted(cers, reverse=True)
 
 
+def test_eval_scores_speaker_groups(
+    tmp_path: Path, model: Path, librivox_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    utterances = import_sphinx(librivox_dir).utterances
+    speakers = ["espeak:en+f4", "flite:slt", "espeak:en-us+m3", "flite:slt", "plain"]
+    write_manifest(
+        tmp_path / "m.jsonl",
+        [dataclasses.replace(u, speaker=s) for u, s in zip(utterances, speakers, strict=True)],
+    )
+    arguments = ["eval", str(tmp_path / "m.jsonl"), "--model", str(model), "--speaker-group", "^[^:]+(?=:)"]
+    assert main([*arguments, "--json", str(tmp_path / "s.json")]) == 0
+    assert "by speaker group" in capsys.readouterr().out
+    scores = json.loads((tmp_path / "s.json").read_text())
+    assert {name: s["utterances"] for name, s in scores["speakers"].items()} == {
+        "espeak": 2,
+        "flite": 2,
+        "plain": 1,
+    }
+    rows = scores["utterances_scored"]
+    espeak = error_rates(
+        [rows[0]["reference"], rows[2]["reference"]], [rows[0]["hypothesis"], rows[2]["hypothesis"]]
+    )
+    assert scores["speakers"]["espeak"]["cer"] == pytest.approx(espeak["cer"])
+
+
+def test_eval_rejects_a_bad_speaker_group(tmp_path: Path, model: Path, capsys: pytest.CaptureFixture) -> None:
+    write_manifest(tmp_path / "m.jsonl", [])
+    assert main(["eval", str(tmp_path / "m.jsonl"), "--model", str(model), "--speaker-group", "(espeak"]) != 0
+    err = capsys.readouterr().err
+    assert "--speaker-group: '(espeak' is not a regular expression" in err and "Traceback" not in err
+
+
 def test_tuned_decoder_settings_travel_with_the_model(
     tmp_path: Path, model: Path, librivox_dir: Path
 ) -> None:

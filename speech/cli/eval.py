@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+from collections.abc import Callable
 
 from tqdm import tqdm
 
@@ -33,11 +35,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also score each speaker (the manifest's speaker field) on its own, worst first",
     )
+    parser.add_argument(
+        "--speaker-group",
+        metavar="REGEX",
+        help="score groups of speakers instead (implies --by-speaker): a speaker counts under the part of "
+        "its name that REGEX matches, e.g. '^[^:]+' puts espeak:en-us+f4 with the other espeak voices",
+    )
     add_recognizer_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    group = speaker_grouping(args.speaker_group)
     utterances = [u for u in read_manifest(args.manifest)]
     segments = [u.id for u in utterances if u.offset]
     if segments:
@@ -63,10 +72,10 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"  {row['wer']:.2f}  {row['id']}\n        ref: {row['reference']}\n        hyp: {row['hypothesis']}"
         )
-    if args.by_speaker:
-        speaker_of = {u.id: u.speaker or "(none)" for u in utterances}
+    if args.by_speaker or group:
+        speaker_of = {u.id: (group or str)(u.speaker or "(none)") for u in utterances}
         scores["speakers"] = speaker_scores(rows, speaker_of)
-        print("  by speaker (WER / CER, utterances):")
+        print(f"  by speaker{' group' if group else ''} (WER / CER, utterances):")
         for speaker, result in scores["speakers"].items():
             print(
                 f"    {speaker}: {100 * result['wer']:.2f}% / {100 * result['cer']:.2f}%  ({result['utterances']})"
@@ -75,6 +84,22 @@ def run(args: argparse.Namespace) -> int:
         with atomic_output(args.json, "w") as stream:
             json.dump(scores, stream, indent=1)
     return 0
+
+
+def speaker_grouping(pattern: str | None) -> Callable[[str], str] | None:
+    """The group a speaker's name falls in: the part REGEX matches (the whole name where it matches none)."""
+    if not pattern:
+        return None
+    try:
+        regex = re.compile(pattern)
+    except re.error as error:
+        raise SpeechError(f"--speaker-group: {pattern!r} is not a regular expression ({error})") from None
+
+    def group(speaker: str) -> str:
+        match = regex.search(speaker)
+        return match.group(0) if match and match.group(0) else speaker
+
+    return group
 
 
 def speaker_scores(rows: list[dict], speaker_of: dict[str, str]) -> dict[str, dict[str, float]]:
