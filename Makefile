@@ -1,4 +1,4 @@
-# Two commands on a fresh machine: `make demo` (set up, then run the main job) and `make test`.
+# Two commands on a fresh machine: `make demo` (set up, then run both main jobs) and `make test`.
 VENV ?= .venv
 STAMP := $(VENV)/.installed
 

@@ -1,13 +1,13 @@
 """Benchmark: `speech transcribe` end to end (files in, transcripts out) against pocketsphinx, same files.
 
-    python tools/bench_transcribe.py MANIFEST [--minutes 10] [--model DIR]
+    python tools/bench_transcribe.py MANIFEST [--minutes 12] [--model DIR]
 
 Takes utterances from MANIFEST until --minutes of audio, writes their paths to a list file and runs
 `speech transcribe @LIST` greedily and with beam search + the model's LM, then pocketsphinx (PyPI
 `pocketsphinx`, its bundled US English model, default settings) on the same files in one process per core,
 so both use the machine's 2 cores. Prints real-time factors and WER/CER (normalised text) as Markdown rows.
 
-Two speeds for ours: the whole process (interpreter, torch import, model load: a fixed ~3 s however much
+Two speeds for ours: the whole process (interpreter, torch import, model load: a fixed ~2 s however much
 audio there is) and the transcription itself, as `speech transcribe` reports it (files in, transcripts
 written). Pocketsphinx's time excludes its start-up the same way.
 """

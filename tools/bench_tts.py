@@ -92,7 +92,9 @@ def main() -> None:
     parser.add_argument("manifest", help="held-out sentences with reference audio (JSON lines)")
     parser.add_argument("--voice", default=str(TTS_VOICE), help="voice folder (default: the shipped voice)")
     parser.add_argument(
-        "--vocoder", default=None, help="vocoder folder or griffin-lim (default: the shipped vocoder)"
+        "--vocoder",
+        default=None,
+        help="vocoder folder or griffin-lim (default: the shipped vocoder if there is one, else Griffin-Lim)",
     )
     parser.add_argument("--sentences", type=int, default=100, help="sentences for the round trip")
     parser.add_argument("--paragraphs", type=int, default=20, help="long paragraphs for robustness")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The default voice: flite's slt (a voice built from the CMU ARCTIC recordings of one American woman), every
-# sentence of tools/corpus_text/sentences.txt once (2,557; about 2 h) at 16 kHz, the vocoder's rate. 100
+# sentence of tools/corpus_text/sentences.txt once (2,557; about 2.5 h) at 16 kHz, the vocoder's rate. 100
 # sentences are held out for evaluation and 50 for validation.
 #
 #   bash pipelines/voice_default/run.sh [TTS_STEPS] [VOCODER_STEPS] [VOCODER_CONFIG]

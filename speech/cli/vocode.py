@@ -33,7 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("-o", "--out", default=".", help="folder for the WAV files (default: current folder)")
     parser.add_argument(
-        "--model", default=str(VOCODER_MODEL), help="vocoder folder (default: the shipped one)"
+        "--model",
+        default=str(VOCODER_MODEL),
+        help="vocoder folder (default: speech/assets/vocoder, once one ships; none does yet)",
     )
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
     parser.add_argument(
