@@ -142,19 +142,26 @@ def test_eval_scores_a_manifest(
     }
 
 
-def test_eval_scores_each_speaker(
-    tmp_path: Path, model: Path, librivox_dir: Path, capsys: pytest.CaptureFixture
-) -> None:
+def eval_with_speakers(
+    tmp_path: Path, model: Path, librivox_dir: Path, speakers: list[str], *options: str
+) -> dict:
+    """`speech eval` on the librivox files, their speaker fields set to ``speakers``; the JSON scores."""
     utterances = import_sphinx(librivox_dir).utterances
-    speakers = ["anna", "ben", "anna", "ben", "anna"]
     write_manifest(
         tmp_path / "m.jsonl",
         [dataclasses.replace(u, speaker=s) for u, s in zip(utterances, speakers, strict=True)],
     )
-    arguments = ["eval", str(tmp_path / "m.jsonl"), "--model", str(model), "--by-speaker"]
+    arguments = ["eval", str(tmp_path / "m.jsonl"), "--model", str(model), *options]
     assert main([*arguments, "--json", str(tmp_path / "s.json")]) == 0
+    return json.loads((tmp_path / "s.json").read_text())
+
+
+def test_eval_scores_each_speaker(
+    tmp_path: Path, model: Path, librivox_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    speakers = ["anna", "ben", "anna", "ben", "anna"]
+    scores = eval_with_speakers(tmp_path, model, librivox_dir, speakers, "--by-speaker")
     assert "by speaker" in capsys.readouterr().out
-    scores = json.loads((tmp_path / "s.json").read_text())
     assert {name: s["utterances"] for name, s in scores["speakers"].items()} == {"anna": 3, "ben": 2}
     rows = scores["utterances_scored"]
     anna = error_rates([r["reference"] for r in rows[::2]], [r["hypothesis"] for r in rows[::2]])
@@ -166,25 +173,13 @@ def test_eval_scores_each_speaker(
 def test_eval_scores_speaker_groups(
     tmp_path: Path, model: Path, librivox_dir: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    utterances = import_sphinx(librivox_dir).utterances
     speakers = ["espeak:en+f4", "flite:slt", "espeak:en-us+m3", "flite:slt", "plain"]
-    write_manifest(
-        tmp_path / "m.jsonl",
-        [dataclasses.replace(u, speaker=s) for u, s in zip(utterances, speakers, strict=True)],
-    )
-    arguments = ["eval", str(tmp_path / "m.jsonl"), "--model", str(model), "--speaker-group", "^[^:]+(?=:)"]
-    assert main([*arguments, "--json", str(tmp_path / "s.json")]) == 0
+    scores = eval_with_speakers(tmp_path, model, librivox_dir, speakers, "--speaker-group", "^[^:]+(?=:)")
     assert "by speaker group" in capsys.readouterr().out
-    scores = json.loads((tmp_path / "s.json").read_text())
-    assert {name: s["utterances"] for name, s in scores["speakers"].items()} == {
-        "espeak": 2,
-        "flite": 2,
-        "plain": 1,
-    }
-    rows = scores["utterances_scored"]
-    espeak = error_rates(
-        [rows[0]["reference"], rows[2]["reference"]], [rows[0]["hypothesis"], rows[2]["hypothesis"]]
-    )
+    groups = {name: s["utterances"] for name, s in scores["speakers"].items()}
+    assert groups == {"espeak": 2, "flite": 2, "plain": 1}
+    rows = [scores["utterances_scored"][i] for i in (0, 2)]
+    espeak = error_rates([r["reference"] for r in rows], [r["hypothesis"] for r in rows])
     assert scores["speakers"]["espeak"]["cer"] == pytest.approx(espeak["cer"])
 
 
