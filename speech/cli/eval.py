@@ -72,10 +72,10 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"  {row['wer']:.2f}  {row['id']}\n        ref: {row['reference']}\n        hyp: {row['hypothesis']}"
         )
-    if args.by_speaker or group:
-        speaker_of = {u.id: (group or str)(u.speaker or "(none)") for u in utterances}
+    if args.by_speaker or args.speaker_group:
+        speaker_of = {u.id: group(u.speaker or "(none)") for u in utterances}
         scores["speakers"] = speaker_scores(rows, speaker_of)
-        print(f"  by speaker{' group' if group else ''} (WER / CER, utterances):")
+        print(f"  by speaker{' group' if args.speaker_group else ''} (WER / CER, utterances):")
         for speaker, result in scores["speakers"].items():
             print(
                 f"    {speaker}: {100 * result['wer']:.2f}% / {100 * result['cer']:.2f}%  ({result['utterances']})"
@@ -86,10 +86,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def speaker_grouping(pattern: str | None) -> Callable[[str], str] | None:
-    """The group a speaker's name falls in: the part REGEX matches (the whole name where it matches none)."""
+def speaker_grouping(pattern: str | None) -> Callable[[str], str]:
+    """The group a speaker's name falls in: the part REGEX matches (the whole name where it matches none,
+    or when there is no REGEX)."""
     if not pattern:
-        return None
+        return str
     try:
         regex = re.compile(pattern)
     except re.error as error:

@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--model",
         default=str(VOCODER_MODEL),
-        help="vocoder folder (default: speech/assets/vocoder, once one ships; none does yet)",
+        help="vocoder folder (default: the shipped one, speech/assets/vocoder, where one ships)",
     )
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
     parser.add_argument(

@@ -5,7 +5,8 @@ fused kernel it uses for a plain padded batch (3 BiLSTM layers of 192 units, for
 90-second batch: 0.93 s packed against 0.37 s padded, `tools/bench_asr_step.py`). So each direction here is
 its own one-layer RNN over the padded batch. The backward one reads every sequence reversed within its own
 length, so at each real frame both directions see exactly the frames packing would show them; the forward
-direction is causal, so trailing padding never reaches a real frame. Outputs at padding frames are set to zero, as packing leaves them.
+direction is causal, so trailing padding never reaches a real frame. Outputs at padding frames are set to
+zero, as packing leaves them.
 (On a GPU, cuDNN runs packed batches well too; there this layout has not been timed against packing.)
 
 Weights saved from ``nn.LSTM``/``nn.GRU(bidirectional=True)`` load as they are (``weight_ih_l1_reverse`` is
