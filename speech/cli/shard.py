@@ -1,4 +1,4 @@
-"""``speech shard``: a manifest becomes WebDataset shards for streaming training."""
+"""``speech shard``: manifests become WebDataset shards for streaming training."""
 
 from __future__ import annotations
 
@@ -16,11 +16,15 @@ log = logging.getLogger(__name__)
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "shard",
-        help="write WebDataset shards (FLAC + JSON) from a manifest",
-        description="Read every utterance of a JSONL manifest, resample it, and write size-capped WebDataset "
+        help="write WebDataset shards (FLAC + JSON) from manifests",
+        description="Read every utterance of one or more JSONL manifests, resample it, and write size-capped WebDataset "
         "tar shards plus an index (shards.json). Unreadable audio is reported and skipped.",
     )
-    parser.add_argument("manifest", help="JSON Lines manifest written by `speech prepare`")
+    parser.add_argument(
+        "manifests",
+        nargs="+",
+        help="JSON Lines manifests written by `speech prepare`; several are sharded together, in order",
+    )
     parser.add_argument("-o", "--out", required=True, help="folder for the shards and their index")
     parser.add_argument(
         "--sample-rate",
@@ -46,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from speech.data.shards import write_shards  # imports torch via webdataset: only when run
 
-    utterances = list(read_manifest(args.manifest))
+    utterances = [utterance for manifest in args.manifests for utterance in read_manifest(manifest)]
     report = write_shards(
         utterances,
         args.out,
@@ -66,5 +70,5 @@ def run(args: argparse.Namespace) -> int:
         len(report.skipped),
     )
     if report.samples == 0:
-        raise SpeechError(f"{args.manifest}: no utterance could be read, no shards written")
+        raise SpeechError(f"{', '.join(args.manifests)}: no utterance could be read, no shards written")
     return 0

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import tarfile
 from pathlib import Path
@@ -160,3 +161,22 @@ def test_noisy_stream_is_seeded_and_resumes_with_the_same_noise(
 def test_missing_index_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SpeechError, match="no shards.json"):
         shard_urls(tmp_path)
+
+
+def test_cli_shards_several_manifests_together(tmp_path: Path, real_utterances: list[Utterance]) -> None:
+    """`speech shard A B`: one set of shards, A's utterances then B's, each path resolved against its own
+    manifest's folder (recipes keep corpora in separate folders with relative paths)."""
+    from speech.cli import main
+
+    for part, utterances in (("a", real_utterances[:2]), ("b", real_utterances[2:])):
+        (tmp_path / part).mkdir()
+        lines = []
+        for utterance in utterances:
+            (tmp_path / part / Path(utterance.audio).name).write_bytes(Path(utterance.audio).read_bytes())
+            lines.append(dataclasses.replace(utterance, audio=Path(utterance.audio).name).to_json())
+        (tmp_path / part / "manifest.jsonl").write_text("\n".join(lines) + "\n")
+    manifests = [str(tmp_path / part / "manifest.jsonl") for part in ("a", "b")]
+    assert main(["shard", *manifests, "-o", str(tmp_path / "shards")]) == 0
+    decoded = list(iterate_shards(tmp_path / "shards"))
+    assert [sample["id"] for sample in decoded] == [u.id for u in real_utterances]
+    assert np.array_equal(decoded[3]["audio"], read_audio(real_utterances[3].audio)[0])
