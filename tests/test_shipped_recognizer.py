@@ -101,8 +101,9 @@ def test_sample_rates_and_channels_give_the_same_words(
 
 def test_silence_and_noise_give_no_words(recognizer: Recognizer, slt: list[Path], tmp_path: Path) -> None:
     """Digital silence, a quiet recording's noise floor and steady hiss are skipped (the model, which never
-    heard noise alone, would spell words into hiss); speech in the same hiss is still transcribed, though
-    poorly: no noise was in the interim model's training data (CER 0.47 here against 0.02 without hiss)."""
+    heard noise alone, would spell words into hiss); speech in the same hiss is still transcribed, about as
+    well as without it since the model trained with noise (CER about 0.08 here, 0.06 without hiss; 0.47 before
+    noise was in its training data)."""
     rng = np.random.default_rng(0)
     write_audio(tmp_path / "silence.wav", np.zeros(16000 * 5, dtype=np.float32), 16000)
     write_audio(tmp_path / "floor.wav", rng.normal(0, 3e-4, 16000 * 5).astype(np.float32), 16000)  # -70 dB
@@ -113,7 +114,7 @@ def test_silence_and_noise_give_no_words(recognizer: Recognizer, slt: list[Path]
         assert transcript.text == "" and transcript.segments == () and transcript.duration == 5.0, name
     speech = read_audio(slt[0], 16000)[0]
     write_audio(tmp_path / "speech-in-hiss.wav", speech + rng.normal(0, 3e-3, len(speech)), 16000)
-    assert cer(SENTENCES[:1], [recognizer.transcribe_file(tmp_path / "speech-in-hiss.wav").text]) <= 0.6
+    assert cer(SENTENCES[:1], [recognizer.transcribe_file(tmp_path / "speech-in-hiss.wav").text]) <= 0.3
 
 
 def test_held_out_fsdd_speaker(recognizer: Recognizer, fsdd_dir: Path) -> None:

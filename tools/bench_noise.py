@@ -1,0 +1,93 @@
+#!/usr/bin/env python
+"""Benchmark: how a recognizer holds up in noise. Held-out utterances get white noise at fixed signal-to-noise
+ratios and are transcribed greedily and with beam search; CER and WER per SNR, clean first.
+
+    python tools/bench_noise.py data/synthetic/test.jsonl --speaker flite:slt --count 20 \
+        --model exp/asr_default_run4/best --model speech/assets/asr
+
+Why white noise at a set SNR: it is the simplest noise to reproduce anywhere (seeded), and the SNR is relative
+to each utterance's own level, so loud and quiet recordings are equally hard. Prints Markdown rows for
+docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import jiwer
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from speech.assets import ASR_MODEL  # noqa: E402
+from speech.audio import read_audio  # noqa: E402
+from speech.data.manifest import read_manifest  # noqa: E402
+from speech.recognizer import Recognizer  # noqa: E402
+from speech.text.normalize import normalize_text  # noqa: E402
+
+RATE = 16000
+
+
+def add_noise(samples: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
+    """White noise at ``snr_db`` below the utterance's mean power (over the whole utterance)."""
+    power = float(np.mean(samples.astype(np.float64) ** 2))
+    noise = rng.normal(0.0, np.sqrt(power / 10 ** (snr_db / 10)), len(samples))
+    return (samples + noise).astype(np.float32)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("manifest", help="held-out utterances (JSONL manifest with transcripts)")
+    parser.add_argument("--speaker", help="only this speaker's utterances (e.g. flite:slt)")
+    parser.add_argument("--count", type=int, default=20, help="utterances to use (default 20)")
+    parser.add_argument("--snr", default="30,20,10", help="comma-separated SNRs in dB (default 30,20,10)")
+    parser.add_argument(
+        "--model",
+        action="append",
+        help="recognizer folder; repeat to compare (default: the shipped model)",
+    )
+    parser.add_argument("--beam", type=int, default=32, help="beam size for the second decoding (default 32)")
+    parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    args = parser.parse_args()
+
+    utterances = [
+        u for u in read_manifest(args.manifest) if args.speaker is None or u.speaker == args.speaker
+    ][: args.count]
+    if not utterances:
+        parser.error(
+            f"{args.manifest}: no utterances" + (f" of speaker {args.speaker}" if args.speaker else "")
+        )
+    references = [normalize_text(u.text) for u in utterances]
+    clean = [read_audio(u.audio, RATE)[0] for u in utterances]
+    snrs = [float(snr) for snr in args.snr.split(",")]
+    rng = np.random.default_rng(args.seed)
+    conditions = {"clean": clean} | {
+        f"{snr:g} dB": [add_noise(samples, snr, rng) for samples in clean] for snr in snrs
+    }
+
+    print(
+        f"{len(utterances)} utterances from {args.manifest}"
+        + (f", speaker {args.speaker}" if args.speaker else "")
+    )
+    print("| model | decoding | " + " | ".join(f"{name} CER / WER" for name in conditions) + " |")
+    print("|---|---|" + "---|" * len(conditions))
+    for model in args.model or [str(ASR_MODEL)]:
+        for beam in (0, args.beam):
+            recognizer = Recognizer.load(model, beam=beam)
+            cells = []
+            for audio in conditions.values():
+                results = recognizer.transcribe([(samples, RATE) for samples in audio])
+                hypotheses = [result.transcript.text for result in results]
+                cells.append(
+                    f"{jiwer.cer(references, hypotheses):.1%} / {jiwer.wer(references, hypotheses):.1%}"
+                )
+            decoding = f"beam {beam} + LM" if beam else "greedy"
+            print(f"| {model} | {decoding} | " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
