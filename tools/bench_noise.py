@@ -6,8 +6,9 @@ ratios and are transcribed greedily and with beam search; CER and WER per SNR, c
         --model exp/asr_default_run4/best --model speech/assets/asr
 
 Why white noise at a set SNR: it is the simplest noise to reproduce anywhere (seeded), and the SNR is relative
-to each utterance's own level, so loud and quiet recordings are equally hard. Prints Markdown rows for
-docs/benchmarks.md.
+to each utterance's own level, so loud and quiet recordings are equally hard (speech.data.noise.add_noise, the
+same mixing the training noise uses, here with a flat spectrum). Prints Markdown rows for
+the recognizer's model card.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import jiwer
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -24,17 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from speech.assets import ASR_MODEL  # noqa: E402
 from speech.audio import read_audio  # noqa: E402
 from speech.data.manifest import read_manifest  # noqa: E402
+from speech.data.noise import add_noise  # noqa: E402
 from speech.recognizer import Recognizer  # noqa: E402
+from speech.scoring import error_rates  # noqa: E402
 from speech.text.normalize import normalize_text  # noqa: E402
 
 RATE = 16000
-
-
-def add_noise(samples: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
-    """White noise at ``snr_db`` below the utterance's mean power (over the whole utterance)."""
-    power = float(np.mean(samples.astype(np.float64) ** 2))
-    noise = rng.normal(0.0, np.sqrt(power / 10 ** (snr_db / 10)), len(samples))
-    return (samples + noise).astype(np.float32)
 
 
 def main() -> None:
@@ -66,7 +61,7 @@ def main() -> None:
     snrs = [float(snr) for snr in args.snr.split(",")]
     rng = np.random.default_rng(args.seed)
     conditions = {"clean": clean} | {
-        f"{snr:g} dB": [add_noise(samples, snr, rng) for samples in clean] for snr in snrs
+        f"{snr:g} dB": [add_noise(samples, snr, 0.0, rng) for samples in clean] for snr in snrs
     }
 
     print(
@@ -81,10 +76,8 @@ def main() -> None:
             cells = []
             for audio in conditions.values():
                 results = recognizer.transcribe([(samples, RATE) for samples in audio])
-                hypotheses = [result.transcript.text for result in results]
-                cells.append(
-                    f"{jiwer.cer(references, hypotheses):.1%} / {jiwer.wer(references, hypotheses):.1%}"
-                )
+                scores = error_rates(references, [result.transcript.text for result in results])
+                cells.append(f"{scores['cer']:.1%} / {scores['wer']:.1%}")
             decoding = f"beam {beam} + LM" if beam else "greedy"
             print(f"| {model} | {decoding} | " + " | ".join(cells) + " |", flush=True)
 

@@ -23,6 +23,13 @@ def coloured_noise(length: int, alpha: float, rng: np.random.Generator) -> np.nd
     return noise / max(float(np.sqrt(np.mean(noise**2))), 1e-12)
 
 
+def add_noise(waveform: np.ndarray, snr_db: float, alpha: float, rng: np.random.Generator) -> np.ndarray:
+    """``waveform`` plus 1 / f**alpha noise (0: white) ``snr_db`` below its mean power, clipped to [-1, 1]."""
+    power = float(np.mean(waveform.astype(np.float64) ** 2))
+    noise = coloured_noise(len(waveform), alpha, rng) * np.sqrt(power / 10 ** (snr_db / 10))
+    return np.clip(waveform + noise, -1.0, 1.0).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class NoiseAugment:
     probability: float  # share of utterances that get noise
@@ -35,12 +42,8 @@ class NoiseAugment:
             if len(waveform) < 2 or rng.random() >= self.probability:
                 out.append(waveform)
                 continue
-            power = float(np.mean(waveform.astype(np.float64) ** 2))
             snr_db = rng.uniform(self.snr_min, self.snr_max)
-            noise = coloured_noise(len(waveform), rng.uniform(0.0, 2.0), rng) * np.sqrt(
-                power / 10 ** (snr_db / 10)
-            )
-            out.append(np.clip(waveform + noise, -1.0, 1.0).astype(np.float32))
+            out.append(add_noise(waveform, snr_db, rng.uniform(0.0, 2.0), rng))
         return out
 
 
