@@ -160,14 +160,22 @@ class SpecAugmentConfig:
     time_masks: int = 2
     time_fraction: float = 0.05  # each time mask covers at most this fraction of the utterance
     warp: float = 0.0  # stretch or squeeze the mel axis by up to this fraction (0.1: factors 0.9-1.1)
-    # Additive coloured noise on the training waveforms (recognizers only; speech.data.noise):
-    noise_prob: float = 0.0  # share of training utterances that get noise (0: none)
+    # Corrupting the training waveforms (recognizers only; speech.data.corruption):
+    noise_prob: float = 0.0  # share of training utterances that get additive coloured noise (0: none)
     noise_snr_min: float = 5.0  # signal-to-noise ratio in dB, drawn uniformly between these
     noise_snr_max: float = 40.0
+    tilt_prob: float = 0.0  # share of training utterances whose spectrum is tilted (0: none)
+    tilt_max: float = 6.0  # the tilt in dB per octave, drawn uniformly from +- this
 
     def __post_init__(self) -> None:
         if not 0 <= self.noise_prob <= 1 or self.noise_snr_min > self.noise_snr_max:
             raise SpeechError("augment.noise_prob must be in [0, 1] and noise_snr_min <= noise_snr_max")
+        if not 0 <= self.tilt_prob <= 1 or self.tilt_max < 0:
+            raise SpeechError("augment.tilt_prob must be in [0, 1] and tilt_max >= 0")
+
+    @property
+    def corrupts_audio(self) -> bool:
+        return bool(self.noise_prob or self.tilt_prob)
 
 
 class SpecAugment(nn.Module):

@@ -6,7 +6,7 @@ ratios and are transcribed greedily and with beam search; CER and WER per SNR, c
         --model exp/asr_default_run4/best --model speech/assets/asr
 
 Why white noise at a set SNR: it is the simplest noise to reproduce anywhere (seeded), and the SNR is relative
-to each utterance's own level, so loud and quiet recordings are equally hard (speech.data.noise.add_noise, the
+to each utterance's own level, so loud and quiet recordings are equally hard (speech.data.corruption.add_noise, the
 same mixing the training noise uses, here with a flat spectrum). Prints Markdown rows for
 the recognizer's model card.
 """
@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from speech.assets import ASR_MODEL  # noqa: E402
 from speech.audio import read_audio  # noqa: E402
+from speech.data.corruption import add_noise  # noqa: E402
 from speech.data.manifest import read_manifest  # noqa: E402
-from speech.data.noise import add_noise  # noqa: E402
 from speech.recognizer import Recognizer  # noqa: E402
 from speech.scoring import error_rates  # noqa: E402
 from speech.text.normalize import normalize_text  # noqa: E402

@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from speech.audio import AudioError, decode_audio
 from speech.data.batching import Batch, bucket_batches, collate, shuffle_buffer
-from speech.data.noise import NoiseAugment
+from speech.data.corruption import WaveformCorruption
 from speech.data.shards import shard_urls
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,8 @@ class BatchStream(IterableDataset):
     ``repeat=True`` (training) cycles through epochs forever, reshuffling each one when ``shuffle`` is set;
     ``repeat=False`` (evaluation) reads everything once in file order. Set ``skip_batches`` to the number of
     batches this rank has already consumed to resume mid-epoch. ``keep_audio`` adds the padded waveforms;
-    ``noise`` adds noise to the waveforms before their features, seeded per (seed, epoch, reader, batch).
+    ``corrupt`` tilts and adds noise to the waveforms before their features, seeded per (seed, epoch, reader,
+    batch).
     """
 
     def __init__(
@@ -61,7 +62,7 @@ class BatchStream(IterableDataset):
         world_size: int = 1,
         max_batch_size: int = 256,
         keep_audio: bool = False,
-        noise: NoiseAugment | None = None,
+        corrupt: WaveformCorruption | None = None,
     ):
         super().__init__()
         self.urls = source if isinstance(source, list) else shard_urls(source)
@@ -75,7 +76,7 @@ class BatchStream(IterableDataset):
         self.world_size = world_size
         self.max_batch_size = max_batch_size
         self.keep_audio = keep_audio
-        self.noise = noise
+        self.corrupt = corrupt
         self.skip_batches = 0
 
     def __iter__(self) -> Iterator[Batch]:
@@ -99,11 +100,11 @@ class BatchStream(IterableDataset):
                 decoded = [sample for sample in map(_decode, batch) if sample is not None]
                 if not decoded:
                     continue
-                if self.noise is not None:
+                if self.corrupt is not None:
                     rng = np.random.default_rng([self.seed, epoch, slot, index])
-                    noisy = self.noise([sample["audio"] for sample in decoded], rng)
+                    corrupted = self.corrupt([sample["audio"] for sample in decoded], rng)
                     decoded = [
-                        {**sample, "audio": audio} for sample, audio in zip(decoded, noisy, strict=True)
+                        {**sample, "audio": audio} for sample, audio in zip(decoded, corrupted, strict=True)
                     ]
                 yield collate(decoded, self.featurize, self.keep_audio)
 

@@ -24,7 +24,7 @@ from speech.train.tracking import ImageMedia
 class ASRTask(Task):
     name = "asr"
     model_config = ASRModelConfig
-    takes_noise = True
+    corruptible = True
 
     def __init__(self, config: ExperimentConfig):
         self.vocab = self.build_vocab()

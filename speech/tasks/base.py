@@ -22,11 +22,15 @@ class Task:
     name: ClassVar[str]
     model_config: ClassVar[type]
     needs_audio: ClassVar[bool] = False  # batches carry padded waveforms (models that predict audio)
-    takes_noise: ClassVar[bool] = False  # training audio may get additive noise (augment.noise_prob)
+    corruptible: ClassVar[bool] = (
+        False  # training audio may be tilted and noised (augment.noise_prob, tilt_prob)
+    )
 
     def __init__(self, config: ExperimentConfig):
-        if config.augment.noise_prob and not self.takes_noise:
-            raise ConfigError(f"augment.noise_prob: the {self.name} task learns from clean audio; leave it 0")
+        if config.augment.corrupts_audio and not self.corruptible:
+            raise ConfigError(
+                f"augment.noise_prob, tilt_prob: the {self.name} task learns from clean audio; leave them 0"
+            )
         self.config = config
         self.extractor = FeatureExtractor(config.features)
 

@@ -23,8 +23,8 @@ from tqdm import tqdm
 
 from speech.audio import atomic_output
 from speech.data.batching import Batch
+from speech.data.corruption import waveform_corruption
 from speech.data.loader import BatchStream, shard_loader
-from speech.data.noise import noise_augment
 from speech.model_folder import config_must_match, read_model_folder
 from speech.tasks import TASKS, Task
 from speech.train import distributed
@@ -122,7 +122,7 @@ class Trainer:
             seed=config.train.seed,
             rank=self.env.rank,
             world_size=self.env.world_size,
-            noise=noise_augment(config.augment),
+            corrupt=waveform_corruption(config.augment),
         )
         self.step = 0
         self.best: float | None = None

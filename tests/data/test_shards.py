@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from speech.audio import audio_info, read_audio
+from speech.data.corruption import WaveformCorruption
 from speech.data.loader import BatchStream, shard_loader
 from speech.data.manifest import Utterance
-from speech.data.noise import NoiseAugment
 from speech.data.shards import iterate_shards, shard_urls, write_shards
 from speech.errors import SpeechError
 from speech.features import FeatureConfig, FeatureExtractor
@@ -138,24 +138,24 @@ def test_training_stream_repeats_reshuffles_and_resumes(
     assert _ids(resumed_workers, 8, workers=2) == _ids(stream(), 15, workers=2)[7:]
 
 
-def test_noisy_stream_is_seeded_and_resumes_with_the_same_noise(
+def test_corrupted_stream_is_seeded_and_resumes_with_the_same_corruption(
     tmp_path: Path, real_utterances: list[Utterance]
 ) -> None:
     write_shards(real_utterances, tmp_path / "shards", max_samples=1)
 
-    def features(noise: NoiseAugment | None, skip: int = 0, batches: int = 8) -> list[np.ndarray]:
+    def features(corrupt: WaveformCorruption | None, skip: int = 0, batches: int = 8) -> list[np.ndarray]:
         stream = BatchStream(
-            tmp_path / "shards", FeatureExtractor(), 1.0, shuffle=True, repeat=True, seed=7, noise=noise
+            tmp_path / "shards", FeatureExtractor(), 1.0, shuffle=True, repeat=True, seed=7, corrupt=corrupt
         )
         stream.skip_batches = skip
         iterator = iter(shard_loader(stream))
         return [next(iterator).features.numpy() for _ in range(batches - skip)]
 
-    noise = NoiseAugment(1.0, 5.0, 20.0)
-    clean, noisy = features(None), features(noise)
-    assert all(not np.allclose(a, b, atol=0.1) for a, b in zip(clean, noisy, strict=True))
-    assert all(np.array_equal(a, b) for a, b in zip(features(noise), noisy, strict=True))  # seeded
-    assert all(np.array_equal(a, b) for a, b in zip(features(noise, skip=5), noisy[5:], strict=True))
+    corrupt = WaveformCorruption(noise_prob=1.0, snr_min=5.0, snr_max=20.0, tilt_prob=0.5)
+    clean, corrupted = features(None), features(corrupt)
+    assert all(not np.allclose(a, b, atol=0.1) for a, b in zip(clean, corrupted, strict=True))
+    assert all(np.array_equal(a, b) for a, b in zip(features(corrupt), corrupted, strict=True))  # seeded
+    assert all(np.array_equal(a, b) for a, b in zip(features(corrupt, skip=5), corrupted[5:], strict=True))
 
 
 def test_missing_index_is_a_clear_error(tmp_path: Path) -> None:

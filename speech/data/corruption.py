@@ -1,0 +1,80 @@
+"""Corrupting training audio for recognizers: a model that heard one clean channel spells words into any other.
+
+Two corruptions, each applied to a drawn share of the utterances, in this order:
+
+- **spectral tilt**, a different microphone or voice effort: the spectrum is multiplied by a slope of
+  so many dB per octave about a pivot at 1/8 of the Nyquist frequency (1 kHz at 16 kHz), drawn uniformly
+  from +- ``tilt_max`` dB, and the waveform keeps its power;
+- **additive noise**, Gaussian noise whose spectrum slopes as 1 / f**alpha, alpha drawn from [0, 2] (white,
+  pink, brown and between), at a signal-to-noise ratio drawn uniformly in decibels.
+
+The random draws come from a generator the stream seeds per batch, so a resumed run corrupts alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from speech.features import SpecAugmentConfig
+
+TILT_PIVOT = 1 / 8  # of the Nyquist frequency: the level there is unchanged
+TILT_FLOOR = 1 / 80  # below this (100 Hz at 16 kHz) the slope stops, so hum and DC are not blown up
+
+
+def coloured_noise(length: int, alpha: float, rng: np.random.Generator) -> np.ndarray:
+    """Unit-power Gaussian noise of ``length`` samples with a power spectrum proportional to 1 / f**alpha."""
+    spectrum = np.fft.rfft(rng.standard_normal(length))
+    frequencies = np.arange(len(spectrum), dtype=np.float64)
+    frequencies[0] = 1.0  # keep the mean; the slope starts at the first bin
+    noise = np.fft.irfft(spectrum / frequencies ** (alpha / 2), n=length)
+    return noise / max(float(np.sqrt(np.mean(noise**2))), 1e-12)
+
+
+def add_noise(waveform: np.ndarray, snr_db: float, alpha: float, rng: np.random.Generator) -> np.ndarray:
+    """``waveform`` plus 1 / f**alpha noise (0: white) ``snr_db`` below its mean power, clipped to [-1, 1]."""
+    power = float(np.mean(waveform.astype(np.float64) ** 2))
+    noise = coloured_noise(len(waveform), alpha, rng) * np.sqrt(power / 10 ** (snr_db / 10))
+    return np.clip(waveform + noise, -1.0, 1.0).astype(np.float32)
+
+
+def tilt_spectrum(waveform: np.ndarray, db_per_octave: float) -> np.ndarray:
+    """``waveform`` with its spectrum sloped by ``db_per_octave`` about the pivot, at its own mean power,
+    clipped to [-1, 1]."""
+    signal = waveform.astype(np.float64)
+    spectrum = np.fft.rfft(signal)
+    nyquist_fraction = np.maximum(np.linspace(0.0, 1.0, len(spectrum)), TILT_FLOOR)
+    gain = 10 ** (db_per_octave * np.log2(nyquist_fraction / TILT_PIVOT) / 20)
+    tilted = np.fft.irfft(spectrum * gain, n=len(signal))
+    scale = np.sqrt(np.mean(signal**2) / max(float(np.mean(tilted**2)), 1e-20))
+    return np.clip(tilted * scale, -1.0, 1.0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class WaveformCorruption:
+    noise_prob: float = 0.0  # share of utterances that get noise
+    snr_min: float = 5.0  # dB
+    snr_max: float = 40.0  # dB
+    tilt_prob: float = 0.0  # share of utterances whose spectrum is tilted
+    tilt_max: float = 6.0  # dB per octave, either way
+
+    def __call__(self, waveforms: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+        out = []
+        for waveform in waveforms:
+            if self.tilt_prob and len(waveform) >= 2 and rng.random() < self.tilt_prob:  # no draw when off
+                waveform = tilt_spectrum(waveform, rng.uniform(-self.tilt_max, self.tilt_max))
+            if len(waveform) >= 2 and rng.random() < self.noise_prob:
+                snr_db = rng.uniform(self.snr_min, self.snr_max)
+                waveform = add_noise(waveform, snr_db, rng.uniform(0.0, 2.0), rng)
+            out.append(waveform)
+        return out
+
+
+def waveform_corruption(config: SpecAugmentConfig) -> WaveformCorruption | None:
+    """The training streams' corruption from the ``augment`` section, or None when it makes none."""
+    if not config.corrupts_audio:
+        return None
+    return WaveformCorruption(
+        config.noise_prob, config.noise_snr_min, config.noise_snr_max, config.tilt_prob, config.tilt_max
+    )

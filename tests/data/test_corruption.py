@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from speech.audio import read_audio
+from speech.data.corruption import WaveformCorruption, coloured_noise, tilt_spectrum
+from speech.tasks import TASKS
+from speech.train.config import ConfigError, load_config
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+def band_power(noise: np.ndarray, low: int, high: int) -> float:
+    return float(np.mean(np.abs(np.fft.rfft(noise))[low:high] ** 2))
+
+
+def test_coloured_noise_has_unit_power_and_its_slope() -> None:
+    rng = np.random.default_rng(0)
+    white, brown = coloured_noise(16000, 0.0, rng), coloured_noise(16000, 2.0, rng)
+    for noise in (white, brown):
+        assert np.mean(noise**2) == pytest.approx(1.0, rel=1e-6)
+    assert 0.8 < band_power(white, 100, 200) / band_power(white, 4000, 4100) < 1.25  # flat
+    ratio = band_power(brown, 100, 200) / band_power(brown, 4000, 4100)  # 1/f**2: about (4050/150)**2
+    assert 300 < ratio < 1500
+
+
+def test_noise_is_added_at_the_drawn_snr_and_only_to_the_chosen_share(librivox_dir: Path) -> None:
+    speech = [read_audio(path, 16000)[0] for path in sorted(librivox_dir.glob("*.wav"))]
+    noisy = WaveformCorruption(1.0, 10.0, 10.0)(speech, np.random.default_rng(0))
+    for clean, mixed in zip(speech, noisy, strict=True):
+        noise = mixed.astype(np.float64) - clean
+        assert 10 * np.log10(np.mean(clean.astype(np.float64) ** 2) / np.mean(noise**2)) == pytest.approx(
+            10.0, abs=0.1
+        )
+    untouched = WaveformCorruption(0.0, 10.0, 10.0)(speech, np.random.default_rng(0))
+    assert all(a is b for a, b in zip(untouched, speech, strict=True))
+    some = WaveformCorruption(0.5, 10.0, 10.0)(speech * 20, np.random.default_rng(0))
+    assert 20 < sum(a is not b for a, b in zip(some, speech * 20, strict=True)) < 80
+
+
+def gain_db(original: np.ndarray, changed: np.ndarray, hz: float, sample_rate: int = 16000) -> float:
+    """The median gain, in dB, of the spectrum's bins within a sixth of an octave of ``hz``."""
+    frequencies = np.fft.rfftfreq(len(original), 1 / sample_rate)
+    band = (frequencies >= hz * 2 ** (-1 / 6)) & (frequencies < hz * 2 ** (1 / 6))
+    ratio = np.abs(np.fft.rfft(changed.astype(np.float64))) / np.abs(np.fft.rfft(original.astype(np.float64)))
+    return float(np.median(20 * np.log10(ratio[band])))
+
+
+def test_tilt_slopes_real_speech_by_the_asked_db_per_octave_and_keeps_its_power(librivox_dir: Path) -> None:
+    speech = read_audio(sorted(librivox_dir.glob("*.wav"))[0], 16000)[0][:48000]
+    power = np.mean(speech.astype(np.float64) ** 2)
+    for db_per_octave in (-6.0, 4.0):
+        tilted = tilt_spectrum(speech, db_per_octave)
+        assert np.mean(tilted.astype(np.float64) ** 2) == pytest.approx(power, rel=0.02)
+        pivot = gain_db(speech, tilted, 1000)  # the power is kept, so the pivot moves by a constant
+        for hz, octaves in ((250, -2), (500, -1), (2000, 1), (4000, 2)):
+            relative = gain_db(speech, tilted, hz) - pivot
+            assert relative == pytest.approx(db_per_octave * octaves, abs=0.5)
+        flat_below_floor = gain_db(speech, tilted, 60) - gain_db(speech, tilted, 90)
+        assert abs(flat_below_floor) < 0.5
+
+
+def test_tilt_applies_to_the_chosen_share_before_noise() -> None:
+    rng = np.random.default_rng(0)
+    waveforms = [0.1 * coloured_noise(8000, 0.0, rng).astype(np.float32) for _ in range(40)]
+    tilted = WaveformCorruption(tilt_prob=0.5, tilt_max=6.0)(waveforms, np.random.default_rng(1))
+    assert 10 < sum(a is not b for a, b in zip(tilted, waveforms, strict=True)) < 30
+    assert all(len(a) == len(b) and a.dtype == np.float32 for a, b in zip(tilted, waveforms, strict=True))
+
+
+def test_only_recognizers_take_corrupted_audio() -> None:
+    config = load_config(CONF / "asr/tiny.yaml", ["augment.noise_prob=0.5", "augment.tilt_prob=0.5"])
+    TASKS["asr"](config)
+    for task in ("tts", "vocoder"):
+        for key in ("noise_prob", "tilt_prob"):
+            with pytest.raises(ConfigError, match="learns from clean audio"):
+                TASKS[task](load_config(CONF / f"{task}/tiny.yaml", [f"augment.{key}=0.5"]))
+    with pytest.raises(ConfigError, match="noise_prob must be in"):
+        TASKS["asr"](load_config(CONF / "asr/tiny.yaml", ["augment.noise_prob=1.5"]))
+    with pytest.raises(ConfigError, match="tilt_prob must be in"):
+        TASKS["asr"](load_config(CONF / "asr/tiny.yaml", ["augment.tilt_max=-1"]))
