@@ -21,6 +21,7 @@ import soundfile as sf
 from speech.assets import ASR_MODEL
 from speech.audio import read_audio, write_audio
 from speech.cli import main
+from speech.data.corruption import tilt_spectrum
 from speech.recognizer import Recognizer
 from speech.text.normalize import normalize_text
 
@@ -117,13 +118,25 @@ def test_silence_and_noise_give_no_words(recognizer: Recognizer, slt: list[Path]
     assert cer(SENTENCES[:1], [recognizer.transcribe_file(tmp_path / "speech-in-hiss.wav").text]) <= 0.3
 
 
+def test_another_microphone(recognizer: Recognizer, slt: list[Path], tmp_path: Path) -> None:
+    """The held-out sentences through a duller and a brighter channel (6 dB per octave either way about 1 kHz)
+    are still transcribed: the model trained with random tilts (model card: before that, 43-70% CER)."""
+    texts = []
+    for db_per_octave in (-6.0, 6.0):
+        for index, path in enumerate(slt):
+            tilted = tmp_path / f"tilt{db_per_octave:+g}-{index}.wav"
+            write_audio(tilted, tilt_spectrum(read_audio(path, 16000)[0], db_per_octave), 16000)
+            texts.append(recognizer.transcribe_file(tilted).text)
+    assert cer(SENTENCES * 2, texts) <= 0.25, texts  # about 0.14 (0.08 untilted)
+
+
 def test_held_out_fsdd_speaker(recognizer: Recognizer, fsdd_dir: Path) -> None:
     """Real 8 kHz recordings of isolated digits by the speaker the recipe holds out (george)."""
     paths = sorted(fsdd_dir.glob("*_george_*.wav"))[::10]
     assert len(paths) >= 40
     results = list(recognizer.transcribe(paths))
     correct = sum(r.transcript.text == DIGITS[int(Path(r.source).name[0])] for r in results)
-    assert correct / len(paths) >= 0.4, [(Path(r.source).name, r.transcript.text) for r in results]
+    assert correct / len(paths) >= 0.7, [(Path(r.source).name, r.transcript.text) for r in results]  # 0.82
 
 
 def test_an_hour_long_recording(slt: list[Path], tmp_path: Path) -> None:
