@@ -13,9 +13,11 @@ The random draws come from a generator the stream seeds per batch, so a resumed 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.fft
 
 from speech.features import SpecAugmentConfig
 
@@ -23,12 +25,22 @@ TILT_PIVOT = 1 / 8  # of the Nyquist frequency: the level there is unchanged
 TILT_FLOOR = 1 / 80  # below this (100 Hz at 16 kHz) the slope stops, so hum and DC are not blown up
 
 
+def shape_spectrum(signal: np.ndarray, gain: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``signal`` (float64) filtered by ``gain``, a function of frequency as a fraction of Nyquist.
+
+    The transform is zero-padded to a length with small prime factors: an utterance of prime length would
+    take ten times as long, and the training stream's one worker would hold back the model.
+    """
+    size = scipy.fft.next_fast_len(len(signal), real=True)
+    spectrum = scipy.fft.rfft(signal, n=size)
+    return scipy.fft.irfft(spectrum * gain(np.linspace(0.0, 1.0, len(spectrum))), n=size)[: len(signal)]
+
+
 def coloured_noise(length: int, alpha: float, rng: np.random.Generator) -> np.ndarray:
     """Unit-power Gaussian noise of ``length`` samples with a power spectrum proportional to 1 / f**alpha."""
-    spectrum = np.fft.rfft(rng.standard_normal(length))
-    frequencies = np.arange(len(spectrum), dtype=np.float64)
-    frequencies[0] = 1.0  # keep the mean; the slope starts at the first bin
-    noise = np.fft.irfft(spectrum / frequencies ** (alpha / 2), n=length)
+    white = rng.standard_normal(length)
+    # The mean gets the first bin's gain, where the slope starts.
+    noise = shape_spectrum(white, lambda fraction: np.maximum(fraction, fraction[1]) ** -(alpha / 2))
     return noise / max(float(np.sqrt(np.mean(noise**2))), 1e-12)
 
 
@@ -43,10 +55,12 @@ def tilt_spectrum(waveform: np.ndarray, db_per_octave: float) -> np.ndarray:
     """``waveform`` with its spectrum sloped by ``db_per_octave`` about the pivot, at its own mean power,
     clipped to [-1, 1]."""
     signal = waveform.astype(np.float64)
-    spectrum = np.fft.rfft(signal)
-    nyquist_fraction = np.maximum(np.linspace(0.0, 1.0, len(spectrum)), TILT_FLOOR)
-    gain = 10 ** (db_per_octave * np.log2(nyquist_fraction / TILT_PIVOT) / 20)
-    tilted = np.fft.irfft(spectrum * gain, n=len(signal))
+    tilted = shape_spectrum(
+        signal,
+        lambda nyquist_fraction: (
+            10 ** (db_per_octave * np.log2(np.maximum(nyquist_fraction, TILT_FLOOR) / TILT_PIVOT) / 20)
+        ),
+    )
     scale = np.sqrt(np.mean(signal**2) / max(float(np.mean(tilted**2)), 1e-20))
     return np.clip(tilted * scale, -1.0, 1.0).astype(np.float32)
 
