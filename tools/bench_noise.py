@@ -46,7 +46,9 @@ def main() -> None:
         "--snr", default="30,20,10", help="comma-separated SNRs in dB, '' for none (default 30,20,10)"
     )
     parser.add_argument(
-        "--tilt", default="", help="comma-separated spectral tilts in dB per octave, e.g. --tilt=-6,6 (default none)"
+        "--tilt",
+        default="",
+        help="comma-separated spectral tilts in dB per octave, e.g. --tilt=-6,6 (default none)",
     )
     parser.add_argument(
         "--model",
