@@ -67,28 +67,23 @@ def tilt_spectrum(waveform: np.ndarray, db_per_octave: float) -> np.ndarray:
 
 @dataclass(frozen=True)
 class WaveformCorruption:
-    noise_prob: float = 0.0  # share of utterances that get noise
-    snr_min: float = 5.0  # dB
-    snr_max: float = 40.0  # dB
-    tilt_prob: float = 0.0  # share of utterances whose spectrum is tilted
-    tilt_max: float = 6.0  # dB per octave, either way
+    """The ``augment`` section's waveform corruptions (``tilt_*``, ``noise_*``) as a batch transform."""
+
+    config: SpecAugmentConfig
 
     def __call__(self, waveforms: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
-        out = []
-        for waveform in waveforms:
-            if self.tilt_prob and len(waveform) >= 2 and rng.random() < self.tilt_prob:  # no draw when off
-                waveform = tilt_spectrum(waveform, rng.uniform(-self.tilt_max, self.tilt_max))
-            if len(waveform) >= 2 and rng.random() < self.noise_prob:
-                snr_db = rng.uniform(self.snr_min, self.snr_max)
-                waveform = add_noise(waveform, snr_db, rng.uniform(0.0, 2.0), rng)
-            out.append(waveform)
-        return out
+        return [self._corrupt(waveform, rng) if len(waveform) >= 2 else waveform for waveform in waveforms]
+
+    def _corrupt(self, waveform: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        config = self.config
+        if config.tilt_prob and rng.random() < config.tilt_prob:  # no draw when off
+            waveform = tilt_spectrum(waveform, rng.uniform(-config.tilt_max, config.tilt_max))
+        if rng.random() < config.noise_prob:
+            snr_db = rng.uniform(config.noise_snr_min, config.noise_snr_max)
+            waveform = add_noise(waveform, snr_db, rng.uniform(0.0, 2.0), rng)
+        return waveform
 
 
 def waveform_corruption(config: SpecAugmentConfig) -> WaveformCorruption | None:
     """The training streams' corruption from the ``augment`` section, or None when it makes none."""
-    if not config.corrupts_audio:
-        return None
-    return WaveformCorruption(
-        config.noise_prob, config.noise_snr_min, config.noise_snr_max, config.tilt_prob, config.tilt_max
-    )
+    return WaveformCorruption(config) if config.corrupts_audio else None

@@ -7,10 +7,15 @@ import pytest
 
 from speech.audio import read_audio
 from speech.data.corruption import WaveformCorruption, coloured_noise, tilt_spectrum
+from speech.features import SpecAugmentConfig
 from speech.tasks import TASKS
 from speech.train.config import ConfigError, load_config
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+def corruption(**augment: float) -> WaveformCorruption:
+    return WaveformCorruption(SpecAugmentConfig(**augment))
 
 
 def band_power(noise: np.ndarray, low: int, high: int) -> float:
@@ -29,15 +34,21 @@ def test_coloured_noise_has_unit_power_and_its_slope() -> None:
 
 def test_noise_is_added_at_the_drawn_snr_and_only_to_the_chosen_share(librivox_dir: Path) -> None:
     speech = [read_audio(path, 16000)[0] for path in sorted(librivox_dir.glob("*.wav"))]
-    noisy = WaveformCorruption(1.0, 10.0, 10.0)(speech, np.random.default_rng(0))
+    noisy = corruption(noise_prob=1.0, noise_snr_min=10.0, noise_snr_max=10.0)(
+        speech, np.random.default_rng(0)
+    )
     for clean, mixed in zip(speech, noisy, strict=True):
         noise = mixed.astype(np.float64) - clean
         assert 10 * np.log10(np.mean(clean.astype(np.float64) ** 2) / np.mean(noise**2)) == pytest.approx(
             10.0, abs=0.1
         )
-    untouched = WaveformCorruption(0.0, 10.0, 10.0)(speech, np.random.default_rng(0))
+    untouched = corruption(noise_prob=0.0, noise_snr_min=10.0, noise_snr_max=10.0)(
+        speech, np.random.default_rng(0)
+    )
     assert all(a is b for a, b in zip(untouched, speech, strict=True))
-    some = WaveformCorruption(0.5, 10.0, 10.0)(speech * 20, np.random.default_rng(0))
+    some = corruption(noise_prob=0.5, noise_snr_min=10.0, noise_snr_max=10.0)(
+        speech * 20, np.random.default_rng(0)
+    )
     assert 20 < sum(a is not b for a, b in zip(some, speech * 20, strict=True)) < 80
 
 
@@ -66,7 +77,7 @@ def test_tilt_slopes_real_speech_by_the_asked_db_per_octave_and_keeps_its_power(
 def test_tilt_applies_to_the_chosen_share_before_noise() -> None:
     rng = np.random.default_rng(0)
     waveforms = [0.1 * coloured_noise(8000, 0.0, rng).astype(np.float32) for _ in range(40)]
-    tilted = WaveformCorruption(tilt_prob=0.5, tilt_max=6.0)(waveforms, np.random.default_rng(1))
+    tilted = corruption(tilt_prob=0.5, tilt_max=6.0)(waveforms, np.random.default_rng(1))
     assert 10 < sum(a is not b for a, b in zip(tilted, waveforms, strict=True)) < 30
     assert all(len(a) == len(b) and a.dtype == np.float32 for a, b in zip(tilted, waveforms, strict=True))
 

@@ -14,7 +14,7 @@ from speech.data.loader import BatchStream, shard_loader
 from speech.data.manifest import Utterance
 from speech.data.shards import iterate_shards, shard_urls, write_shards
 from speech.errors import SpeechError
-from speech.features import FeatureConfig, FeatureExtractor
+from speech.features import FeatureConfig, FeatureExtractor, SpecAugmentConfig
 
 TRANSCRIPTS = {
     "sense_and_sensibility_01_austen_64kb-0870": "and mister john dashwood had then leisure to consider",
@@ -151,7 +151,9 @@ def test_corrupted_stream_is_seeded_and_resumes_with_the_same_corruption(
         iterator = iter(shard_loader(stream))
         return [next(iterator).features.numpy() for _ in range(batches - skip)]
 
-    corrupt = WaveformCorruption(noise_prob=1.0, snr_min=5.0, snr_max=20.0, tilt_prob=0.5)
+    corrupt = WaveformCorruption(
+        SpecAugmentConfig(noise_prob=1.0, noise_snr_min=5.0, noise_snr_max=20.0, tilt_prob=0.5)
+    )
     clean, corrupted = features(None), features(corrupt)
     assert all(not np.allclose(a, b, atol=0.1) for a, b in zip(clean, corrupted, strict=True))
     assert all(np.array_equal(a, b) for a, b in zip(features(corrupt), corrupted, strict=True))  # seeded
