@@ -40,6 +40,7 @@ from synthvoices import ENGINES, SynthesisError, Voice, list_voices, synthesize 
 from speech.audio import read_audio, resample, write_audio  # noqa: E402
 from speech.data.manifest import Utterance, write_manifest  # noqa: E402
 from speech.errors import SpeechError  # noqa: E402
+from speech.text import normalize_text  # noqa: E402
 
 DEFAULT_SENTENCES = Path(__file__).resolve().parent / "corpus_text" / "sentences.txt"
 
@@ -162,9 +163,15 @@ def plan(
 
 
 def render(job: Job) -> Utterance:
-    """Synthesise, resample, set the level and write one utterance; raises SpeechError on failure."""
+    """Synthesise, resample, set the level and write one utterance; raises SpeechError on failure.
+
+    The engine is given the sentence in spoken form (:func:`speech.text.normalize_text`), not as written: each
+    engine reads "1887", "$2.3 million" or "9:30 am" its own way ("one thousand eight hundred and eighty
+    seven"), and the label, normalised the same way at training and scoring, must be what was said.
+    """
+    spoken = normalize_text(job.text, keep_punctuation=True)
     with tempfile.TemporaryDirectory(prefix="synthcorpus-") as scratch:
-        raw = synthesize(job.voice, job.text, job.speed, job.pitch, Path(scratch) / "raw.wav")
+        raw = synthesize(job.voice, spoken, job.speed, job.pitch, Path(scratch) / "raw.wav")
         samples, rate = read_audio(raw)
     samples = resample(samples, rate, job.sample_rate)
     peak = float(np.max(np.abs(samples))) if samples.size else 0.0

@@ -188,6 +188,24 @@ def test_a_failing_utterance_is_skipped_not_fatal(tmp_path):
     assert len(failures) == 1 and failures[0][0].voice.id == "espeak:nonexistent"
 
 
+
+@_needs("espeak")
+def test_engines_say_the_label_not_the_written_form(tmp_path):
+    """espeak-ng reads "1887" as "one thousand eight hundred and eighty-seven", not the label's "eighteen
+    eighty seven": the engine must be given the spoken form, so the audio says what the label says."""
+    voice = next(v for v in synthvoices.list_voices("espeak") if v.id == "espeak:en-us")
+    written = "The museum was founded in 1887, for $2.3 million."
+    spoken = "the museum was founded in eighteen eighty seven, for two point three million dollars."
+    jobs = corpus.plan([written], [voice], 1, 0, tmp_path / "written", RATE)
+    as_written = corpus.render(jobs[0])
+    as_spoken = corpus.render(replace(jobs[0], text=spoken, out_dir=str(tmp_path / "spoken")))
+    assert as_written.text == written, "the manifest keeps the sentence as written"
+    audio_written, _ = read_audio(tmp_path / "written" / as_written.audio)
+    audio_spoken, _ = read_audio(tmp_path / "spoken" / as_spoken.audio)
+    np.testing.assert_array_equal(audio_written, audio_spoken)
+    raw = synthvoices.synthesize(voice, written, path=tmp_path / "raw.wav")
+    assert abs(audio_info(raw).duration - as_spoken.duration) > 0.3, "espeak-ng reads the digits differently"
+
 def test_sentence_and_valid_splits_are_seeded_and_disjoint():
     sentences = [f"sentence number {i}" for i in range(100)]
     train, test = prepare.split_sentences(sentences, seed=3, fraction=0.1)
