@@ -166,7 +166,7 @@ def render(job: Job) -> Utterance:
     """Synthesise, resample, set the level and write one utterance; raises SpeechError on failure.
 
     The engine is given the sentence in spoken form (:func:`speech.text.normalize_text`), not as written: each
-    engine reads "1887", "$2.3 million" or "9:30 am" its own way ("one thousand eight hundred and eighty
+    engine reads "1887", "$2.3 million" or "9:30 am" its own way (espeak-ng: "one thousand eight hundred eighty
     seven"), and the label, normalised the same way at training and scoring, must be what was said.
     """
     spoken = normalize_text(job.text, keep_punctuation=True)

@@ -191,7 +191,7 @@ def test_a_failing_utterance_is_skipped_not_fatal(tmp_path):
 
 @_needs("espeak")
 def test_engines_say_the_label_not_the_written_form(tmp_path):
-    """espeak-ng reads "1887" as "one thousand eight hundred and eighty-seven", not the label's "eighteen
+    """espeak-ng reads "1887" as "one thousand eight hundred eighty seven", not the label's "eighteen
     eighty seven": the engine must be given the spoken form, so the audio says what the label says."""
     voice = next(v for v in synthvoices.list_voices("espeak") if v.id == "espeak:en-us")
     written = "The museum was founded in 1887, for $2.3 million."
