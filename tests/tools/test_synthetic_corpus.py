@@ -188,7 +188,6 @@ def test_a_failing_utterance_is_skipped_not_fatal(tmp_path):
     assert len(failures) == 1 and failures[0][0].voice.id == "espeak:nonexistent"
 
 
-
 @_needs("espeak")
 def test_engines_say_the_label_not_the_written_form(tmp_path):
     """espeak-ng reads "1887" as "one thousand eight hundred eighty seven", not the label's "eighteen
@@ -205,6 +204,7 @@ def test_engines_say_the_label_not_the_written_form(tmp_path):
     np.testing.assert_array_equal(audio_written, audio_spoken)
     raw = synthvoices.synthesize(voice, written, path=tmp_path / "raw.wav")
     assert abs(audio_info(raw).duration - as_spoken.duration) > 0.3, "espeak-ng reads the digits differently"
+
 
 def test_sentence_and_valid_splits_are_seeded_and_disjoint():
     sentences = [f"sentence number {i}" for i in range(100)]
