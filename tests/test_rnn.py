@@ -6,7 +6,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from speech.models.asr import ASRModel, ASRModelConfig
-from speech.models.padding import reversal_index
+from speech.models.padding import lengths_mask, reversal_index
 from speech.models.rnn import BiRNN
 
 
@@ -60,11 +60,12 @@ def test_reversal_index_reverses_real_frames_only_and_undoes_itself():
         BiRNN(4, 3, layers=0)
 
 
-def test_asr_model_output_does_not_depend_on_what_else_is_in_the_batch():
+@pytest.mark.parametrize("utterance_mean", [False, True])
+def test_asr_model_output_does_not_depend_on_what_else_is_in_the_batch(utterance_mean):
     """A short utterance padded beside a long one gets the log-probabilities it gets alone (its length is
     not a multiple of the frame stacking, so its last stacked step holds padding)."""
     torch.manual_seed(0)
-    model = ASRModel(ASRModelConfig(hidden=16, layers=2)).eval()
+    model = ASRModel(ASRModelConfig(hidden=16, layers=2, utterance_mean=utterance_mean)).eval()
     model.normalize.mean.fill_(-6.0)  # as for real log-mels: padding is not zero once normalised
     short, long = torch.randn(1, 31, 80) - 6, torch.randn(1, 60, 80) - 6
     batch = torch.cat([torch.nn.functional.pad(short, (0, 0, 0, 29)), long])
@@ -72,3 +73,18 @@ def test_asr_model_output_does_not_depend_on_what_else_is_in_the_batch():
     alone, alone_lengths = model(short, torch.tensor([31]))
     assert lengths.tolist() == [11, 20] and alone_lengths.tolist() == [11]
     torch.testing.assert_close(together[0, :11], alone[0], atol=1e-5, rtol=1e-5)
+
+
+def test_utterance_mean_makes_the_model_deaf_to_a_fixed_channel_filter():
+    """A microphone's frequency response adds one constant per mel channel to every log-mel frame; with
+    ``utterance_mean`` the model's output does not change, without it it does."""
+    torch.manual_seed(0)
+    features = torch.randn(2, 40, 80) - 6
+    lengths = torch.tensor([40, 25])
+    features[1, 25:] = 0.0
+    channel = torch.linspace(-3.0, 3.0, 80)  # a strong tilt, in natural-log units
+    filtered = features + channel * lengths_mask(lengths, 40)[..., None]
+    for utterance_mean in (True, False):
+        model = ASRModel(ASRModelConfig(hidden=16, layers=2, utterance_mean=utterance_mean)).eval()
+        same = torch.allclose(model(features, lengths)[0], model(filtered, lengths)[0], atol=1e-5)
+        assert same == utterance_mean

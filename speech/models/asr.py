@@ -1,6 +1,6 @@
 """The recognizer's acoustic model: log-mel frames -> character log-probabilities for CTC.
 
-    features (B, T, mels) -> normalise (padding zeroed) -> SpecAugment (training)
+    features (B, T, mels) -> normalise (padding zeroed) [-> minus the utterance's mean] -> SpecAugment (training)
     -> stack k frames (B, T/k, k*mels) -> linear -> L x bidirectional LSTM -> linear
     -> log-softmax over blank + characters (B, T/k, V)
 
@@ -29,6 +29,9 @@ class ASRModelConfig:
     layers: int = 4
     dropout: float = 0.1
     vocab_size: int = 29  # CTC blank + characters
+    # Subtract each utterance's mean frame after the global normalisation: a microphone's or channel's fixed
+    # filter adds one constant to every log-mel frame, so this removes it (cepstral mean normalisation).
+    utterance_mean: bool = False
 
 
 class ASRModel(nn.Module):
@@ -48,7 +51,10 @@ class ASRModel(nn.Module):
     def forward(self, features: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """Returns log-probabilities (B, T', V) and their lengths (B,)."""
         batch, frames, dims = features.shape
-        x = self.normalize(features) * lengths_mask(lengths, frames, features.device)[..., None]
+        mask = lengths_mask(lengths, frames, features.device)[..., None]
+        x = self.normalize(features) * mask
+        if self.config.utterance_mean:
+            x = (x - x.sum(1, keepdim=True) / lengths.clamp_min(1)[:, None, None]) * mask
         if self.augment is not None:
             x = self.augment(x, lengths)
         k = self.config.stack
