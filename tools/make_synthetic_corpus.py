@@ -21,6 +21,7 @@ import argparse
 import fnmatch
 import json
 import logging
+import re
 import sys
 import tempfile
 import time
@@ -167,9 +168,10 @@ def render(job: Job) -> Utterance:
 
     The engine is given the sentence in spoken form (:func:`speech.text.normalize_text`), not as written: each
     engine reads "1887", "$2.3 million" or "9:30 am" its own way (espeak-ng: "one thousand eight hundred eighty
-    seven"), and the label, normalised the same way at training and scoring, must be what was said.
+    seven"), and the label, normalised the same way at training and scoring, must be what was said. The pause
+    marks go back against their words, as written: flite ignores a comma standing alone.
     """
-    spoken = normalize_text(job.text, keep_punctuation=True)
+    spoken = re.sub(r" (?=[,.?!])", "", normalize_text(job.text, keep_punctuation=True))
     with tempfile.TemporaryDirectory(prefix="synthcorpus-") as scratch:
         raw = synthesize(job.voice, spoken, job.speed, job.pitch, Path(scratch) / "raw.wav")
         samples, rate = read_audio(raw)

@@ -206,6 +206,19 @@ def test_engines_say_the_label_not_the_written_form(tmp_path):
     assert abs(audio_info(raw).duration - as_spoken.duration) > 0.3, "espeak-ng reads the digits differently"
 
 
+@_needs("flite")
+def test_a_sentence_with_nothing_to_normalise_is_said_as_written(tmp_path):
+    """Only the words change: the pause marks stay against their words (flite says nothing for a comma
+    standing alone, and the pause would be lost)."""
+    voice = next((v for v in synthvoices.list_voices("flite") if v.id == "flite:rms"), None)
+    if voice is None:
+        pytest.skip("flite:rms is not installed")
+    written = "Every vote counts, so please make sure you register in time."
+    job = corpus.plan([written], [voice], 1, 0, tmp_path, RATE)[0]
+    raw = synthvoices.synthesize(voice, written, job.speed, job.pitch, tmp_path / "raw.wav")
+    assert corpus.render(job).duration == pytest.approx(audio_info(raw).duration, abs=0.005)
+
+
 def test_sentence_and_valid_splits_are_seeded_and_disjoint():
     sentences = [f"sentence number {i}" for i in range(100)]
     train, test = prepare.split_sentences(sentences, seed=3, fraction=0.1)
