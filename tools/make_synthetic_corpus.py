@@ -11,6 +11,10 @@ Output: ``OUT/audio/<voice-slug>/<id>.wav`` (16-bit, ``--sample-rate``), ``OUT/m
 manifest; ``speaker`` is the voice id, ``text`` the sentence as written) and ``OUT/synthesis.jsonl`` (the
 parameters each utterance was made with).
 
+Resumable: ``OUT/rendered.jsonl`` logs each utterance as it is written, with everything its audio depends on,
+so a run that is stopped (a large corpus takes hours) or re-run with other arguments renders only what is
+missing or would now come out differently. (Not the engines' versions: after upgrading one, use a new OUT.)
+
     python tools/make_synthetic_corpus.py --out data/synthetic --count 2000 --jobs 4
     python tools/make_synthetic_corpus.py --list-voices
 """
@@ -27,7 +31,7 @@ import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +42,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 from synthvoices import ENGINES, SynthesisError, Voice, list_voices, synthesize  # noqa: E402
 
-from speech.audio import read_audio, resample, write_audio  # noqa: E402
+from speech.audio import atomic_output, read_audio, resample, write_audio  # noqa: E402
 from speech.data.manifest import Utterance, write_manifest  # noqa: E402
 from speech.errors import SpeechError  # noqa: E402
 from speech.text import normalize_text  # noqa: E402
@@ -51,6 +55,7 @@ PITCH_RANGE = (-3.0, 3.0)
 PEAK_DB_RANGE = (-10.0, -1.0)
 FIXED_PEAK_DB = -3.0  # with --no-variation
 SILENT_PEAK = 1e-4
+RENDERED_LOG = "rendered.jsonl"
 
 log = logging.getLogger("make_synthetic_corpus")
 
@@ -70,6 +75,27 @@ class Job:
     audio: str  # relative to the output folder
     out_dir: str
     sample_rate: int
+
+    def recipe(self) -> dict:
+        """Everything the audio file depends on: a logged utterance whose recipe still matches is reused."""
+        return {
+            "audio": self.audio,
+            "voice": self.voice.id,
+            "said": spoken_form(self.text),
+            "speed": self.speed,
+            "pitch": self.pitch,
+            "peak_db": self.peak_db,
+            "sample_rate": self.sample_rate,
+        }
+
+
+def spoken_form(text: str) -> str:
+    """What the engine is asked to say: the sentence normalised as its label will be
+    (:func:`speech.text.normalize_text`), so the audio says what the label says. Left to themselves the
+    engines read "1887", "$2.3 million" or "9:30 am" each their own way (espeak-ng: "one thousand eight
+    hundred eighty seven"). The pause marks go back against their words: flite ignores a comma standing
+    alone."""
+    return re.sub(r" (?=[,.?!])", "", normalize_text(text, keep_punctuation=True))
 
 
 def load_sentences(path: str | Path) -> list[str]:
@@ -164,16 +190,10 @@ def plan(
 
 
 def render(job: Job) -> Utterance:
-    """Synthesise, resample, set the level and write one utterance; raises SpeechError on failure.
-
-    The engine is given the sentence in spoken form (:func:`speech.text.normalize_text`), not as written: each
-    engine reads "1887", "$2.3 million" or "9:30 am" its own way (espeak-ng: "one thousand eight hundred eighty
-    seven"), and the label, normalised the same way at training and scoring, must be what was said. The pause
-    marks go back against their words, as written: flite ignores a comma standing alone.
-    """
-    spoken = re.sub(r" (?=[,.?!])", "", normalize_text(job.text, keep_punctuation=True))
+    """Synthesise the sentence's spoken form, resample, set the level and write one utterance; raises
+    SpeechError on failure."""
     with tempfile.TemporaryDirectory(prefix="synthcorpus-") as scratch:
-        raw = synthesize(job.voice, spoken, job.speed, job.pitch, Path(scratch) / "raw.wav")
+        raw = synthesize(job.voice, spoken_form(job.text), job.speed, job.pitch, Path(scratch) / "raw.wav")
         samples, rate = read_audio(raw)
     samples = resample(samples, rate, job.sample_rate)
     peak = float(np.max(np.abs(samples))) if samples.size else 0.0
@@ -198,11 +218,36 @@ def _render_safely(job: Job) -> tuple[Job, Utterance | None, str | None]:
         return job, None, str(error) or type(error).__name__
 
 
-def run_jobs(jobs: list[Job], workers: int) -> tuple[list[Utterance], list[tuple[Job, str]]]:
-    """Render in ``workers`` processes with a progress bar; returns (utterances in index order, failures)."""
+def already_rendered(jobs: list[Job], out: Path) -> dict[int, Utterance]:
+    """The jobs a previous run in ``out`` has done as they are planned now (job index -> utterance), from its
+    log; the log is rewritten to hold just those. A torn last line (the run was killed) is ignored."""
+    logged: dict[str, dict] = {}
+    if (out / RENDERED_LOG).is_file():
+        for line in (out / RENDERED_LOG).read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+                logged[entry["utterance"]["id"]] = entry
+            except (ValueError, KeyError, TypeError):
+                continue
+    done = {
+        job.index: logged[job.id]
+        for job in jobs
+        if job.id in logged and logged[job.id]["recipe"] == job.recipe() and (out / job.audio).is_file()
+    }
+    with atomic_output(out / RENDERED_LOG, "w") as stream:
+        stream.writelines(json.dumps(entry) + "\n" for entry in done.values())
+    return {index: Utterance(**entry["utterance"]) for index, entry in done.items()}
+
+
+def run_jobs(
+    jobs: list[Job], workers: int, log_path: Path | None = None
+) -> tuple[list[Utterance], list[tuple[Job, str]]]:
+    """Render in ``workers`` processes with a progress bar, appending each utterance to ``log_path`` as it
+    is written; returns (utterances in index order, failures)."""
     results: dict[int, Utterance] = {}
     failures: list[tuple[Job, str]] = []
     progress = tqdm(total=len(jobs), unit="utt", desc="synthesising", dynamic_ncols=True)
+    rendered_log = log_path.open("a", encoding="utf-8") if log_path else None
 
     def collect(job: Job, utterance: Utterance | None, error: str | None) -> None:
         if utterance is None:
@@ -210,6 +255,10 @@ def run_jobs(jobs: list[Job], workers: int) -> tuple[list[Utterance], list[tuple
             failures.append((job, error or "unknown error"))
         else:
             results[job.index] = utterance
+            if rendered_log:
+                entry = {"utterance": asdict(utterance), "recipe": job.recipe()}
+                rendered_log.write(json.dumps(entry) + "\n")
+                rendered_log.flush()
         progress.update()
 
     try:
@@ -222,6 +271,8 @@ def run_jobs(jobs: list[Job], workers: int) -> tuple[list[Utterance], list[tuple
                     collect(*future.result())
     finally:
         progress.close()
+        if rendered_log:
+            rendered_log.close()
     return [results[index] for index in sorted(results)], sorted(failures, key=lambda item: item[0].index)
 
 
@@ -313,9 +364,17 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     jobs = plan(sentences, voices, args.count, args.seed, out, args.sample_rate, vary=not args.no_variation)
+    reused = already_rendered(jobs, out)
+    if reused:
+        log.info("%d of %d utterances already rendered in %s: kept", len(reused), len(jobs), out)
     started = time.perf_counter()
-    utterances, failures = run_jobs(jobs, args.jobs)
+    rendered, failures = run_jobs(
+        [job for job in jobs if job.index not in reused], args.jobs, out / RENDERED_LOG
+    )
     elapsed = time.perf_counter() - started
+    index_of = {job.id: job.index for job in jobs}
+    by_index = {**reused, **{index_of[utterance.id]: utterance for utterance in rendered}}
+    utterances = [by_index[index] for index in sorted(by_index)]
     write_manifest(out / "manifest.jsonl", utterances)
     write_parameters(out / "synthesis.jsonl", jobs, {utterance.id for utterance in utterances})
 
@@ -323,14 +382,13 @@ def main(argv: list[str] | None = None) -> int:
     per_engine = Counter(utterance.speaker.split(":", 1)[0] for utterance in utterances)
     print(
         f"wrote {len(utterances)} utterances ({hours * 60:.1f} min of audio, "
-        f"{len({u.speaker for u in utterances})} voices) to {out / 'manifest.jsonl'} in {elapsed:.1f}s "
-        f"with {args.jobs} job(s); {len(failures)} failed"
+        f"{len({u.speaker for u in utterances})} voices) to {out / 'manifest.jsonl'}: {len(rendered)} rendered "
+        f"in {elapsed:.1f}s with {args.jobs} job(s), {len(reused)} kept from before; {len(failures)} failed"
     )
     print("  per engine: " + ", ".join(f"{engine} {per_engine.get(engine, 0)}" for engine in ENGINES))
-    if elapsed > 0:
-        print(
-            f"  speed: {hours * 3600.0 / elapsed:.1f}x real time ({hours * 3600.0 / elapsed:.1f} h of audio per hour)"
-        )
+    rendered_hours = sum(utterance.duration for utterance in rendered) / 3600.0
+    if rendered and elapsed > 0:
+        print(f"  speed: {rendered_hours * 3600.0 / elapsed:.1f}x real time")
     return 0 if utterances else 1
 
 

@@ -133,6 +133,55 @@ def test_same_seed_gives_identical_manifest_and_audio(made, tmp_path):
         assert (again / relative).read_bytes() == Path(utterance.audio).read_bytes(), utterance.speaker
 
 
+def test_a_rerun_keeps_what_is_done_and_renders_only_what_is_missing(made, tmp_path):
+    """As after a run killed midway: one audio file gone and the log's last line torn. The rerun renders those
+    two again, leaves every other file untouched, and ends with the same corpus."""
+    again = tmp_path / "again"
+    shutil.copytree(made, again)
+    log_lines = (again / corpus.RENDERED_LOG).read_text().splitlines()
+    torn = json.loads(log_lines[-1])["utterance"]["audio"]
+    (again / corpus.RENDERED_LOG).write_text("\n".join(log_lines[:-1]) + "\n" + log_lines[-1][:20])
+    lost = json.loads(log_lines[0])["utterance"]["audio"]
+    (again / lost).unlink()
+    before = {path: path.stat().st_mtime_ns for path in (again / "audio").rglob("*.wav")}
+    _make(again)
+    redone = {p.relative_to(again).as_posix() for p in (again / "audio").rglob("*.wav") if p not in before}
+    redone |= {p.relative_to(again).as_posix() for p, t in before.items() if p.stat().st_mtime_ns != t}
+    assert redone == {lost, torn}
+    assert (again / "manifest.jsonl").read_bytes() == (made / "manifest.jsonl").read_bytes()
+    for utterance in read_manifest(made / "manifest.jsonl"):
+        relative = Path(utterance.audio).relative_to(made)
+        assert (again / relative).read_bytes() == Path(utterance.audio).read_bytes()
+    assert len((again / corpus.RENDERED_LOG).read_text().splitlines()) == COUNT
+
+
+def test_a_changed_recipe_is_rendered_again(tmp_path):
+    voice = synthvoices.Voice("espeak:en-us", "espeak", "en-us")
+    jobs = corpus.plan(["One short sentence."], [voice], 2, 0, tmp_path, RATE)
+    for job in jobs:
+        (tmp_path / job.audio).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / job.audio).write_bytes(b"")
+    entries = [
+        {
+            "utterance": {
+                "id": j.id,
+                "audio": j.audio,
+                "duration": 1.0,
+                "text": j.text,
+                "speaker": j.voice.id,
+            },
+            "recipe": j.recipe(),
+        }
+        for j in jobs
+    ]
+    (tmp_path / corpus.RENDERED_LOG).write_text("".join(json.dumps(e) + "\n" for e in entries))
+    changed = [jobs[0], replace(jobs[1], speed=jobs[1].speed + 0.1)]
+    assert set(corpus.already_rendered(changed, tmp_path)) == {jobs[0].index}
+    assert set(corpus.already_rendered(changed, tmp_path)) == {jobs[0].index}, (
+        "the log keeps what still holds"
+    )
+
+
 def test_plan_is_seeded_balanced_and_extends():
     voices = [synthvoices.Voice(f"{e}:v{i}", e, f"v{i}") for e in synthvoices.ENGINES for i in range(5)]
     sentences = [f"sentence number {i} is here" for i in range(50)]
