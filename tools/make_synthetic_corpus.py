@@ -11,9 +11,10 @@ Output: ``OUT/audio/<voice-slug>/<id>.wav`` (16-bit, ``--sample-rate``), ``OUT/m
 manifest; ``speaker`` is the voice id, ``text`` the sentence as written) and ``OUT/synthesis.jsonl`` (the
 parameters each utterance was made with).
 
-Resumable: ``OUT/rendered.jsonl`` logs each utterance as it is written, with everything its audio depends on,
-so a run that is stopped (a large corpus takes hours) or re-run with other arguments renders only what is
-missing or would now come out differently. (Not the engines' versions: after upgrading one, use a new OUT.)
+Resumable: ``OUT/rendered.jsonl`` logs each utterance as it is written, with its recipe (voice, spoken text,
+speed, pitch, level, rate), so a run that is stopped (a large corpus takes hours) or re-run with other
+arguments renders only what is missing or whose recipe changed. Not logged: the engines' versions and this
+tool's own rendering code; after changing either, use a new OUT. One run per OUT at a time.
 
     python tools/make_synthetic_corpus.py --out data/synthetic --count 2000 --jobs 4
     python tools/make_synthetic_corpus.py --list-voices
@@ -31,7 +32,7 @@ import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +76,12 @@ class Job:
     audio: str  # relative to the output folder
     out_dir: str
     sample_rate: int
+
+    def utterance(self, duration: float) -> Utterance:
+        """The manifest entry for this job's audio, once made."""
+        return Utterance(
+            id=self.id, audio=self.audio, duration=duration, text=self.text, speaker=self.voice.id
+        )
 
     def recipe(self) -> dict:
         """Everything the audio file depends on: a logged utterance whose recipe still matches is reused."""
@@ -201,13 +208,7 @@ def render(job: Job) -> Utterance:
         raise SynthesisError(f"voice {job.voice.id}: engine produced silence")
     samples = samples * np.float32(10.0 ** (job.peak_db / 20.0) / peak)
     write_audio(Path(job.out_dir) / job.audio, samples, job.sample_rate)
-    return Utterance(
-        id=job.id,
-        audio=job.audio,
-        duration=round(samples.size / job.sample_rate, 4),
-        text=job.text,
-        speaker=job.voice.id,
-    )
+    return job.utterance(round(samples.size / job.sample_rate, 4))
 
 
 def _render_safely(job: Job) -> tuple[Job, Utterance | None, str | None]:
@@ -218,25 +219,33 @@ def _render_safely(job: Job) -> tuple[Job, Utterance | None, str | None]:
         return job, None, str(error) or type(error).__name__
 
 
-def already_rendered(jobs: list[Job], out: Path) -> dict[int, Utterance]:
-    """The jobs a previous run in ``out`` has done as they are planned now (job index -> utterance), from its
-    log; the log is rewritten to hold just those. A torn last line (the run was killed) is ignored."""
+def reusable_utterances(jobs: list[Job], out: Path) -> dict[int, Utterance]:
+    """Compacts ``out``'s log, then returns the planned utterances it holds as they would be made now (job
+    index -> utterance): same recipe, audio file still there. Entries for ids outside the plan are kept, so a
+    run with a smaller ``--count`` forgets nothing; a torn last line (a killed run) is dropped."""
+    path = out / RENDERED_LOG
     logged: dict[str, dict] = {}
-    if (out / RENDERED_LOG).is_file():
-        for line in (out / RENDERED_LOG).read_text(encoding="utf-8").splitlines():
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
             try:
                 entry = json.loads(line)
-                logged[entry["utterance"]["id"]] = entry
+                logged[str(entry["id"])] = {
+                    "id": str(entry["id"]),
+                    "recipe": dict(entry["recipe"]),
+                    "duration": float(entry["duration"]),
+                }
             except (ValueError, KeyError, TypeError):
                 continue
-    done = {
-        job.index: logged[job.id]
-        for job in jobs
-        if job.id in logged and logged[job.id]["recipe"] == job.recipe() and (out / job.audio).is_file()
-    }
-    with atomic_output(out / RENDERED_LOG, "w") as stream:
-        stream.writelines(json.dumps(entry) + "\n" for entry in done.values())
-    return {index: Utterance(**entry["utterance"]) for index, entry in done.items()}
+    planned = {job.id: job for job in jobs}
+
+    def still_holds(entry: dict) -> bool:
+        job = planned.get(entry["id"])
+        return job is None or (entry["recipe"] == job.recipe() and (out / job.audio).is_file())
+
+    kept = {key: entry for key, entry in logged.items() if still_holds(entry)}
+    with atomic_output(path, "w") as stream:
+        stream.writelines(json.dumps(entry) + "\n" for entry in kept.values())
+    return {job.index: job.utterance(kept[job.id]["duration"]) for job in jobs if job.id in kept}
 
 
 def run_jobs(
@@ -256,7 +265,7 @@ def run_jobs(
         else:
             results[job.index] = utterance
             if rendered_log:
-                entry = {"utterance": asdict(utterance), "recipe": job.recipe()}
+                entry = {"id": job.id, "recipe": job.recipe(), "duration": utterance.duration}
                 rendered_log.write(json.dumps(entry) + "\n")
                 rendered_log.flush()
         progress.update()
@@ -313,7 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Make a seeded, labelled multi-voice English speech corpus with espeak-ng, flite and festival.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--out", type=Path, help="output folder (audio/, manifest.jsonl, synthesis.jsonl)")
+    parser.add_argument(
+        "--out", type=Path, help="output folder (audio/, manifest.jsonl, synthesis.jsonl, rendered.jsonl)"
+    )
     parser.add_argument(
         "--sentences", type=Path, default=DEFAULT_SENTENCES, help="text file, one sentence a line"
     )
@@ -364,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     jobs = plan(sentences, voices, args.count, args.seed, out, args.sample_rate, vary=not args.no_variation)
-    reused = already_rendered(jobs, out)
+    reused = reusable_utterances(jobs, out)
     if reused:
         log.info("%d of %d utterances already rendered in %s: kept", len(reused), len(jobs), out)
     started = time.perf_counter()

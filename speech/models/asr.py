@@ -54,7 +54,7 @@ class ASRModel(nn.Module):
         mask = lengths_mask(lengths, frames, features.device)[..., None]
         x = self.normalize(features) * mask
         if self.config.utterance_mean:
-            x = (x - x.sum(1, keepdim=True) / lengths.clamp_min(1)[:, None, None]) * mask
+            x = (x - x.sum(1, keepdim=True) / mask.sum(1, keepdim=True).clamp_min(1)) * mask
         if self.augment is not None:
             x = self.augment(x, lengths)
         k = self.config.stack

@@ -138,10 +138,13 @@ def test_a_rerun_keeps_what_is_done_and_renders_only_what_is_missing(made, tmp_p
     two again, leaves every other file untouched, and ends with the same corpus."""
     again = tmp_path / "again"
     shutil.copytree(made, again)
+    audio_of = {
+        u.id: Path(u.audio).relative_to(made).as_posix() for u in read_manifest(made / "manifest.jsonl")
+    }
     log_lines = (again / corpus.RENDERED_LOG).read_text().splitlines()
-    torn = json.loads(log_lines[-1])["utterance"]["audio"]
+    torn = audio_of[json.loads(log_lines[-1])["id"]]
     (again / corpus.RENDERED_LOG).write_text("\n".join(log_lines[:-1]) + "\n" + log_lines[-1][:20])
-    lost = json.loads(log_lines[0])["utterance"]["audio"]
+    lost = audio_of[json.loads(log_lines[0])["id"]]
     (again / lost).unlink()
     before = {path: path.stat().st_mtime_ns for path in (again / "audio").rglob("*.wav")}
     _make(again)
@@ -155,31 +158,21 @@ def test_a_rerun_keeps_what_is_done_and_renders_only_what_is_missing(made, tmp_p
     assert len((again / corpus.RENDERED_LOG).read_text().splitlines()) == COUNT
 
 
-def test_a_changed_recipe_is_rendered_again(tmp_path):
+def test_the_log_reuses_only_what_would_be_made_the_same_way(tmp_path):
     voice = synthvoices.Voice("espeak:en-us", "espeak", "en-us")
-    jobs = corpus.plan(["One short sentence."], [voice], 2, 0, tmp_path, RATE)
+    jobs = corpus.plan(["Doctor Who is here."], [voice], 3, 0, tmp_path, RATE)
     for job in jobs:
         (tmp_path / job.audio).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / job.audio).write_bytes(b"")
-    entries = [
-        {
-            "utterance": {
-                "id": j.id,
-                "audio": j.audio,
-                "duration": 1.0,
-                "text": j.text,
-                "speaker": j.voice.id,
-            },
-            "recipe": j.recipe(),
-        }
-        for j in jobs
-    ]
-    (tmp_path / corpus.RENDERED_LOG).write_text("".join(json.dumps(e) + "\n" for e in entries))
-    changed = [jobs[0], replace(jobs[1], speed=jobs[1].speed + 0.1)]
-    assert set(corpus.already_rendered(changed, tmp_path)) == {jobs[0].index}
-    assert set(corpus.already_rendered(changed, tmp_path)) == {jobs[0].index}, (
-        "the log keeps what still holds"
-    )
+    log = [{"id": job.id, "recipe": job.recipe(), "duration": 1.5} for job in jobs]
+    (tmp_path / corpus.RENDERED_LOG).write_text("".join(json.dumps(entry) + "\n" for entry in log) + "{bad")
+    # job 1 is now planned faster; job 2's sentence is written differently but said the same way
+    plan = [jobs[0], replace(jobs[1], speed=jobs[1].speed + 0.1), replace(jobs[2], text="Dr. Who is here.")]
+    reused = corpus.reusable_utterances(plan, tmp_path)
+    assert set(reused) == {0, 2} and reused[2].text == "Dr. Who is here." and reused[2].duration == 1.5
+    assert set(corpus.reusable_utterances(jobs, tmp_path)) == {0, 2}, "the changed job's entry is gone"
+    assert set(corpus.reusable_utterances(jobs[:1], tmp_path)) == {0}
+    assert set(corpus.reusable_utterances(jobs, tmp_path)) == {0, 2}, "a smaller plan forgets nothing"
 
 
 def test_plan_is_seeded_balanced_and_extends():
