@@ -30,7 +30,9 @@ class ASRModelConfig:
     dropout: float = 0.1
     vocab_size: int = 29  # CTC blank + characters
     # Subtract each utterance's mean frame after the global normalisation: a microphone's or channel's fixed
-    # filter adds one constant to every log-mel frame, so this removes it (cepstral mean normalisation).
+    # filter adds one constant to every log-mel frame, so this removes it (cepstral mean normalisation). On
+    # short utterances the mean depends on the silence around the words too: it cost isolated digits 7 points
+    # (pipelines/fsdd/README.md), so it is off by default.
     utterance_mean: bool = False
 
 
