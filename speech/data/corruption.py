@@ -1,7 +1,10 @@
 """Corrupting training audio for recognizers: a model that heard one clean channel spells words into any other.
 
-Two corruptions, each applied to a drawn share of the utterances, in this order:
+Three corruptions, each applied to a drawn share of the utterances, in this order:
 
+- **speed**, another speaker: the waveform resampled so that it plays faster or slower by a factor drawn
+  uniformly from 1 +- ``speed_max``, which moves the pitch and every formant by that factor and the
+  duration by its inverse (Ko et al., 2015), as a shorter or longer vocal tract does;
 - **spectral tilt**, a different microphone or voice effort: the spectrum is multiplied by a slope of
   so many dB per octave about a pivot at 1/8 of the Nyquist frequency (1 kHz at 16 kHz), drawn uniformly
   from +- ``tilt_max`` dB, and the waveform keeps its power;
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
+import soxr
 
 from speech.features import SpecAugmentConfig
 
@@ -65,9 +69,17 @@ def tilt_spectrum(waveform: np.ndarray, db_per_octave: float) -> np.ndarray:
     return np.clip(tilted * scale, -1.0, 1.0).astype(np.float32)
 
 
+def change_speed(waveform: np.ndarray, factor: float) -> np.ndarray:
+    """``waveform`` played ``factor`` times as fast: ``factor`` times shorter, every frequency ``factor``
+    times higher, clipped to [-1, 1]."""
+    faster = soxr.resample(waveform.astype(np.float32), 16000 * factor, 16000)  # only the ratio matters
+    return np.clip(faster, -1.0, 1.0).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class WaveformCorruption:
-    """The ``augment`` section's waveform corruptions (``tilt_*``, ``noise_*``) as a batch transform."""
+    """The ``augment`` section's waveform corruptions (``speed_*``, ``tilt_*``, ``noise_*``) as a batch
+    transform."""
 
     config: SpecAugmentConfig
 
@@ -76,6 +88,8 @@ class WaveformCorruption:
 
     def _corrupt(self, waveform: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         config = self.config
+        if config.speed_prob and rng.random() < config.speed_prob:  # no draw when off
+            waveform = change_speed(waveform, 1 + rng.uniform(-config.speed_max, config.speed_max))
         if config.tilt_prob and rng.random() < config.tilt_prob:  # no draw when off
             waveform = tilt_spectrum(waveform, rng.uniform(-config.tilt_max, config.tilt_max))
         if rng.random() < config.noise_prob:

@@ -23,13 +23,13 @@ class Task:
     model_config: ClassVar[type]
     needs_audio: ClassVar[bool] = False  # batches carry padded waveforms (models that predict audio)
     corruptible: ClassVar[bool] = (
-        False  # training audio may be tilted and noised (augment.noise_prob, tilt_prob)
+        False  # training audio may be sped up, tilted and noised (augment.speed_prob, tilt_prob, noise_prob)
     )
 
     def __init__(self, config: ExperimentConfig):
         if config.augment.corrupts_audio and not self.corruptible:
             raise ConfigError(
-                f"augment.noise_prob, tilt_prob: the {self.name} task learns from clean audio; leave them 0"
+                f"augment.speed_prob, tilt_prob, noise_prob: the {self.name} task learns from clean audio; leave them 0"
             )
         self.config = config
         self.extractor = FeatureExtractor(config.features)

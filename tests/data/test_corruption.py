@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from speech.audio import read_audio
-from speech.data.corruption import WaveformCorruption, coloured_noise, tilt_spectrum
+from speech.data.corruption import WaveformCorruption, change_speed, coloured_noise, tilt_spectrum
 from speech.features import SpecAugmentConfig
 from speech.tasks import TASKS
 from speech.train.config import ConfigError, load_config
@@ -82,14 +82,48 @@ def test_tilt_applies_to_the_chosen_share_before_noise() -> None:
     assert all(len(a) == len(b) and a.dtype == np.float32 for a, b in zip(tilted, waveforms, strict=True))
 
 
+def peak_hz(waveform: np.ndarray, sample_rate: int = 16000) -> float:
+    spectrum = np.abs(np.fft.rfft(waveform * np.hanning(len(waveform))))
+    return float(np.fft.rfftfreq(len(waveform), 1 / sample_rate)[np.argmax(spectrum)])
+
+
+def test_speed_moves_every_frequency_and_the_duration_by_the_factor(librivox_dir: Path) -> None:
+    tone = 0.5 * np.sin(2 * np.pi * 1000 * np.arange(16000) / 16000).astype(np.float32)
+    for factor in (0.9, 1.1):
+        changed = change_speed(tone, factor)
+        assert len(changed) == pytest.approx(16000 / factor, abs=2)
+        assert peak_hz(changed) == pytest.approx(1000 * factor, abs=2)
+        assert changed.dtype == np.float32 and np.max(np.abs(changed)) <= 1.0
+    # Real speech: its spectral centroid (formants and harmonics together) moves by the factor too.
+    speech = read_audio(sorted(librivox_dir.glob("*.wav"))[0], 16000)[0][:48000]
+
+    def centroid(waveform: np.ndarray) -> float:
+        spectrum = np.abs(np.fft.rfft(waveform.astype(np.float64))) ** 2
+        return float(np.sum(np.fft.rfftfreq(len(waveform), 1 / 16000) * spectrum) / np.sum(spectrum))
+
+    assert centroid(change_speed(speech, 1.1)) / centroid(speech) == pytest.approx(1.1, abs=0.02)
+
+
+def test_speed_applies_to_the_chosen_share_within_the_range() -> None:
+    rng = np.random.default_rng(0)
+    waveforms = [0.1 * coloured_noise(8000, 0.0, rng).astype(np.float32) for _ in range(40)]
+    changed = corruption(speed_prob=0.5, speed_max=0.1)(waveforms, np.random.default_rng(1))
+    lengths = [len(a) for a, b in zip(changed, waveforms, strict=True) if a is not b]
+    assert 10 < len(lengths) < 30
+    assert all(8000 / 1.1 - 2 <= length <= 8000 / 0.9 + 2 for length in lengths)
+    assert len(set(lengths)) > 5  # drawn per utterance
+
+
 def test_only_recognizers_take_corrupted_audio() -> None:
     config = load_config(CONF / "asr/tiny.yaml", ["augment.noise_prob=0.5", "augment.tilt_prob=0.5"])
     TASKS["asr"](config)
     for task in ("tts", "vocoder"):
-        for key in ("noise_prob", "tilt_prob"):
+        for key in ("noise_prob", "tilt_prob", "speed_prob"):
             with pytest.raises(ConfigError, match="learns from clean audio"):
                 TASKS[task](load_config(CONF / f"{task}/tiny.yaml", [f"augment.{key}=0.5"]))
     with pytest.raises(ConfigError, match="noise_prob must be in"):
         TASKS["asr"](load_config(CONF / "asr/tiny.yaml", ["augment.noise_prob=1.5"]))
     with pytest.raises(ConfigError, match="tilt_prob must be in"):
         TASKS["asr"](load_config(CONF / "asr/tiny.yaml", ["augment.tilt_max=-1"]))
+    with pytest.raises(ConfigError, match="speed_prob must be in"):
+        TASKS["asr"](load_config(CONF / "asr/tiny.yaml", ["augment.speed_max=1.5"]))
