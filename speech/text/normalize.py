@@ -300,6 +300,32 @@ _MONEY_BEFORE = re.compile(rf"(?P<cur>[$£€¥])\s?{_AMOUNT}{_SCALE}?", re.IGNO
 _MONEY_AFTER = re.compile(rf"(?<![\w.,]){_AMOUNT}\s?(?P<cur>[$£€¥])")
 
 
+# Telephone numbers: digit groups joined by spaces, hyphens or dots, optionally after +country and (area).
+_PHONE = re.compile(
+    r"(?<![\w.,+-])(?:\+(?P<country>\d{1,3})[ .-]?)?(?:\((?P<area>\d{2,5})\)[ .-]?)?"
+    r"(?P<groups>\d{2,5}(?:[ .-]\d{2,5})+)(?![\w%]|[.,-]\d)"
+)
+
+
+def _phone_words(match: re.Match[str]) -> str:
+    """A digit group sequence read digit by digit, groups apart, when it can only be a phone number:
+    it has a +country or (area) part, or three or more groups (not a date: 2024-01-15), or is 555-0199,
+    or its first group starts with 0 (0161 496 0732). "1990-2000" and "scored 21 14" are left alone."""
+    groups = re.split(r"[ .-]", match["groups"])
+    if not (match["country"] or match["area"]):
+        date = re.fullmatch(r"\d{4}-\d{2}-\d{2}", match["groups"])
+        local = re.fullmatch(r"\d{3}-\d{4}", match["groups"])
+        looks_dialled = (len(groups) >= 3 and not date) or groups[0].startswith("0") or local
+        if sum(map(len, groups)) < 7 or not looks_dialled:
+            return match.group(0)
+    spoken = [digits_to_words(part) for part in (match["country"], match["area"], *groups) if part]
+    return (" plus " if match["country"] else " ") + " , ".join(spoken) + " "
+
+
+def _expand_phone_numbers(text: str) -> str:
+    return _PHONE.sub(_phone_words, text)
+
+
 def _money_words(match: re.Match[str]) -> str:
     integer, fraction = match.group("int"), match.group("frac")
     if not integer and not fraction:
@@ -474,6 +500,7 @@ def _clean_words(text: str) -> list[str]:
 _PASSES: tuple[Callable[[str], str], ...] = (
     _fold_unicode,
     _expand_abbreviations,
+    _expand_phone_numbers,
     _expand_money,
     _expand_percentages,
     _expand_times,

@@ -28,6 +28,15 @@ CASES = {
         ("Room 101", "room one hundred one"),
         ("1,999", "one thousand nine hundred ninety nine"),
     ],
+    "phone numbers": [
+        ("Call 0161 496 0732 now", "call zero one six one four nine six zero seven three two now"),
+        ("555-0199", "five five five zero one nine nine"),
+        ("(212) 555-0147", "two one two five five five zero one four seven"),
+        ("212.555.0147", "two one two five five five zero one four seven"),
+        ("+44 20 7946 0958", "plus four four two zero seven nine four six zero nine five eight"),
+        ("from 1990-2000", "from nineteen ninety two thousand"),  # a range, not a number to dial
+        ("scored 21 14", "scored twenty one fourteen"),
+    ],
     "ordinals": [
         ("1st", "first"),
         ("2nd", "second"),
@@ -188,6 +197,7 @@ def test_output_alphabet(raw: str, spoken: str) -> None:
         ("apples, etc. Then pears", "apples , et cetera . then pears"),
         ("It costs $5.50.", "it costs five dollars fifty cents ."),
         ("pi is 3.14!", "pi is three point one four !"),
+        ("Call 555-0199.", "call five five five , zero one nine nine ."),
         ("the U.S. Army", "the u s army"),
         ("from the U.S.", "from the u s ."),
         ("?!", ""),
