@@ -201,9 +201,11 @@ def test_tuned_decoder_settings_travel_with_the_model(
     build = [sys.executable, str(tools / "build_lm.py"), str(tmp_path / "m.jsonl"), "--jobs", "1"]
     subprocess.run([*build, "--units", "chars", "--order", "4", "-o", str(folder / "lm.arpa")], check=True)
     tune = [sys.executable, str(tools / "tune_decoder.py"), str(tmp_path / "m.jsonl"), "--model", str(folder)]
-    subprocess.run([*tune, "--lm-weights", "0.5,1", "--word-scores", "0", "--beam", "4"], check=True)
+    tuning = ["--lm-weights", "0.5,1", "--word-scores", "0", "--beam", "4", "--beam-thresholds", "50,12"]
+    subprocess.run([*tune, *tuning], check=True)
     settings = json.loads((folder / "decoder.json").read_text())
     assert settings["lm_weight"] in (0.5, 1.0) and settings["word_score"] == 0.0
+    assert settings["beam_threshold"] in (50.0, 12.0)
     decoder = Recognizer.load(folder, beam=4).decoder
     assert decoder.lm == folder / "lm.arpa" and decoder.lexicon is None
     (folder / "decoder.json").write_text('{"lm_weight": 1, "beam": 3}')

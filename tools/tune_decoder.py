@@ -1,10 +1,13 @@
 #!/usr/bin/env python
-"""Tune beam search's LM weight and word score on held-out data; write them beside the model (decoder.json).
+"""Tune beam search's LM weight, word score and pruning on held-out data; write them beside the model
+(decoder.json).
 
 Why: how much to trust the n-gram LM against the acoustic model depends on both, so the weights are picked on
 validation data for each shipped model instead of being guessed. The acoustic model runs once per utterance;
 only the (cheap) search is repeated for every setting. With several manifests the score is the mean of their
-WERs, so a small set (e.g. digits) counts as much as a large one.
+WERs, so a small set (e.g. digits) counts as much as a large one. With the weights chosen, the beam threshold
+(prune prefixes scoring that far below the best) is the tightest one tried that loses no WER against the
+loosest: most of beam search's time goes to prefixes that never win.
 
     python tools/tune_decoder.py data/asr_valid150.jsonl data/fsdd/isolated_valid.jsonl --model exp/run/best
 """
@@ -51,6 +54,11 @@ def main() -> int:
     parser.add_argument("--lm-weights", default="0.5,1,1.5,2,3", help="comma-separated LM weights to try")
     parser.add_argument("--word-scores", default="-1,0,1,2", help="comma-separated word scores to try")
     parser.add_argument(
+        "--beam-thresholds",
+        default="50,25,15,12",
+        help="comma-separated beam thresholds to try, loosest first (default: 50,25,15,12; flashlight's is 50)",
+    )
+    parser.add_argument(
         "--limit", type=int, default=300, help="at most this many utterances per manifest (default: 300)"
     )
     args = parser.parse_args()
@@ -82,10 +90,24 @@ def main() -> int:
             f"lm_weight {weight:4.1f}  word_score {score:4.1f}: mean WER {100 * results[weight, score]:.2f}%"
         )
     (weight, score), best = min(results.items(), key=lambda item: item[1])
+    thresholds = sorted(map(float, args.beam_thresholds.split(",")), reverse=True)
+    threshold, loosest = thresholds[0], None
+    for candidate in thresholds:
+        decoder = beam_decoder(
+            model, recognizer.vocab, args.beam, lm_weight=weight, word_score=score, beam_threshold=candidate
+        )
+        wer = mean_wer(decoder.decode)
+        print(f"beam_threshold {candidate:4.1f}: mean WER {100 * wer:.2f}%")
+        loosest = wer if loosest is None else loosest
+        if wer > loosest:
+            break
+        threshold = candidate
+    settings = {"lm_weight": weight, "word_score": score, "beam_threshold": threshold}
     with atomic_output(model / DECODER_SETTINGS, "w") as stream:
-        json.dump({"lm_weight": weight, "word_score": score}, stream)
+        json.dump(settings, stream)
     print(
-        f"best: lm_weight {weight}, word_score {score} (mean WER {100 * best:.2f}%) -> {model / DECODER_SETTINGS}"
+        f"best: lm_weight {weight}, word_score {score}, beam_threshold {threshold} "
+        f"(mean WER {100 * best:.2f}%) -> {model / DECODER_SETTINGS}"
     )
     return 0
 
