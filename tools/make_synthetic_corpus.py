@@ -2,10 +2,10 @@
 """Make a seeded, labelled, multi-voice English speech corpus with the offline synthesisers.
 
 Why: recognisers need transcribed speech from many voices to train on and to be tested against, and the
-synthesisers installed on every machine (espeak-ng, flite, festival) can make as much of it as wanted, offline,
-with exact transcripts. Each utterance gets a sentence, a voice, a speaking rate, a pitch shift and a level,
-all drawn from ``--seed`` and its own index, so the same arguments always give the same corpus (and a larger
-``--count`` with the same seed extends it rather than reshuffling it).
+synthesisers that ``tools/setup.sh`` installs (espeak-ng, flite, festival, SVOX Pico) can make as much of it as
+wanted, offline, with exact transcripts. Each utterance gets a sentence, a voice, a speaking rate, a pitch
+shift and a level, all drawn from ``--seed`` and its own index, so the same arguments always give the same
+corpus (and a larger ``--count`` with the same seed extends it rather than reshuffling it).
 
 Output: ``OUT/audio/<voice-slug>/<id>.wav`` (16-bit, ``--sample-rate``), ``OUT/manifest.jsonl`` (the toolkit's
 manifest; ``speaker`` is the voice id, ``text`` the sentence as written) and ``OUT/synthesis.jsonl`` (the
@@ -332,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--voices",
         default="all",
-        help="comma list of engine names (espeak, flite, festival), voice ids (espeak:en-us+f3, flite:slt, "
+        help="comma list of engine names (espeak, flite, festival, pico), voice ids (espeak:en-us+f3, flite:slt, "
         "festival:kallpc16k) or patterns (espeak:en-gb*); 'all' for every installed voice",
     )
     parser.add_argument("--seed", type=_seed, default=0, help="seed for sentences, voices and parameters")

@@ -1,9 +1,10 @@
-"""Drive the offline English synthesisers (espeak-ng, flite, festival) behind one small interface.
+"""Drive the offline English synthesisers (espeak-ng, flite, festival, SVOX Pico) behind one small interface.
 
 The synthetic corpus tool and the TTS recipes both need "say this text in that voice, a bit faster and a bit
 higher", and each engine spells those knobs differently. This module keeps the spellings in one place:
 
-* :class:`Voice` names a voice by a stable id (``espeak:en-us+f3``, ``flite:slt``, ``festival:kallpc16k``);
+* :class:`Voice` names a voice by a stable id (``espeak:en-us+f3``, ``flite:slt``, ``festival:kallpc16k``,
+  ``pico:en-GB``);
 * :func:`list_voices` finds the voices the installed engines actually have;
 * :func:`synthesize` writes one WAV file at the engine's native rate, with ``speed`` a rate factor (1.2 is 20%
   faster) and ``pitch`` a shift in semitones.
@@ -14,16 +15,18 @@ Where an engine has no working native pitch control (festival, flite's rms voice
 from __future__ import annotations
 
 import functools
+import importlib.util
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from speech.errors import SpeechError
 
-ENGINES = ("espeak", "flite", "festival")
+ENGINES = ("espeak", "flite", "festival", "pico")
 
 # espeak-ng's amplitude (0-200, default 100): lower than the default because several variants clip at 100.
 ESPEAK_AMPLITUDE = 30
@@ -47,6 +50,13 @@ FESTIVAL_VOICES: dict[str, tuple[str, str, str]] = {
     "kdlpc16k": ("ked_diphone", "M", "diphone"),
     "us-slt-hts": ("cmu_us_slt_arctic_hts", "F", "hts"),
 }
+# SVOX Pico (PyPI ``ttspico``, Apache-2.0, the Android engine): two HMM voices, each its own speaker.
+PICO_VOICES = {"en-US": "F", "en-GB": "F"}
+PICO_RATE = 16000
+# Pico's rate (percent) slows speech in proportion but speeds it up less than asked (its pauses do not
+# shrink): measured on a sentence, duration = PICO_FIXED + (1 - PICO_FIXED) * 100 / rate above 100.
+PICO_FIXED = 0.15
+
 FESTIVAL_VOICE_ROOTS = (Path("/usr/share/festival/voices"), Path("/usr/local/share/festival/voices"))
 
 TIMEOUT_S = 120.0
@@ -139,9 +149,36 @@ def _festival_voices() -> list[Voice]:
     return voices
 
 
+def _pico_voices() -> list[Voice]:
+    if importlib.util.find_spec("ttspico") is None:
+        return []
+    return [Voice(f"pico:{name}", "pico", name, gender) for name, gender in PICO_VOICES.items()]
+
+
+# Pico runs in a child process like the other engines: an engine object carries state from one utterance
+# into the next (the same text comes out different after another), and leaks a little memory on each.
+_PICO_SAY = f"""
+import sys, numpy, soundfile, ttspico
+language, rate, pitch, text, out = sys.argv[1:]
+engine = ttspico.TtsEngine(language)
+engine.rate, engine.pitch = int(rate), int(pitch)
+pcm = engine.speak(open(text, encoding="utf-8").read().strip()) or b""
+soundfile.write(out, numpy.frombuffer(pcm, dtype=numpy.int16), {PICO_RATE}, subtype="PCM_16")
+"""
+
+
+def _pico_command(voice: Voice, speed: float, pitch: float, text_file: Path, raw: Path) -> list[str]:
+    """Pico's rate and pitch are percentages of the voice's own."""
+    duration = 1.0 / speed
+    rate = 100.0 / duration if speed <= 1.0 else 100.0 * (1 - PICO_FIXED) / max(duration - PICO_FIXED, 0.1)
+    level = min(200, max(50, round(100.0 * 2.0 ** (pitch / 12.0))))
+    arguments = [voice.name, str(min(500, round(rate))), str(level), str(text_file), str(raw)]
+    return [sys.executable, "-c", _PICO_SAY, *arguments]
+
+
 @functools.lru_cache(maxsize=1)
 def _all_voices() -> tuple[Voice, ...]:
-    return tuple(_espeak_voices() + _flite_voices() + _festival_voices())
+    return tuple(_espeak_voices() + _flite_voices() + _festival_voices() + _pico_voices())
 
 
 def list_voices(engine: str | None = None) -> list[Voice]:
@@ -173,7 +210,9 @@ def synthesize(
     what = f"voice {voice.id}"
     if not text.strip():
         raise SynthesisError(f"{what}: nothing to say (empty text)")
-    if voice.engine in ENGINES and voice.name not in {known.name for known in list_voices(voice.engine)}:
+    if voice.engine not in ENGINES:
+        raise SynthesisError(f"{what}: unknown engine '{voice.engine}'")
+    if voice.name not in {known.name for known in list_voices(voice.engine)}:
         # espeak-ng silently falls back to its default voice for an unknown name: refuse instead
         raise SynthesisError(f"{what}: {voice.engine} has no voice '{voice.name}' here")
     if not 0.25 <= speed <= 4.0:
@@ -214,11 +253,11 @@ def synthesize(
                 str(raw),
             ]
             shift_with_sox = pitch != 0.0
-        else:
-            raise SynthesisError(f"{what}: unknown engine '{voice.engine}'")
+        if voice.engine == "pico":
+            command = _pico_command(voice, speed, pitch, text_file, raw)
         _run(command, what)
         if not raw.is_file() or raw.stat().st_size <= 44:
-            raise SynthesisError(f"{what}: {command[0]} wrote no audio")
+            raise SynthesisError(f"{what}: {voice.engine} wrote no audio")
         path.parent.mkdir(parents=True, exist_ok=True)
         if shift_with_sox:
             _sox_pitch(raw, path, pitch, what)

@@ -2,7 +2,7 @@
 """Recipe: make a synthetic multi-voice corpus split into train/valid/test with unseen voices AND unseen text.
 
 Why whole voices: a recogniser that has heard a voice in training scores flatteringly on that voice, so the test
-split holds out voices entirely (one flite voice, one festival voice and several espeak-ng variants in every
+split holds out voices entirely (one flite, one festival and one pico voice, and several espeak-ng variants in every
 accent). Why held-out sentences: with a few thousand sentences a recurrent model (and an n-gram LM built from
 the training text) learns the sentences themselves; test sentences never occur in training, so test scores
 measure recognition, not recall. The corpus is made in two parts: training voices speaking training sentences,
@@ -37,7 +37,7 @@ TOOL = ROOT / "tools" / "make_synthetic_corpus.py"
 SENTENCES = ROOT / "tools" / "corpus_text" / "sentences.txt"
 
 # Held out for test, never trained on. espeak variants are held out in every accent (en-us+f4, en-gb+f4, ...).
-TEST_VOICES = frozenset({"flite:slt", "festival:kdlpc16k"})
+TEST_VOICES = frozenset({"flite:slt", "festival:kdlpc16k", "pico:en-GB"})
 TEST_ESPEAK_VARIANTS = frozenset({"f4", "m3", "klatt4", "Annie", "belinda", "david", "Storm", "steph2"})
 VALID_FRACTION = 0.05
 SPLITS = ("train", "valid", "test")

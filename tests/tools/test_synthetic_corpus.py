@@ -35,11 +35,12 @@ def _load_prepare():
 prepare = _load_prepare()
 
 BINARIES = {"espeak": "espeak-ng", "flite": "flite", "festival": "text2wave"}
-# Two voices per engine, one of each pair held out for test by the recipe (m3, slt, kdlpc16k).
+# Two voices per engine, one of each pair held out for test by the recipe (m3, slt, kdlpc16k, en-GB).
 CORPUS_VOICES = {
     "espeak": ["espeak:en-us+f3", "espeak:en-gb+m3"],
     "flite": ["flite:kal16", "flite:slt"],
     "festival": ["festival:kallpc16k", "festival:kdlpc16k"],
+    "pico": ["pico:en-US", "pico:en-GB"],
 }
 COUNT = 6
 SEED = 11
@@ -106,7 +107,7 @@ def test_files_exist_at_the_rate_and_match_the_manifest(made, sentences):
 
 def test_every_installed_engine_is_in_the_corpus(made):
     engines = {u.speaker.split(":")[0] for u in read_manifest(made / "manifest.jsonl")}
-    installed = {engine for engine, binary in BINARIES.items() if shutil.which(binary)}
+    installed = {engine for engine in synthvoices.ENGINES if synthvoices.list_voices(engine)}
     assert engines == installed
 
 
@@ -178,13 +179,14 @@ def test_the_log_reuses_only_what_would_be_made_the_same_way(tmp_path):
 def test_plan_is_seeded_balanced_and_extends():
     voices = [synthvoices.Voice(f"{e}:v{i}", e, f"v{i}") for e in synthvoices.ENGINES for i in range(5)]
     sentences = [f"sentence number {i} is here" for i in range(50)]
-    first = corpus.plan(sentences, voices, 30, 5, "out", RATE)
-    assert first == corpus.plan(sentences, voices, 30, 5, "out", RATE)
+    count = 10 * len(synthvoices.ENGINES)
+    first = corpus.plan(sentences, voices, count, 5, "out", RATE)
+    assert first == corpus.plan(sentences, voices, count, 5, "out", RATE)
     assert corpus.plan(sentences, voices, 12, 5, "out", RATE) == first[:12]
-    assert first != corpus.plan(sentences, voices, 30, 6, "out", RATE)
+    assert first != corpus.plan(sentences, voices, count, 6, "out", RATE)
     engines = [job.voice.engine for job in first]
     assert all(engines.count(engine) == 10 for engine in synthvoices.ENGINES)
-    assert len({job.sentence_index for job in first}) == 30, "no sentence repeats before all are used"
+    assert len({job.sentence_index for job in first}) == count, "no sentence repeats before all are used"
     for job in first:
         assert corpus.SPEED_RANGE[0] <= job.speed <= corpus.SPEED_RANGE[1]
         assert corpus.PITCH_RANGE[0] <= job.pitch <= corpus.PITCH_RANGE[1]
@@ -205,11 +207,14 @@ def test_voice_selection():
 
 @pytest.mark.parametrize(
     ("engine", "voice_id"),
-    [("espeak", "espeak:en-us"), ("flite", "flite:rms"), ("festival", "festival:us-slt-hts")],
+    [
+        ("espeak", "espeak:en-us"),
+        ("flite", "flite:rms"),
+        ("festival", "festival:us-slt-hts"),
+        ("pico", "pico:en-GB"),
+    ],
 )
 def test_speed_changes_duration(engine, voice_id, tmp_path):
-    if shutil.which(BINARIES[engine]) is None:
-        pytest.skip(f"{BINARIES[engine]} is not installed")
     voice = next((v for v in synthvoices.list_voices(engine) if v.id == voice_id), None)
     if voice is None:
         pytest.skip(f"{voice_id} is not installed")
@@ -217,6 +222,22 @@ def test_speed_changes_duration(engine, voice_id, tmp_path):
     slow = synthvoices.synthesize(voice, text, 0.8, -2.0, tmp_path / "slow.wav")
     fast = synthvoices.synthesize(voice, text, 1.25, 2.0, tmp_path / "fast.wav")
     assert audio_info(slow).duration > 1.25 * audio_info(fast).duration
+
+
+def test_pico_shifts_its_pitch_by_the_asked_semitones(tmp_path):
+    """Pico's pitch is a percentage: +4 semitones must raise the measured median F0 by about 26%."""
+    voice = next((v for v in synthvoices.list_voices("pico") if v.id == "pico:en-US"), None)
+    if voice is None:
+        pytest.skip("pico (PyPI ttspico) is not installed")
+    import librosa
+
+    text = "Please remember to water the tomatoes before you go to bed."
+    medians = []
+    for semitones in (0.0, 4.0):
+        audio, rate = read_audio(synthvoices.synthesize(voice, text, 1.0, semitones, tmp_path / "p.wav"))
+        f0, voiced, _ = librosa.pyin(audio, fmin=80, fmax=500, sr=rate)
+        medians.append(float(np.nanmedian(f0[voiced])))
+    assert 12 * np.log2(medians[1] / medians[0]) == pytest.approx(4.0, abs=1.0)
 
 
 @_needs("espeak")
@@ -270,6 +291,7 @@ def test_sentence_and_valid_splits_are_seeded_and_disjoint():
     kept, valid = prepare.split_valid(fake, seed=3)
     assert len(valid) == 15 and len(kept) == 285 and not {u.id for u in kept} & {u.id for u in valid}
     assert prepare.is_test_voice("espeak:en-us+f4") and prepare.is_test_voice("flite:slt")
+    assert prepare.is_test_voice("pico:en-GB") and not prepare.is_test_voice("pico:en-US")
     assert not prepare.is_test_voice("espeak:en-us+f3") and not prepare.is_test_voice("festival:kallpc16k")
 
 
