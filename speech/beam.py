@@ -81,6 +81,7 @@ class BeamSearchDecoder:
                 f"boundary), and no {WORD_BOUNDARY!r} token"
             )
         self.vocab = vocab
+        self.beam_threshold = beam_threshold
         self.tokens = [WORD_BOUNDARY if t == " " else t for t in vocab.tokens]
         self.lexicon = Path(lexicon) if lexicon is not None else None
         self.lm = Path(lm) if lm is not None else None

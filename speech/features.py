@@ -167,15 +167,17 @@ class SpecAugmentConfig:
     tilt_prob: float = 0.0  # share of training utterances whose spectrum is tilted (0: none)
     tilt_max: float = 6.0  # the tilt in dB per octave, drawn uniformly from +- this
     speed_prob: float = 0.0  # share of training utterances played faster or slower (0: none)
-    speed_max: float = 0.1  # the speed factor, drawn uniformly from 1 +- this (0.1: 0.9-1.1)
+    # the speed factor, drawn uniformly from 1 +- this (0.1: 0.9-1.1); batches are sized before it, so a
+    # slowed one holds up to 1 / (1 - speed_max) times batch_seconds of audio
+    speed_max: float = 0.1
 
     def __post_init__(self) -> None:
         if not 0 <= self.noise_prob <= 1 or self.noise_snr_min > self.noise_snr_max:
             raise SpeechError("augment.noise_prob must be in [0, 1] and noise_snr_min <= noise_snr_max")
         if not 0 <= self.tilt_prob <= 1 or self.tilt_max < 0:
             raise SpeechError("augment.tilt_prob must be in [0, 1] and tilt_max >= 0")
-        if not 0 <= self.speed_prob <= 1 or not 0 <= self.speed_max < 1:
-            raise SpeechError("augment.speed_prob must be in [0, 1] and speed_max in [0, 1)")
+        if not 0 <= self.speed_prob <= 1 or not 0 <= self.speed_max <= 0.3:
+            raise SpeechError("augment.speed_prob must be in [0, 1] and speed_max in [0, 0.3]")
 
     @property
     def corrupts_audio(self) -> bool:

@@ -116,8 +116,8 @@ class Recognizer:
         """A model folder holds ``model.safetensors`` and ``config.json`` (as ``speech train`` exports them).
 
         ``beam`` > 0 decodes with beam search; ``lm`` (ARPA) and ``lexicon`` default to ``lm.arpa`` and
-        ``lexicon.txt`` in the model folder when they exist there, and the LM weight and word score to
-        ``decoder.json`` there (written by ``tools/tune_decoder.py``).
+        ``lexicon.txt`` in the model folder when they exist there, and the LM weight, word score and beam
+        threshold to ``decoder.json`` there (written by ``tools/tune_decoder.py``).
         """
         folder = Path(folder)
         config, weights = read_model_folder(folder, "asr", "a recognizer")

@@ -208,6 +208,7 @@ def test_tuned_decoder_settings_travel_with_the_model(
     assert settings["beam_threshold"] in (50.0, 12.0)
     decoder = Recognizer.load(folder, beam=4).decoder
     assert decoder.lm == folder / "lm.arpa" and decoder.lexicon is None
+    assert decoder.beam_threshold == settings["beam_threshold"]
     (folder / "decoder.json").write_text('{"lm_weight": 1, "beam": 3}')
     with pytest.raises(ModelError, match="decoder.json: not decoder settings"):
         Recognizer.load(folder, beam=4)

@@ -253,7 +253,7 @@ def synthesize(
                 str(raw),
             ]
             shift_with_sox = pitch != 0.0
-        if voice.engine == "pico":
+        else:  # pico; an engine not in ENGINES was refused above
             command = _pico_command(voice, speed, pitch, text_file, raw)
         _run(command, what)
         if not raw.is_file() or raw.stat().st_size <= 44:

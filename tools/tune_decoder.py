@@ -56,12 +56,19 @@ def main() -> int:
     parser.add_argument(
         "--beam-thresholds",
         default="50,25,15,12",
-        help="comma-separated beam thresholds to try, loosest first (default: 50,25,15,12; flashlight's is 50)",
+        help="comma-separated beam thresholds to try (default: 50,25,15,12; flashlight's is 50); the weights are "
+        "tuned at the loosest",
     )
     parser.add_argument(
         "--limit", type=int, default=300, help="at most this many utterances per manifest (default: 300)"
     )
     args = parser.parse_args()
+    try:
+        thresholds = sorted(map(float, args.beam_thresholds.split(",")), reverse=True)
+    except ValueError:
+        parser.error(f"--beam-thresholds: not a comma-separated list of numbers: {args.beam_thresholds!r}")
+    if thresholds[-1] <= 0:
+        parser.error("--beam-thresholds: each threshold must be above 0")
 
     model = Path(args.model)
     recognizer = Recognizer.load(model)
@@ -84,22 +91,27 @@ def main() -> int:
     for weight, score in itertools.product(
         map(float, args.lm_weights.split(",")), map(float, args.word_scores.split(","))
     ):
-        decoder = beam_decoder(model, recognizer.vocab, args.beam, lm_weight=weight, word_score=score)
+        decoder = beam_decoder(
+            model,
+            recognizer.vocab,
+            args.beam,
+            lm_weight=weight,
+            word_score=score,
+            beam_threshold=thresholds[0],
+        )
         results[(weight, score)] = mean_wer(decoder.decode)
         print(
             f"lm_weight {weight:4.1f}  word_score {score:4.1f}: mean WER {100 * results[weight, score]:.2f}%"
         )
     (weight, score), best = min(results.items(), key=lambda item: item[1])
-    thresholds = sorted(map(float, args.beam_thresholds.split(",")), reverse=True)
-    threshold, loosest = thresholds[0], None
-    for candidate in thresholds:
+    threshold = thresholds[0]  # ``best`` is its WER
+    for candidate in thresholds[1:]:
         decoder = beam_decoder(
             model, recognizer.vocab, args.beam, lm_weight=weight, word_score=score, beam_threshold=candidate
         )
         wer = mean_wer(decoder.decode)
         print(f"beam_threshold {candidate:4.1f}: mean WER {100 * wer:.2f}%")
-        loosest = wer if loosest is None else loosest
-        if wer > loosest:
+        if wer > best:
             break
         threshold = candidate
     settings = {"lm_weight": weight, "word_score": score, "beam_threshold": threshold}

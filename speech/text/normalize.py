@@ -300,23 +300,25 @@ _MONEY_BEFORE = re.compile(rf"(?P<cur>[$£€¥])\s?{_AMOUNT}{_SCALE}?", re.IGNO
 _MONEY_AFTER = re.compile(rf"(?<![\w.,]){_AMOUNT}\s?(?P<cur>[$£€¥])")
 
 
-# Telephone numbers: digit groups joined by spaces, hyphens or dots, optionally after +country and (area).
+# Telephone numbers: digit groups joined by one kind of separator (space, hyphen or dot), optionally after
+# +country and an (area) code of three digits or a leading 0; never straight after a currency sign.
 _PHONE = re.compile(
-    r"(?<![\w.,+-])(?:\+(?P<country>\d{1,3})[ .-]?)?(?:\((?P<area>\d{2,5})\)[ .-]?)?"
-    r"(?P<groups>\d{2,5}(?:[ .-]\d{2,5})+)(?![\w%]|[.,-]\d)"
+    r"(?<![\w.,+\-$£€¥])(?:\+(?P<country>\d{1,3})[ .-]?)?(?:\((?P<area>\d{3}|0\d{0,4})\)[ .-]?)?"
+    r"(?P<groups>\d{1,6}(?P<sep>[ .-])\d{2,6}(?:(?P=sep)\d{2,6})*)(?![\w%]|[.,-]\d)"
 )
+_DIALLED = re.compile(r"(?:1(?P<a>[ .-]))?\d{3}(?P<b>[ .-])\d{3}(?P=b)\d{4}")  # (1-)212-555-0147
 
 
 def _phone_words(match: re.Match[str]) -> str:
-    """A digit group sequence read digit by digit, groups apart, when it can only be a phone number:
-    it has a +country or (area) part, or three or more groups (not a date: 2024-01-15), or is 555-0199,
-    or its first group starts with 0 (0161 496 0732). "1990-2000" and "scored 21 14" are left alone."""
+    """Digit groups read digit by digit, a pause between groups, when they can only be a phone number: a
+    +country or (area) part, the North American 212-555-0147 shape, or at least seven digits whose first
+    group starts with 0 (0161 496 0732) and that are not a date (06 12 2023). Ranges (1990-2000, 800-1200),
+    scores, lists and space-grouped thousands are left to the number passes."""
     groups = re.split(r"[ .-]", match["groups"])
-    if not (match["country"] or match["area"]):
-        date = re.fullmatch(r"\d{4}-\d{2}-\d{2}", match["groups"])
-        local = re.fullmatch(r"\d{3}-\d{4}", match["groups"])
-        looks_dialled = (len(groups) >= 3 and not date) or groups[0].startswith("0") or local
-        if sum(map(len, groups)) < 7 or not looks_dialled:
+    if not (match["country"] or match["area"] or _DIALLED.fullmatch(match["groups"])):
+        date = len(groups) == 3 and sorted(map(len, groups))[:2] <= [2, 2] and max(map(len, groups)) == 4
+        trunk = groups[0].startswith("0") and sum(map(len, groups)) >= 7
+        if not trunk or date:
             return match.group(0)
     spoken = [digits_to_words(part) for part in (match["country"], match["area"], *groups) if part]
     return (" plus " if match["country"] else " ") + " , ".join(spoken) + " "

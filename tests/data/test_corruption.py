@@ -126,4 +126,4 @@ def test_only_recognizers_take_corrupted_audio() -> None:
     with pytest.raises(ConfigError, match="tilt_prob must be in"):
         TASKS["asr"](load_config(CONF / "asr/tiny.yaml", ["augment.tilt_max=-1"]))
     with pytest.raises(ConfigError, match="speed_prob must be in"):
-        TASKS["asr"](load_config(CONF / "asr/tiny.yaml", ["augment.speed_max=1.5"]))
+        TASKS["asr"](load_config(CONF / "asr/tiny.yaml", ["augment.speed_max=0.5"]))

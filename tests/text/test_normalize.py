@@ -30,12 +30,19 @@ CASES = {
     ],
     "phone numbers": [
         ("Call 0161 496 0732 now", "call zero one six one four nine six zero seven three two now"),
-        ("555-0199", "five five five zero one nine nine"),
+        ("1-800-555-0199", "one eight zero zero five five five zero one nine nine"),
+        ("07700 900123", "zero seven seven zero zero nine zero zero one two three"),
         ("(212) 555-0147", "two one two five five five zero one four seven"),
         ("212.555.0147", "two one two five five five zero one four seven"),
         ("+44 20 7946 0958", "plus four four two zero seven nine four six zero nine five eight"),
         ("from 1990-2000", "from nineteen ninety two thousand"),  # a range, not a number to dial
         ("scored 21 14", "scored twenty one fourteen"),
+        # not phone numbers: scores, lists of years, a range, a date with a leading zero, a citation
+        ("won 21 14 18 22", "won twenty one fourteen eighteen twenty two"),
+        ("2024 2025 2026", "twenty twenty four twenty twenty five twenty twenty six"),
+        ("800-1200 calories", "eight hundred twelve hundred calories"),
+        ("06 12 2023", "zero six twelve twenty twenty three"),
+        ("Nature 570 (2019)", "nature five hundred seventy twenty nineteen"),
     ],
     "ordinals": [
         ("1st", "first"),
@@ -197,7 +204,7 @@ def test_output_alphabet(raw: str, spoken: str) -> None:
         ("apples, etc. Then pears", "apples , et cetera . then pears"),
         ("It costs $5.50.", "it costs five dollars fifty cents ."),
         ("pi is 3.14!", "pi is three point one four !"),
-        ("Call 555-0199.", "call five five five , zero one nine nine ."),
+        ("Call 212-555-0147.", "call two one two , five five five , zero one four seven ."),
         ("the U.S. Army", "the u s army"),
         ("from the U.S.", "from the u s ."),
         ("?!", ""),

@@ -60,7 +60,7 @@ def _corpus_voices() -> list[str]:
 def _make(out: Path, jobs: int = 2) -> Path:
     voices = _corpus_voices()
     if not voices:
-        pytest.skip("no synthesiser installed (espeak-ng, flite, festival)")
+        pytest.skip("no synthesiser installed (espeak-ng, flite, festival, pico)")
     argv = ["--out", str(out), "--count", str(COUNT), "--seed", str(SEED), "--voices", ",".join(voices)]
     assert corpus.main([*argv, "--jobs", str(jobs), "--sample-rate", str(RATE)]) == 0
     return out
@@ -297,7 +297,7 @@ def test_sentence_and_valid_splits_are_seeded_and_disjoint():
 
 def test_recipe_holds_out_voices_and_sentences(tmp_path, capsys):
     if not _corpus_voices():
-        pytest.skip("no synthesiser installed (espeak-ng, flite, festival)")
+        pytest.skip("no synthesiser installed (espeak-ng, flite, festival, pico)")
     out = tmp_path / "corpus"
     assert prepare.main(["--out", str(out), "--count", "6", "--test-count", "3", "--seed", "2"]) == 0
     splits = {name: list(read_manifest(out / f"{name}.jsonl")) for name in prepare.SPLITS}
