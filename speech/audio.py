@@ -104,7 +104,7 @@ def audio_info(path: str | os.PathLike) -> AudioInfo:
     return AudioInfo(sample_rate=info.samplerate, channels=info.channels, frames=info.frames)
 
 
-def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+def resample(samples: np.ndarray, from_rate: float, to_rate: float) -> np.ndarray:
     """High-quality resampling (soxr 'HQ'); a no-op when the rates already agree."""
     if from_rate == to_rate:
         return samples

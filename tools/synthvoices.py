@@ -169,8 +169,7 @@ soundfile.write(out, numpy.frombuffer(pcm, dtype=numpy.int16), {PICO_RATE}, subt
 
 def _pico_command(voice: Voice, speed: float, pitch: float, text_file: Path, raw: Path) -> list[str]:
     """Pico's rate and pitch are percentages of the voice's own."""
-    duration = 1.0 / speed
-    rate = 100.0 / duration if speed <= 1.0 else 100.0 * (1 - PICO_FIXED) / max(duration - PICO_FIXED, 0.1)
+    rate = 100.0 * speed if speed <= 1.0 else 100.0 * (1 - PICO_FIXED) / max(1.0 / speed - PICO_FIXED, 0.1)
     level = min(200, max(50, round(100.0 * 2.0 ** (pitch / 12.0))))
     arguments = [voice.name, str(min(500, round(rate))), str(level), str(text_file), str(raw)]
     return [sys.executable, "-c", _PICO_SAY, *arguments]

@@ -87,29 +87,25 @@ def main() -> int:
 
     greedy = mean_wer(lambda log_probs, lengths: greedy_decode(log_probs, lengths, recognizer.vocab))
     print(f"greedy: mean WER {100 * greedy:.2f}%")
+
+    def beam_wer(weight: float, score: float, threshold: float) -> float:
+        decoder = beam_decoder(
+            model, recognizer.vocab, args.beam, lm_weight=weight, word_score=score, beam_threshold=threshold
+        )
+        return mean_wer(decoder.decode)
+
     results = {}
     for weight, score in itertools.product(
         map(float, args.lm_weights.split(",")), map(float, args.word_scores.split(","))
     ):
-        decoder = beam_decoder(
-            model,
-            recognizer.vocab,
-            args.beam,
-            lm_weight=weight,
-            word_score=score,
-            beam_threshold=thresholds[0],
-        )
-        results[(weight, score)] = mean_wer(decoder.decode)
+        results[(weight, score)] = beam_wer(weight, score, thresholds[0])
         print(
             f"lm_weight {weight:4.1f}  word_score {score:4.1f}: mean WER {100 * results[weight, score]:.2f}%"
         )
     (weight, score), best = min(results.items(), key=lambda item: item[1])
     threshold = thresholds[0]  # ``best`` is its WER
     for candidate in thresholds[1:]:
-        decoder = beam_decoder(
-            model, recognizer.vocab, args.beam, lm_weight=weight, word_score=score, beam_threshold=candidate
-        )
-        wer = mean_wer(decoder.decode)
+        wer = beam_wer(weight, score, candidate)
         print(f"beam_threshold {candidate:4.1f}: mean WER {100 * wer:.2f}%")
         if wer > best:
             break

@@ -2,8 +2,8 @@
 """Recipe: make a synthetic multi-voice corpus split into train/valid/test with unseen voices AND unseen text.
 
 Why whole voices: a recogniser that has heard a voice in training scores flatteringly on that voice, so the test
-split holds out voices entirely (one flite, one festival and one pico voice, and several espeak-ng variants in every
-accent). Why held-out sentences: with a few thousand sentences a recurrent model (and an n-gram LM built from
+split holds out voices entirely (one flite, one festival and one pico voice, and several espeak-ng variants in
+every accent). Why held-out sentences: with a few thousand sentences a recurrent model (and an n-gram LM built from
 the training text) learns the sentences themselves; test sentences never occur in training, so test scores
 measure recognition, not recall. The corpus is made in two parts: training voices speaking training sentences,
 and test voices speaking test sentences. Valid is a seeded random share of the training part.

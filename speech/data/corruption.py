@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
-import soxr
 
+from speech.audio import resample
 from speech.features import SpecAugmentConfig
 
 TILT_PIVOT = 1 / 8  # of the Nyquist frequency: the level there is unchanged
@@ -72,8 +72,8 @@ def tilt_spectrum(waveform: np.ndarray, db_per_octave: float) -> np.ndarray:
 def change_speed(waveform: np.ndarray, factor: float) -> np.ndarray:
     """``waveform`` played ``factor`` times as fast: ``factor`` times shorter, every frequency ``factor``
     times higher, clipped to [-1, 1]."""
-    faster = soxr.resample(waveform.astype(np.float32), 16000 * factor, 16000)  # only the ratio matters
-    return np.clip(faster, -1.0, 1.0).astype(np.float32)
+    faster = resample(waveform.astype(np.float32), 16000 * factor, 16000)  # only the ratio matters
+    return np.clip(faster, -1.0, 1.0)
 
 
 @dataclass(frozen=True)

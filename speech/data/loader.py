@@ -44,8 +44,8 @@ class BatchStream(IterableDataset):
     ``repeat=True`` (training) cycles through epochs forever, reshuffling each one when ``shuffle`` is set;
     ``repeat=False`` (evaluation) reads everything once in file order. Set ``skip_batches`` to the number of
     batches this rank has already consumed to resume mid-epoch. ``keep_audio`` adds the padded waveforms;
-    ``corrupt`` speeds up, tilts and adds noise to the waveforms before their features, seeded per (seed, epoch, reader,
-    batch).
+    ``corrupt`` speeds up, tilts and adds noise to the waveforms before their features, seeded per (seed,
+    epoch, reader, batch).
     """
 
     def __init__(

@@ -29,7 +29,8 @@ class Task:
     def __init__(self, config: ExperimentConfig):
         if config.augment.corrupts_audio and not self.corruptible:
             raise ConfigError(
-                f"augment.speed_prob, tilt_prob, noise_prob: the {self.name} task learns from clean audio; leave them 0"
+                f"augment.speed_prob, tilt_prob, noise_prob: the {self.name} task learns from clean audio; "
+                "leave them 0"
             )
         self.config = config
         self.extractor = FeatureExtractor(config.features)

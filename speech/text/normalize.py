@@ -306,7 +306,7 @@ _PHONE = re.compile(
     r"(?<![\w.,+\-$£€¥])(?:\+(?P<country>\d{1,3})[ .-]?)?(?:\((?P<area>\d{3}|0\d{0,4})\)[ .-]?)?"
     r"(?P<groups>\d{1,6}(?P<sep>[ .-])\d{2,6}(?:(?P=sep)\d{2,6})*)(?![\w%]|[.,-]\d)"
 )
-_DIALLED = re.compile(r"(?:1(?P<a>[ .-]))?\d{3}(?P<b>[ .-])\d{3}(?P=b)\d{4}")  # (1-)212-555-0147
+_DIALLED = re.compile(r"(?:1[ .-])?\d{3}(?P<sep>[ .-])\d{3}(?P=sep)\d{4}")  # (1-)212-555-0147
 
 
 def _phone_words(match: re.Match[str]) -> str:
@@ -316,8 +316,9 @@ def _phone_words(match: re.Match[str]) -> str:
     scores, lists and space-grouped thousands are left to the number passes."""
     groups = re.split(r"[ .-]", match["groups"])
     if not (match["country"] or match["area"] or _DIALLED.fullmatch(match["groups"])):
-        date = len(groups) == 3 and sorted(map(len, groups))[:2] <= [2, 2] and max(map(len, groups)) == 4
-        trunk = groups[0].startswith("0") and sum(map(len, groups)) >= 7
+        lengths = sorted(len(group) for group in groups)
+        date = len(groups) == 3 and lengths[:2] <= [2, 2] and lengths[-1] == 4
+        trunk = groups[0].startswith("0") and sum(lengths) >= 7
         if not trunk or date:
             return match.group(0)
     spoken = [digits_to_words(part) for part in (match["country"], match["area"], *groups) if part]
