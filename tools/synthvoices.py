@@ -1,4 +1,4 @@
-"""Drive the offline English synthesisers (espeak-ng, flite, festival, SVOX Pico, Piper) behind one small interface.
+"""The offline English synthesisers (espeak-ng, flite, festival, SVOX Pico, Piper) behind one interface.
 
 The synthetic corpus tool and the TTS recipes both need "say this text in that voice, a bit faster and a bit
 higher", and each engine spells those knobs differently. This module keeps the spellings in one place:
