@@ -3,8 +3,8 @@
 
 Why: recognisers need transcribed speech from many voices to train on and to be tested against, and the
 synthesisers that ``tools/setup.sh`` installs (espeak-ng, flite, festival, SVOX Pico, Piper) can make as much
-of it as wanted, offline, with exact transcripts. Each utterance gets a sentence, a voice, a speaking rate, a pitch
-shift and a level, all drawn from ``--seed`` and its own index, so the same arguments always give the same
+of it as wanted, offline, with exact transcripts. Each utterance gets a sentence, a voice, a speaking rate, a
+pitch shift and a level, all drawn from ``--seed`` and its own index, so the same arguments always give the same
 corpus (and a larger ``--count`` with the same seed extends it rather than reshuffling it).
 
 Output: ``OUT/audio/<voice-slug>/<id>.wav`` (16-bit, ``--sample-rate``), ``OUT/manifest.jsonl`` (the toolkit's
@@ -319,7 +319,7 @@ def _seed(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description="Make a seeded, labelled multi-voice English speech corpus with the offline synthesisers.",
+        description="Make a seeded, labelled multi-voice English speech corpus with offline synthesisers.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument(

@@ -182,8 +182,10 @@ def _pico_command(voice: Voice, speed: float, pitch: float, text_file: Path, raw
     return [sys.executable, "-c", _PICO_SAY, *arguments]
 
 
+@functools.cache
 def _piper_model(name: str) -> Path | None:
-    """The installed ONNX model of a Piper voice, or None (piper-tts or the voice package missing)."""
+    """The installed ONNX model of a Piper voice, or None (piper-tts or the voice package missing); looked up
+    once per process, not once per utterance."""
     package, model, _ = PIPER_VOICES[name]
     if importlib.util.find_spec("piper") is None:
         return None
