@@ -32,27 +32,23 @@ def align_words(
     may cover padding past the audio's end) from (frames, vocab) posteriors."""
     if not text.strip():
         return []
-    targets = torch.tensor([vocab.encode(text)], dtype=torch.int32)
-    try:
-        path, scores = AF.forced_align(log_probs[None].float().cpu(), targets, blank=vocab.blank)
-    except RuntimeError as error:  # more characters than frames: cannot happen for decoded text of this input
-        log.warning("no timestamps for %r: %s", text, error)
+    aligned = best_path(log_probs.float().cpu(), vocab.encode(text), vocab.blank)
+    if aligned is None:
+        log.warning("no timestamps for %r: more characters than frames", text)
         return []
-    spans = AF.merge_tokens(path[0], scores[0].exp(), blank=vocab.blank)
     space = vocab.encode(" ")[0]
     words, current = [], []
-    for span in [*spans, None]:
-        if span is None or span.token == space:
+    for span in [*token_spans(*aligned, vocab.blank), None]:
+        if span is None or span[0] == space:
             if current:
-                confidence = sum(s.score * (s.end - s.start) for s in current) / sum(
-                    s.end - s.start for s in current
-                )
+                frames = sum(end - begin for _, begin, end, _ in current)
+                confidence = sum(score * (end - begin) for _, begin, end, score in current) / frames
                 words.append(
                     Word(
-                        text=vocab.decode([s.token for s in current]),
-                        start=round(min(limit, offset + current[0].start * seconds_per_frame), 3),
-                        end=round(min(limit, offset + current[-1].end * seconds_per_frame), 3),
-                        confidence=round(min(1.0, max(0.0, float(confidence))), 4)
+                        text=vocab.decode([token for token, *_ in current]),
+                        start=round(min(limit, offset + current[0][1] * seconds_per_frame), 3),
+                        end=round(min(limit, offset + current[-1][2] * seconds_per_frame), 3),
+                        confidence=round(min(1.0, max(0.0, confidence)), 4)
                         if math.isfinite(confidence)
                         else 0.0,
                     )
@@ -61,3 +57,45 @@ def align_words(
         else:
             current.append(span)
     return words
+
+
+def best_path(log_probs: Tensor, targets: list[int], blank: int) -> tuple[Tensor, Tensor] | None:
+    """Each frame's token on the most likely CTC path that spells ``targets``, and its posterior; None when
+    there are more targets than frames can hold.
+
+    When the frame-wise best tokens already spell the targets (always so for greedy output, often for beam
+    search), that path is the most likely of all, so it needs no search: most of a batch skips
+    ``forced_align``."""
+    scores, tokens = log_probs.max(-1)
+    changes = torch.ones_like(tokens, dtype=torch.bool)
+    changes[1:] = tokens[1:] != tokens[:-1]
+    collapsed = tokens[changes]
+    if collapsed[collapsed != blank].tolist() == targets:
+        return tokens, scores.exp()
+    try:
+        path, path_scores = AF.forced_align(
+            log_probs[None], torch.tensor([targets], dtype=torch.int32), blank=blank
+        )
+    except RuntimeError:
+        return None
+    return path[0], path_scores[0].exp()
+
+
+def token_spans(tokens: Tensor, probs: Tensor, blank: int) -> list[tuple[int, int, int, float]]:
+    """(token, first frame, end frame, mean posterior) of each run of one non-blank token along a path."""
+    changes = torch.ones_like(tokens, dtype=torch.bool)
+    changes[1:] = tokens[1:] != tokens[:-1]
+    starts = torch.nonzero(changes).squeeze(1)
+    ends = torch.cat([starts[1:], torch.tensor([len(tokens)])])
+    sums = torch.cat([torch.zeros(1), probs.double().cumsum(0)])
+    means = (sums[ends] - sums[starts]) / (ends - starts)
+    keep = tokens[starts] != blank
+    return list(
+        zip(
+            tokens[starts][keep].tolist(),
+            starts[keep].tolist(),
+            ends[keep].tolist(),
+            means[keep].tolist(),
+            strict=True,
+        )
+    )

@@ -17,11 +17,15 @@ import jiwer
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
+import torchaudio.functional as AF
 
+from speech.align import best_path, token_spans
 from speech.assets import ASR_MODEL
 from speech.audio import read_audio, write_audio
 from speech.cli import main
 from speech.data.corruption import tilt_spectrum
+from speech.decode import greedy_decode
 from speech.recognizer import Recognizer
 from speech.text.normalize import normalize_text
 
@@ -158,3 +162,22 @@ def test_an_hour_long_recording(slt: list[Path], tmp_path: Path) -> None:
     words = [w for s in segments for w in s["words"]]
     assert all(0 <= w["start"] <= w["end"] <= 3600 for w in words)
     assert len(words) >= 15 * repeats  # the three sentences have 32 words
+
+
+def test_word_timing_shortcut_is_the_forced_alignment(recognizer: Recognizer, slt: list[Path]) -> None:
+    """Greedy output is aligned by its own argmax path, without a search; on real posteriors that path is
+    the one forced alignment finds, and text the argmax does not spell still gets forced alignment."""
+    log_probs, lengths = recognizer.log_probs([read_audio(path, 16000)[0] for path in slt])
+    vocab = recognizer.vocab
+    for row, length in enumerate(lengths.tolist()):
+        frames = log_probs[row, :length]
+        text = greedy_decode(frames[None], torch.tensor([length]), vocab)[0]
+        targets = vocab.encode(text)
+        shortcut, _ = best_path(frames, targets, vocab.blank)
+        searched, _ = AF.forced_align(
+            frames[None], torch.tensor([targets], dtype=torch.int32), blank=vocab.blank
+        )
+        assert torch.equal(shortcut, searched[0])
+        other = vocab.encode("the " + text)  # not what the argmax spells: searched, and still spelled
+        tokens, _ = best_path(frames, other, vocab.blank)
+        assert [span[0] for span in token_spans(tokens, torch.ones(length), vocab.blank)] == other
