@@ -67,9 +67,7 @@ def best_path(log_probs: Tensor, targets: list[int], blank: int) -> tuple[Tensor
     search), that path is the most likely of all, so it needs no search: most of a batch skips
     ``forced_align``."""
     scores, tokens = log_probs.max(-1)
-    changes = torch.ones_like(tokens, dtype=torch.bool)
-    changes[1:] = tokens[1:] != tokens[:-1]
-    collapsed = tokens[changes]
+    collapsed = tokens[_run_starts(tokens)]
     if collapsed[collapsed != blank].tolist() == targets:
         return tokens, scores.exp()
     try:
@@ -83,9 +81,7 @@ def best_path(log_probs: Tensor, targets: list[int], blank: int) -> tuple[Tensor
 
 def token_spans(tokens: Tensor, probs: Tensor, blank: int) -> list[tuple[int, int, int, float]]:
     """(token, first frame, end frame, mean posterior) of each run of one non-blank token along a path."""
-    changes = torch.ones_like(tokens, dtype=torch.bool)
-    changes[1:] = tokens[1:] != tokens[:-1]
-    starts = torch.nonzero(changes).squeeze(1)
+    starts = torch.nonzero(_run_starts(tokens)).squeeze(1)
     ends = torch.cat([starts[1:], torch.tensor([len(tokens)])])
     sums = torch.cat([torch.zeros(1), probs.double().cumsum(0)])
     means = (sums[ends] - sums[starts]) / (ends - starts)
@@ -99,3 +95,10 @@ def token_spans(tokens: Tensor, probs: Tensor, blank: int) -> list[tuple[int, in
             strict=True,
         )
     )
+
+
+def _run_starts(tokens: Tensor) -> Tensor:
+    """True at each frame whose token differs from the frame before: where a run of one token begins."""
+    starts = torch.ones_like(tokens, dtype=torch.bool)
+    starts[1:] = tokens[1:] != tokens[:-1]
+    return starts
