@@ -32,7 +32,7 @@ def align_words(
     may cover padding past the audio's end) from (frames, vocab) posteriors."""
     if not text.strip():
         return []
-    aligned = best_path(log_probs.float().cpu(), vocab.encode(text), vocab.blank)
+    aligned = best_path(log_probs.float().cpu(), text, vocab)
     if aligned is None:
         log.warning("no timestamps for %r: more characters than frames", text)
         return []
@@ -59,20 +59,19 @@ def align_words(
     return words
 
 
-def best_path(log_probs: Tensor, targets: list[int], blank: int) -> tuple[Tensor, Tensor] | None:
-    """Each frame's token on the most likely CTC path that spells ``targets``, and its posterior; None when
-    there are more targets than frames can hold.
+def best_path(log_probs: Tensor, text: str, vocab: CharVocab) -> tuple[Tensor, Tensor] | None:
+    """Each frame's token on the most likely CTC path that spells ``text``, and its posterior; None when
+    there are more characters than frames can hold.
 
-    When the frame-wise best tokens already spell the targets (always so for greedy output, often for beam
+    When the frame-wise best tokens already spell the text (always so for greedy output, often for beam
     search), that path is the most likely of all, so it needs no search: most of a batch skips
     ``forced_align``."""
     scores, tokens = log_probs.max(-1)
-    collapsed = tokens[_run_starts(tokens)]
-    if collapsed[collapsed != blank].tolist() == targets:
+    if vocab.decode_ctc(tokens.tolist()) == text:
         return tokens, scores.exp()
     try:
         path, path_scores = AF.forced_align(
-            log_probs[None], torch.tensor([targets], dtype=torch.int32), blank=blank
+            log_probs[None], torch.tensor([vocab.encode(text)], dtype=torch.int32), blank=vocab.blank
         )
     except RuntimeError:
         return None

@@ -173,11 +173,13 @@ def test_word_timing_shortcut_is_the_forced_alignment(recognizer: Recognizer, sl
         frames = log_probs[row, :length]
         text = greedy_decode(frames[None], torch.tensor([length]), vocab)[0]
         targets = vocab.encode(text)
-        shortcut, _ = best_path(frames, targets, vocab.blank)
+        shortcut, _ = best_path(frames, text, vocab)
         searched, _ = AF.forced_align(
             frames[None], torch.tensor([targets], dtype=torch.int32), blank=vocab.blank
         )
         assert torch.equal(shortcut, searched[0])
-        other = vocab.encode("the " + text)  # not what the argmax spells: searched, and still spelled
-        tokens, _ = best_path(frames, other, vocab.blank)
-        assert [span[0] for span in token_spans(tokens, torch.ones(length), vocab.blank)] == other
+        other = "the " + text  # not what the argmax spells: searched, and still spelled
+        tokens, _ = best_path(frames, other, vocab)
+        assert [span[0] for span in token_spans(tokens, torch.ones(length), vocab.blank)] == vocab.encode(
+            other
+        )
