@@ -22,16 +22,17 @@ class ModelError(SpeechError):
 
 
 def read_model_folder(
-    folder: str | os.PathLike, task: str, kind: str
+    folder: str | os.PathLike, task: str | tuple[str, ...], kind: str
 ) -> tuple[dict[str, Any], dict[str, Tensor]]:
-    """The exported config and weights of a ``task`` model; ``kind`` names it in errors ("a vocoder")."""
+    """The exported config and weights of a ``task`` model (or of any of several tasks); ``kind`` names it
+    in errors ("a vocoder")."""
     folder = Path(folder)
     try:
         config = json.loads((folder / "config.json").read_text())
     except (OSError, ValueError) as error:
         raise ModelError(f"{folder}: not a model folder ({error})") from None
     found = config.get("task") if isinstance(config, dict) else None
-    if found != task:
+    if found not in ((task,) if isinstance(task, str) else task):
         raise ModelError(f"{folder}: a {found!r} model, not {kind}")
     try:
         weights = load_file(str(folder / "model.safetensors"))

@@ -135,21 +135,17 @@ def interpolate_frames(frames: Tensor, steps_per_frame: int, steps: int) -> Tens
     return frames[:, f0.clamp(max=last)] * (1 - a) + frames[:, (f0 + 1).clamp(max=last)] * a
 
 
-class VocoderModel(nn.Module):
-    def __init__(self, config: VocoderModelConfig):
+class FrameConditioned(nn.Module):
+    """What both vocoders share: the frame-rate conditioning network and its projection into the input gates
+    of a sample-rate GRU ``self.rnn`` (built by the subclass) whose first ``cond`` inputs are the
+    conditioning."""
+
+    def __init__(self, input_dims: int, cond: int):
         super().__init__()
-        self.config = config
-        c = config
-        self.normalize = GlobalNormalizer(torch.zeros(c.input_dims), torch.ones(c.input_dims))
-        self.conv = nn.Conv1d(c.input_dims, c.cond, kernel_size=5, padding=2)
-        self.cond_rnn = BiRNN(c.cond, c.cond // 2, cell=nn.GRU)
-        self.rnn = nn.GRU(c.cond + c.bands, c.hidden, batch_first=True)  # input: [cond, previous samples]
-        self.fc = nn.Linear(c.hidden, c.bands * c.fc)  # every band's first output layer in one matrix
-        self.out_weight = nn.Parameter(torch.empty(c.bands, c.classes, c.fc))
-        self.out_bias = nn.Parameter(torch.zeros(c.bands, c.classes))
-        nn.init.kaiming_uniform_(self.out_weight, a=math.sqrt(5))
-        self.pqmf = PQMF(c.bands)
-        self.register_buffer("levels", mulaw_levels(c.bits), persistent=False)
+        self.cond_size = cond
+        self.normalize = GlobalNormalizer(torch.zeros(input_dims), torch.ones(input_dims))
+        self.conv = nn.Conv1d(input_dims, cond, kernel_size=5, padding=2)
+        self.cond_rnn = BiRNN(cond, cond // 2, cell=nn.GRU)
 
     def condition(self, mel: Tensor, lengths: Tensor) -> Tensor:
         """(B, F, mels) log-mel frames -> (B, F, cond) conditioning frames. Padding is zeroed before the
@@ -161,7 +157,21 @@ class VocoderModel(nn.Module):
     def frame_gates(self, cond: Tensor) -> Tensor:
         """(..., F, cond) conditioning -> (..., F, 3H): its share of the GRU's input gates, which the sample
         loop computes once per frame instead of once per sample (the input weights are linear)."""
-        return F.linear(cond, self.rnn.weight_ih_l0[:, : self.config.cond], self.rnn.bias_ih_l0)
+        return F.linear(cond, self.rnn.weight_ih_l0[:, : self.cond_size], self.rnn.bias_ih_l0)
+
+
+class VocoderModel(FrameConditioned):
+    def __init__(self, config: VocoderModelConfig):
+        super().__init__(config.input_dims, config.cond)
+        self.config = config
+        c = config
+        self.rnn = nn.GRU(c.cond + c.bands, c.hidden, batch_first=True)  # input: [cond, previous samples]
+        self.fc = nn.Linear(c.hidden, c.bands * c.fc)  # every band's first output layer in one matrix
+        self.out_weight = nn.Parameter(torch.empty(c.bands, c.classes, c.fc))
+        self.out_bias = nn.Parameter(torch.zeros(c.bands, c.classes))
+        nn.init.kaiming_uniform_(self.out_weight, a=math.sqrt(5))
+        self.pqmf = PQMF(c.bands)
+        self.register_buffer("levels", mulaw_levels(c.bits), persistent=False)
 
     def forward(self, cond: Tensor, previous: Tensor) -> Tensor:
         """Teacher-forced logits (B, S, bands, classes) from step-rate conditioning (B, S, cond) and each

@@ -30,8 +30,11 @@ from speech.audio import read_audio
 from speech.device import resolve_device
 from speech.errors import SpeechError
 from speech.features import FeatureConfig, FeatureExtractor
+from speech.lpc import MelLPC
 from speech.model_folder import config_must_match, read_model_folder
+from speech.models.lpcnet import LPCNet, LPCNetConfig
 from speech.models.vocoder import VocoderModel, VocoderModelConfig
+from speech.vocoder import lpc_kernel
 from speech.vocoder.graphed import FrameLoop
 from speech.vocoder.kernel import Weights, generate
 
@@ -90,11 +93,16 @@ def overlap_add(
     return outputs
 
 
-class Vocoder:
-    """``device="cuda"`` generates on a GPU (:mod:`speech.vocoder.graphed`): give it many inputs at once."""
+MODELS = {"vocoder": (VocoderModel, VocoderModelConfig), "lpc_vocoder": (LPCNet, LPCNetConfig)}
 
-    def __init__(self, model: VocoderModel, features: FeatureConfig, device: str = "cpu"):
-        self.device = resolve_device(device)
+
+class Vocoder:
+    """Either vocoder: the WaveRNN (:mod:`speech.models.vocoder`; ``device="cuda"`` generates on a GPU through
+    :mod:`speech.vocoder.graphed`: give it many inputs at once) or the LPC vocoder
+    (:mod:`speech.models.lpcnet`, whose sample loop runs on the CPU whatever ``device`` says)."""
+
+    def __init__(self, model: VocoderModel | LPCNet, features: FeatureConfig, device: str = "cpu"):
+        self.device = resolve_device("cpu" if isinstance(model, LPCNet) else device)
         # The model, with its output filters, stays on the CPU (torchaudio's lfilter is serial on a GPU);
         # the conditioning network runs on the generating device.
         self.model = model.eval().cpu()
@@ -103,7 +111,8 @@ class Vocoder:
         )
         self.features = features
         self.config = model.config
-        self.weights = Weights.from_model(self.model)
+        self.lpc = MelLPC(features, model.config.order) if isinstance(model, LPCNet) else None
+        self.weights = (lpc_kernel.LPCWeights if self.lpc else Weights).from_model(self.model)
         self.extractor = FeatureExtractor(features)
         self._loops: dict[int, FrameLoop] = {}  # by batch size: a CUDA graph is captured for one shape
 
@@ -114,9 +123,10 @@ class Vocoder:
     @classmethod
     def load(cls, folder: str | os.PathLike, device: str = "cpu") -> Vocoder:
         """A model folder as ``speech train conf/vocoder/...`` exports it: model.safetensors + config.json."""
-        config, weights = read_model_folder(folder, "vocoder", "a vocoder")
+        config, weights = read_model_folder(folder, tuple(MODELS), "a vocoder")
+        model_class, config_class = MODELS[config["task"]]
         with config_must_match(folder):
-            model = VocoderModel(VocoderModelConfig(**config["model"]))
+            model = model_class(config_class(**config["model"]))
             model.load_state_dict(weights)
             return cls(model, FeatureConfig(**config["features"]), device)
 
@@ -160,12 +170,13 @@ class Vocoder:
         frames = column([p.start for p in pieces]) + torch.arange(width + 1, device=self.device)
         last = column([lengths[p.utterance] - 1 for p in pieces])
         batch = gates[column([p.utterance for p in pieces]), frames.minimum(last)]
-        uniforms = np.random.default_rng(seed).random(
-            (len(pieces), width * spf, self.config.bands), np.float32
-        )
-        indices = self._generate(batch, uniforms, temperature, threads)
-        levels = self.weights.levels
-        values = overlap_add(pieces, list(levels[indices]), lengths, spf, overlap_frames)
+        lpc = None
+        if self.lpc is not None:
+            lpc = self._frame_lpc(mels)[column([p.utterance for p in pieces]), frames.minimum(last)].numpy()
+        bands = getattr(self.config, "bands", 1)
+        uniforms = np.random.default_rng(seed).random((len(pieces), width * spf, bands), np.float32)
+        generated = self._generate(batch, lpc, uniforms, temperature, threads)
+        values = overlap_add(pieces, list(generated), lengths, spf, overlap_frames)
         return [self.model.waveform(torch.from_numpy(v)[None])[0].clamp(-1, 1).numpy() for v in values]
 
     def _frame_gates(self, mels: list[np.ndarray]) -> torch.Tensor:
@@ -176,23 +187,40 @@ class Vocoder:
         padded = pad_sequence([torch.from_numpy(mel) for mel in mels], batch_first=True)
         return self.conditioner.frame_gates(self.conditioner.condition(padded.to(self.device), lengths))
 
+    def _frame_lpc(self, mels: list[np.ndarray]) -> torch.Tensor:
+        """(inputs, frames, order) predictor coefficients of every input, padded."""
+        return self.lpc(pad_sequence([torch.from_numpy(mel) for mel in mels], batch_first=True))
+
     def _generate(
-        self, gates: torch.Tensor, uniforms: np.ndarray, temperature: float, threads: int | None
+        self,
+        gates: torch.Tensor,
+        lpc: np.ndarray | None,
+        uniforms: np.ndarray,
+        temperature: float,
+        threads: int | None,
     ) -> np.ndarray:
+        """(folds, steps, bands) sample values (per band for the WaveRNN, before its synthesis filters)."""
         if self.device.type != "cpu":
-            return self._generate_on_device(gates, uniforms, temperature)
+            return self.weights.levels[self._generate_on_device(gates, uniforms, temperature)]
         gates = gates.numpy()
+        spf = self.config.steps_per_frame
+
+        def run(rows: np.ndarray) -> np.ndarray:
+            if lpc is None:
+                indices = generate(gates[rows], spf, self.weights, uniforms[rows], temperature)
+                return self.weights.levels[indices]
+            samples = lpc_kernel.generate(
+                gates[rows], lpc[rows], spf, self.weights, uniforms[rows, :, 0], temperature
+            )
+            return samples[..., None]
+
         threads = max(1, min(threads or os.cpu_count() or 1, len(gates)))
         chunks = np.array_split(np.arange(len(gates)), threads)
-        spf = self.config.steps_per_frame
         with threadpool_limits(1, user_api="blas"):  # small products: BLAS threads would only contend
             if threads == 1:
-                return generate(gates, spf, self.weights, uniforms, temperature)
-            with ThreadPoolExecutor(threads) as pool:  # the kernel releases the GIL
-                parts = pool.map(
-                    lambda rows: generate(gates[rows], spf, self.weights, uniforms[rows], temperature), chunks
-                )
-                return np.concatenate(list(parts))
+                return run(chunks[0])
+            with ThreadPoolExecutor(threads) as pool:  # the kernels release the GIL
+                return np.concatenate(list(pool.map(run, chunks)))
 
     def _generate_on_device(
         self, gates: torch.Tensor, uniforms: np.ndarray, temperature: float

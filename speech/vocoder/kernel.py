@@ -110,21 +110,8 @@ def _generate(gates, spf, w_x, w_hh, b_hh, w1, b1, w2, b2, uniforms, inv_temp): 
                 for g in range(width):
                     gi[b, g] += xk * w_x[k, g]
         np.dot(h, w_hh, gh)
-        for b in range(folds):  # GRU cell, PyTorch's gate order and formula
-            for j in range(2 * hidden):
-                v[j] = -(gi[b, j] + gh[b, j] + b_hh[j])
-            _exp(v, e, bits, 2 * hidden)
-            for j in range(2 * hidden):
-                e[j] = 1 / (1 + e[j])  # r, then z
-            for j in range(hidden):  # tanh(y) = 2 / (1 + exp(-2y)) - 1
-                v[j] = -2 * (gi[b, 2 * hidden + j] + e[j] * (gh[b, 2 * hidden + j] + b_hh[2 * hidden + j]))
-            for j in range(hidden):
-                v[hidden + j] = e[hidden + j]  # keep z
-            _exp(v, e, bits, hidden)
-            for j in range(hidden):
-                n = 2 / (1 + e[j]) - 1
-                z = v[hidden + j]
-                h[b, j] = (1 - z) * n + z * h[b, j]
+        for b in range(folds):
+            gru_update(gi[b], gh[b], b_hh, h[b], v, e, bits)
         np.dot(h, w1, o1)
         for b in range(folds):
             for k in range(bands):
@@ -132,28 +119,56 @@ def _generate(gates, spf, w_x, w_hh, b_hh, w1, b1, w2, b2, uniforms, inv_temp): 
                     part[k, b, i] = max(o1[b, k * fc + i] + b1[k * fc + i], 0)
         for k in range(bands):
             np.dot(part[k], w2[k], logits)
-            for b in range(folds):  # inverse-CDF sampling from softmax(logits / temperature)
-                top = logits[b, 0] + b2[k, 0]
-                for c in range(classes):
-                    top = max(top, logits[b, c] + b2[k, c])
-                for c in range(classes):
-                    v[c] = (logits[b, c] + b2[k, c] - top) * inv_temp
-                _exp(v, e, bits, classes)
-                total = np.float32(0)
-                for c in range(classes):
-                    e[c] = e[c] if v[c] > CUTOFF else np.float32(0)
-                    total += e[c]
-                threshold = uniforms[b, t, k] * total
-                index = classes - 1
-                acc = np.float32(0)
-                for c in range(classes):
-                    acc += e[c]
-                    if acc > threshold:
-                        index = c
-                        break
+            for b in range(folds):
+                index = sample_index(logits[b], b2[k], inv_temp, uniforms[b, t, k], v, e, bits)
                 out[b, t, k] = index
                 x[b, k] = levels[index]
     return out
+
+
+@numba.njit(inline="always", fastmath=True)
+def gru_update(gi, gh, b_hh, h, v, e, bits):  # pragma: no cover - compiled
+    """One fold's GRU cell in place on ``h`` (PyTorch's gate order and formula), from its input gates ``gi``
+    and recurrent products ``gh`` (3H each, without b_hh); ``v``, ``e``, ``bits`` are scratch."""
+    hidden = h.shape[0]
+    for j in range(2 * hidden):
+        v[j] = -(gi[j] + gh[j] + b_hh[j])
+    _exp(v, e, bits, 2 * hidden)
+    for j in range(2 * hidden):
+        e[j] = 1 / (1 + e[j])  # r, then z
+    for j in range(hidden):  # tanh(y) = 2 / (1 + exp(-2y)) - 1
+        v[j] = -2 * (gi[2 * hidden + j] + e[j] * (gh[2 * hidden + j] + b_hh[2 * hidden + j]))
+    for j in range(hidden):
+        v[hidden + j] = e[hidden + j]  # keep z
+    _exp(v, e, bits, hidden)
+    for j in range(hidden):
+        n = 2 / (1 + e[j]) - 1
+        z = v[hidden + j]
+        h[j] = (1 - z) * n + z * h[j]
+
+
+@numba.njit(inline="always", fastmath=True)
+def sample_index(logits, bias, inv_temp, u, v, e, bits):  # pragma: no cover - compiled
+    """Inverse-CDF sampling of a class from softmax((logits + bias) * inv_temp) with the uniform ``u``;
+    classes under CUTOFF nats below the best get no mass. ``v``, ``e``, ``bits`` are scratch."""
+    classes = logits.shape[0]
+    top = logits[0] + bias[0]
+    for c in range(classes):
+        top = max(top, logits[c] + bias[c])
+    for c in range(classes):
+        v[c] = (logits[c] + bias[c] - top) * inv_temp
+    _exp(v, e, bits, classes)
+    total = np.float32(0)
+    for c in range(classes):
+        e[c] = e[c] if v[c] > CUTOFF else np.float32(0)
+        total += e[c]
+    threshold = u * total
+    acc = np.float32(0)
+    for c in range(classes):
+        acc += e[c]
+        if acc > threshold:
+            return c
+    return classes - 1
 
 
 @numba.njit(inline="always", fastmath=True)
