@@ -48,6 +48,10 @@ def prediction_error(samples: torch.Tensor, lpc: torch.Tensor, hop: int) -> torc
     return x - (past * lpc[sample_frames(len(x), hop, len(lpc))].double()).sum(1)
 
 
+def snr(reference: torch.Tensor, estimate: torch.Tensor) -> float:
+    return float(10 * torch.log10(reference.square().sum() / (reference - estimate).square().sum()))
+
+
 def test_levinson_recovers_an_ar_process() -> None:
     true = torch.tensor([1.3, -0.8, 0.2], dtype=torch.float64)
     generator = torch.Generator().manual_seed(0)
@@ -75,18 +79,13 @@ def test_lpc_from_the_mel_predicts_real_speech_as_well_as_lpc_from_the_audio(lib
         r = torch.fft.irfft(torch.fft.rfft(frames).abs() ** 2, n=features.n_fft)[:, :17] * mel_lpc.lag_window
         from_audio = levinson(r, 16)
 
-        def gain(lpc: torch.Tensor) -> float:
-            error = prediction_error(x, lpc, features.hop_length)
-            return float(10 * torch.log10(x.double().square().sum() / error.square().sum()))
+        def gain(lpc: torch.Tensor, x: torch.Tensor = x) -> float:
+            return snr(x.double(), x - prediction_error(x, lpc, features.hop_length))
 
         assert gain(from_mel) > 15  # an envelope worth having (~20 dB on read speech)
         assert gain(from_mel) > gain(from_audio) - 0.3
         # Quiet input: the log floor is subtracted, so the predictor barely changes.
         assert gain(mel_lpc(extractor(x * 0.01))) > gain(from_mel) - 1.5
-
-
-def snr(reference: torch.Tensor, estimate: torch.Tensor) -> float:
-    return float(10 * torch.log10(reference.square().sum() / (reference - estimate).square().sum()))
 
 
 def test_teacher_inputs_without_noise_follow_the_clean_signal(librivox_dir: Path) -> None:

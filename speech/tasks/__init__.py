@@ -10,7 +10,9 @@ from speech.tasks.tts import TTSTask
 from speech.tasks.vocoder import VocoderTask
 from speech.train.config import MODEL_CONFIGS
 
-TASKS: dict[str, type[Task]] = {task.name: task for task in (ASRTask, AlignerTask, TTSTask, VocoderTask, LPCNetTask)}
+TASKS: dict[str, type[Task]] = {
+    task.name: task for task in (ASRTask, AlignerTask, TTSTask, VocoderTask, LPCNetTask)
+}
 MODEL_CONFIGS.update({name: task.model_config for name, task in TASKS.items()})
 
 __all__ = ["TASKS", "Task"]
