@@ -2,6 +2,7 @@
 """Benchmark: copy-synthesis quality of our vocoder next to Griffin-Lim and WORLD, on the same held-out audio.
 
     python tools/bench_vocoder_quality.py MANIFEST [--count 20] [--model VOCODER_DIR] [--samples docs/samples]
+        [--systems ours,griffin-lim,world] [--cer]
 
 Every system resynthesises each original 16 kHz recording: ours and Griffin-Lim from the log-mel frames the
 acoustic model would predict (speech.features, 80 mels, 10 ms hop); WORLD (PyPI pyworld: harvest F0,
@@ -12,7 +13,9 @@ than a mel. Scores against the original, averaged over files:
   mel-coded), frame by frame over the reference's speech frames (copy synthesis is time-aligned; lower is
   better);
 * PESQ wide-band (ITU-T P.862.2, PyPI pesq; 1 to 4.5, higher is better);
-* STOI (PyPI pystoi; 0 to 1, higher is better).
+* STOI (PyPI pystoi; 0 to 1, higher is better);
+* with ``--cer``, intelligibility: the character error rate of the shipped recognizer (greedy) on each
+  system's output against the manifest's text, beside its CER on the originals.
 
 Prints Markdown rows for docs/benchmarks.md; with --samples, writes the first file's versions as WAVs.
 """
@@ -95,38 +98,67 @@ def main() -> None:
     parser.add_argument("--model", help="our vocoder folder (default: only the reference systems)")
     parser.add_argument("--griffin-lim-iterations", type=int, default=64, help="(default 64)")
     parser.add_argument("--samples", type=Path, help="write the first file's versions here as WAVs")
+    parser.add_argument(
+        "--systems", default="ours,griffin-lim,world", help="comma list of ours, griffin-lim, world"
+    )
+    parser.add_argument("--cer", action="store_true", help="also the recognizer's CER on every output")
     args = parser.parse_args()
+    wanted = set(args.systems.split(","))
 
     features = FeatureConfig()
     extractor = FeatureExtractor(features)
-    systems = {
-        f"Griffin-Lim ({args.griffin_lim_iterations} iterations, from the mel)": lambda x: GriffinLim(
-            features, args.griffin_lim_iterations
-        ).vocode(extractor(torch.as_tensor(x)).numpy())[0],
-        "WORLD (pyworld, from its own analysis)": world,
-    }
-    if args.model:
+    systems = {}
+    if args.model and "ours" in wanted:
         from speech.vocoder import Vocoder
 
         vocoder = Vocoder.load(args.model)
-        systems = {"ours (from the mel)": lambda x: vocoder.copy_synthesis(x)[0], **systems}
+        systems["ours (from the mel)"] = lambda x: vocoder.copy_synthesis(x)[0]
+    if "griffin-lim" in wanted:
+        systems[f"Griffin-Lim ({args.griffin_lim_iterations} iterations, from the mel)"] = lambda x: (
+            GriffinLim(features, args.griffin_lim_iterations).vocode(extractor(torch.as_tensor(x)).numpy())[0]
+        )
+    if "world" in wanted:
+        systems["WORLD (pyworld, from its own analysis)"] = world
     utterances = list(read_manifest(args.manifest))[: args.count]
     totals = {name: {"mcd": 0.0, "pesq": 0.0, "stoi": 0.0} for name in systems}
+    outputs: dict[str, list[np.ndarray]] = {"original": [], **{name: [] for name in systems}}
     for index, utterance in enumerate(utterances):
         original, _ = read_audio(utterance.audio, RATE)
+        outputs["original"].append(original)
         if index == 0 and args.samples:
             write_audio(args.samples / "original.wav", original, RATE)
         for name, system in systems.items():
             output = system(original)
+            outputs[name].append(output)
             for key, value in scores(original, output).items():
                 totals[name][key] += value / len(utterances)
             if index == 0 and args.samples:
                 write_audio(args.samples / f"{name.split()[0].lower().strip('-')}.wav", output, RATE)
+    cer = recognizer_cer(outputs, [u.text for u in utterances]) if args.cer else {}
     print(f"{len(utterances)} files from {args.manifest}; {describe_machine()}")
-    print("| system | MCD (dB, lower is better) | PESQ wb | STOI |")
-    print("|---|---|---|---|")
+    print("| system | MCD (dB, lower is better) | PESQ wb | STOI |" + (" CER (%) |" if cer else ""))
+    print("|---|---|---|---|" + ("---|" if cer else ""))
+    if cer:
+        print(f"| original | | | | {cer['original']:.1f} |")
     for name, total in totals.items():
-        print(f"| {name} | {total['mcd']:.2f} | {total['pesq']:.2f} | {total['stoi']:.3f} |")
+        row = f"| {name} | {total['mcd']:.2f} | {total['pesq']:.2f} | {total['stoi']:.3f} |"
+        print(row + (f" {cer[name]:.1f} |" if cer else ""))
+
+
+def recognizer_cer(outputs: dict[str, list[np.ndarray]], texts: list[str]) -> dict[str, float]:
+    """The shipped recognizer's (greedy) CER in percent on each system's outputs."""
+    from speech.recognizer import Recognizer
+    from speech.scoring import error_rates
+    from speech.text import normalize_text
+
+    recognizer = Recognizer.load()
+    references = [normalize_text(text) for text in texts]
+    rates = {}
+    for name, audio in outputs.items():
+        results = recognizer.transcribe([(samples, RATE) for samples in audio])
+        hypotheses = [r.transcript.text if r.transcript else "" for r in results]
+        rates[name] = 100 * error_rates(references, hypotheses)["cer"]
+    return rates
 
 
 if __name__ == "__main__":
