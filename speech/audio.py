@@ -41,6 +41,15 @@ class AudioError(SpeechError):
         super().__init__(f"{self.source}: {problem}")
 
 
+class OutputError(SpeechError, OSError):
+    """An output that could not be written (disk full, a file where a folder should be, ...): one line naming
+    the file, so a batch job reports it and goes on. Also an ``OSError``, for code that catches those."""
+
+    def __init__(self, target: str | os.PathLike, error: OSError):
+        super().__init__(f"{target}: cannot write ({error.strerror or error})")
+        self.errno = error.errno
+
+
 @dataclass(frozen=True)
 class AudioInfo:
     sample_rate: int
@@ -185,11 +194,16 @@ def atomic_output(path: str | os.PathLike, mode: str = "wb") -> Iterator[io.IOBa
     """Open a temporary file beside ``path`` and rename it into place only if the block succeeds.
 
     A crash or a full disk never leaves a half-written output that a resumable job would take as done. The
-    file gets the permissions a plain ``open`` would give it (mkstemp's are owner-only).
+    file gets the permissions a plain ``open`` would give it (mkstemp's are owner-only). An ``OSError`` while
+    writing (no space left, a file where the folder should be) is raised as :class:`OutputError`, one line
+    naming ``path``, so the CLI reports it instead of a traceback.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise OutputError(path, error) from None
     try:
         os.chmod(temporary, 0o666 & ~_UMASK)
         with os.fdopen(handle, mode) as stream:
@@ -197,8 +211,10 @@ def atomic_output(path: str | os.PathLike, mode: str = "wb") -> Iterator[io.IOBa
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError) and not isinstance(error, SpeechError):
+            raise OutputError(path, error) from None
         raise
 
 

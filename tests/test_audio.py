@@ -6,7 +6,17 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from speech.audio import AudioError, audio_info, decode_audio, read_audio, resample, write_audio
+from speech.audio import (
+    AudioError,
+    OutputError,
+    atomic_output,
+    audio_info,
+    decode_audio,
+    read_audio,
+    resample,
+    write_audio,
+)
+from speech.errors import SpeechError
 
 
 def test_reads_synthetic_speech_and_resamples(speech_wav: Path) -> None:
@@ -97,6 +107,29 @@ def test_write_round_trip_and_atomicity(tmp_path: Path) -> None:
     (tmp_path / "plain.wav").write_bytes(b"")
     plain_mode = (tmp_path / "plain.wav").stat().st_mode & 0o777
     assert (tmp_path / "tone.wav").stat().st_mode & 0o777 == plain_mode  # as `open` makes it, not 0600
+
+
+def test_a_failed_write_is_one_line_naming_the_output_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "file").write_text("a file where a folder should be\n")
+    (tmp_path / "dir").mkdir()
+    for target in (tmp_path / "file" / "x.txt", tmp_path / "dir"):
+        with pytest.raises(OutputError) as caught, atomic_output(target) as stream:
+            stream.write(b"never")
+        assert str(caught.value).startswith(f"{target}: cannot write ("), caught.value
+
+    def disk_full(descriptor: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("speech.audio.os.fsync", disk_full)
+    tone = np.zeros(1600, dtype=np.float32)
+    with pytest.raises(OutputError) as caught:
+        write_audio(tmp_path / "tone.wav", tone, 16000)
+    assert str(caught.value) == f"{tmp_path / 'tone.wav'}: cannot write (No space left on device)"
+    assert isinstance(caught.value, SpeechError) and isinstance(caught.value, OSError)
+    assert caught.value.errno == 28
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir", "file"]  # no temporary left behind
 
 
 def _bad_files(folder: Path, speech_wav: Path) -> dict[str, tuple[Path, str]]:
