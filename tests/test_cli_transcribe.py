@@ -212,3 +212,90 @@ def test_tuned_decoder_settings_travel_with_the_model(
     (folder / "decoder.json").write_text('{"lm_weight": 1, "beam": 3}')
     with pytest.raises(ModelError, match="decoder.json: not decoder settings"):
         Recognizer.load(folder, beam=4)
+
+
+def test_output_names_stay_inside_the_folder_and_never_overwrite_each_other(
+    tmp_path: Path,
+    model: Path,
+    inputs: Path,
+    capsys: pytest.CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clip = inputs / "a.wav"
+    for name in ("d/..wav", "x/same.wav", "y/same.wav", "talk.wav"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        shutil.copy(clip, tmp_path / name)
+    write_audio(tmp_path / "talk.flac", *read_audio(inputs / "sub" / "b.flac"))
+    sources = [
+        str(tmp_path / name) for name in ("d/..wav", "x/same.wav", "y/same.wav", "talk.wav", "talk.flac")
+    ]
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "OUT.txt").write_text("mine\n")
+    command = ["transcribe", *sources, "-o", str(work / "OUT"), "--model", str(model), "--format", "txt"]
+    assert main(command) == 0
+    assert "5 transcribed" in capsys.readouterr().out
+    assert (work / "OUT.txt").read_text() == "mine\n" and sorted(p.name for p in work.iterdir()) == [
+        "OUT",
+        "OUT.txt",
+    ]
+    names = ["__wav.txt", "same-2.txt", "same.txt", "talk-2.txt", "talk.txt"]
+    assert sorted(p.name for p in (work / "OUT").iterdir()) == names
+    alone = ["transcribe", sources[-1], "-o", str(tmp_path / "one"), "--model", str(model), "--format", "txt"]
+    assert main(alone) == 0
+    assert (work / "OUT" / "talk-2.txt").read_text() == (tmp_path / "one" / "talk.txt").read_text()  # flac's
+    assert (work / "OUT" / "talk.txt").read_text() == (work / "OUT" / "same.txt").read_text()  # wav's
+    assert main(command) == 0
+    assert "0 transcribed" in capsys.readouterr().out  # a rerun finds each input's outputs by the same names
+
+    monkeypatch.chdir(work)  # -o . with a stem of '.' once named the folder itself: a traceback
+    assert main(["transcribe", sources[0], "--model", str(model), "--format", "txt"]) == 0
+    assert (work / "__wav.txt").is_file() and sorted(p.name for p in tmp_path.iterdir() if p.suffix) == [
+        "talk.flac",
+        "talk.wav",
+    ]
+
+
+def test_an_output_folder_that_is_a_file_is_one_line(
+    tmp_path: Path, model: Path, inputs: Path, capsys: pytest.CaptureFixture
+) -> None:
+    (tmp_path / "taken").write_text("mine\n")
+    assert (
+        main(["transcribe", str(inputs / "a.wav"), "-o", str(tmp_path / "taken"), "--model", str(model)]) == 1
+    )
+    err = capsys.readouterr().err
+    assert f"error: {tmp_path / 'taken'}: -o must be a folder" in err and "Traceback" not in err
+    assert (tmp_path / "taken").read_text() == "mine\n"
+
+
+def test_an_output_that_cannot_be_written_is_reported_and_the_batch_goes_on(
+    tmp_path: Path,
+    model: Path,
+    inputs: Path,
+    capsys: pytest.CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out = tmp_path / "out"
+    (out / "a.txt").mkdir(parents=True)  # a folder where a.txt should go
+    sources = [str(inputs / "a.wav"), str(inputs / "sub" / "b.flac")]
+    assert main(["transcribe", *sources, "-o", str(out), "--model", str(model), "--format", "txt"]) == 1
+    captured = capsys.readouterr()
+    assert "1 transcribed" in captured.out and "1 failed" in captured.out and "Traceback" not in captured.err
+    assert f"error: {out / 'a.txt'}: cannot write (Is a directory)" in captured.err
+    assert (out / "b.txt").is_file() and (out / "failures.txt").read_text().startswith(f"{out / 'a.txt'}:")
+
+    calls = []
+
+    def disk_full(descriptor: int) -> None:  # the disk fills up after the first file
+        calls.append(descriptor)
+        if len(calls) > 1:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("speech.audio.os.fsync", disk_full)
+    full = tmp_path / "full"
+    assert main(["transcribe", *sources, "-o", str(full), "--model", str(model), "--format", "txt"]) == 1
+    captured = capsys.readouterr()
+    assert "1 transcribed" in captured.out and "1 failed" in captured.out and "Traceback" not in captured.err
+    assert f"{full / 'b.txt'}: cannot write (No space left on device)" in captured.err
+    assert f"error: {full / 'failures.txt'}: cannot write (No space left on device)" in captured.err
+    assert sorted(p.name for p in full.iterdir()) == ["a.txt"]  # no temporaries, no half-written files

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
 from tqdm import tqdm
 
 from speech.audio import is_audio_file
 from speech.cli.inputs import expand_inputs
 from speech.cli.options import add_recognizer_options, load_recognizer
+from speech.cli.outputs import output_folder
 from speech.cli.report import BatchReport
+from speech.errors import SpeechError
 from speech.transcript import FORMATS, outputs_exist, parse_formats, write_transcript
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     formats = parse_formats(args.format)
-    out = Path(args.out)
+    out = output_folder(args.out)
     recognizer = load_recognizer(args)
     stems = {str(path): out / stem for path, stem in expand_inputs(args.inputs, is_audio_file)}
     todo = {path: stem for path, stem in stems.items() if args.overwrite or not outputs_exist(stem, formats)}
@@ -65,7 +66,10 @@ def run(args: argparse.Namespace) -> int:
             if result.error:
                 report.failed(result.error)
             else:
-                write_transcript(result.transcript, todo[result.source], formats)
-                report.succeeded(result.duration)
+                try:
+                    write_transcript(result.transcript, todo[result.source], formats)
+                    report.succeeded(result.duration)
+                except SpeechError as error:  # an output that cannot be written (disk full): the next may
+                    report.failed(str(error))
             progress.update(1)
     return report.finish()
