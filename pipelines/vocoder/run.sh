@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The shipped vocoder: the LPC vocoder (conf/vocoder/lpc.yaml) on two voices, Piper's joe (a man, neural, the
+# voice the default TTS is moving to) and flite's slt (a woman, the default voice so far), so that it
+# vocodes both voices' predicted mels and has heard more than one pitch range.
+#
+#   bash pipelines/vocoder/run.sh [--stage N] [--stop-stage M] [--steps 100000] [--config lpc]
+#
+#   1 corpora: pipelines/voice/run.sh stage 1 for each voice (joe: seed 1, 1,500 sentences; slt: seed 7,
+#     1,000), each with 100 test and 50 validation sentences held out
+#   2 shards of both voices' training and validation splits
+#   3 train (resumes from the newest checkpoint); VOCODER_OVERRIDES adds key=value overrides, e.g.
+#     VOCODER_OVERRIDES="train.max_minutes=135" for a run that ends inside a 3-hour session, or
+#     "train.init_from=speech/assets/vocoder" to continue from the shipped weights in a new folder
+#   4 scores: copy synthesis of 20 held-out sentences of each voice and of Debian's librivox files, next to
+#     Griffin-Lim (tools/bench_vocoder_quality.py)
+#   5 ship into speech/assets/vocoder (SHIP=0: leave it)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export PATH="$PWD/.venv/bin:$PATH"
+
+stage=1 stop_stage=5 steps=100000 config=lpc
+while (($#)); do
+    case $1 in
+        --stage) stage=$2 ;;
+        --stop-stage) stop_stage=$2 ;;
+        --steps) steps=$2 ;;
+        --config) config=$2 ;;
+        -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+    esac
+    shift 2
+done
+data=data/vocoder
+exp=${EXP:-exp/vocoder_$config}
+voices=(joe slt)
+stage_on() { [ "$1" -ge "$stage" ] && [ "$1" -le "$stop_stage" ]; }
+
+if stage_on 1; then
+    bash pipelines/voice/run.sh --voice piper:joe --seed 1 --count 1500 --stage 1 --stop-stage 1
+    bash pipelines/voice/run.sh --voice flite:slt --seed 7 --count 1000 --stage 1 --stop-stage 1
+fi
+
+if stage_on 2; then
+    for split in train valid; do
+        manifests=()
+        for voice in "${voices[@]}"; do manifests+=(data/voice_$voice/$split.jsonl); done
+        [ -f $data/shards/$split/shards.json ] || speech shard "${manifests[@]}" -o $data/shards/$split \
+            --max-samples 500
+    done
+fi
+
+if stage_on 3; then
+    speech train conf/vocoder/$config.yaml data.train=$data/shards/train data.valid=$data/shards/valid \
+        train.out_dir=$exp train.max_steps="$steps" ${VOCODER_OVERRIDES:-} --resume
+fi
+
+if stage_on 4; then
+    mkdir -p $exp/eval
+    for voice in "${voices[@]}"; do
+        python tools/bench_vocoder_quality.py data/voice_$voice/test.jsonl --count 20 --model $exp/best \
+            --systems ours,griffin-lim --cer | tee $exp/eval/copy-$voice.md
+    done
+    python - <<'PY'
+from pathlib import Path
+from speech.data.importers import import_sphinx
+from speech.data.manifest import write_manifest
+write_manifest(Path("data/vocoder/librivox.jsonl"), import_sphinx(Path("/usr/share/pocketsphinx/test/data/librivox")).utterances)
+PY
+    python tools/bench_vocoder_quality.py $data/librivox.jsonl --model $exp/best --systems ours,griffin-lim \
+        --cer | tee $exp/eval/copy-librivox.md
+fi
+
+if stage_on 5 && [ "${SHIP:-1}" = 1 ]; then
+    mkdir -p speech/assets/vocoder
+    cp $exp/best/model.safetensors $exp/best/config.json speech/assets/vocoder/
+fi
