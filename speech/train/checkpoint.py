@@ -4,25 +4,31 @@ A checkpoint is a folder ``step-000001000/`` holding ``model.safetensors`` (the 
 ``state.safetensors`` + ``state.json`` (optimizer, scheduler, scaler, RNG, step, data position). Nested
 trainer state is split into its tensors (safetensors) and a JSON skeleton that points at them, so nothing is
 ever unpickled. The folder is written under a temporary name and renamed into place, so a run killed at any
-moment leaves either the previous checkpoint or the new one, complete.
+moment leaves either the previous checkpoint or the new one, complete. A checkpoint damaged afterwards (a disk
+fault, a copy cut short) is skipped on resume for the newest one that loads (:func:`resume_latest`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
 from speech.audio import atomic_output
 from speech.errors import SpeechError
 
 STEP_DIR = re.compile(r"^step-(\d+)$")
+
+log = logging.getLogger(__name__)
 
 
 class CheckpointError(SpeechError):
@@ -69,33 +75,80 @@ def save_weights(path: str | os.PathLike, state_dict: dict[str, torch.Tensor]) -
 
 
 def save_checkpoint(root: str | os.PathLike, step: int, model_state: dict, trainer_state: dict) -> Path:
-    """Write ``root/step-<step>/`` atomically and return its path."""
+    """Write ``root/step-<step>/`` atomically and return its path; a failed write (a full disk raises
+    :class:`~speech.audio.OutputError`) leaves no temporary folder behind."""
     root = Path(root)
     final = root / f"step-{step:09d}"
     temporary = root / f".step-{step:09d}.tmp"
     shutil.rmtree(temporary, ignore_errors=True)
-    temporary.mkdir(parents=True)
-    save_weights(temporary / "model.safetensors", model_state)
-    tensors: dict[str, torch.Tensor] = {}
-    skeleton = flatten_state(trainer_state, tensors)
-    save_weights(temporary / "state.safetensors", tensors)
-    with atomic_output(temporary / "state.json", "w") as stream:  # each file is synced to disk as it closes
-        stream.write(json.dumps(skeleton))
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(temporary, final)
+    try:
+        temporary.mkdir(parents=True)
+        save_weights(temporary / "model.safetensors", model_state)
+        tensors: dict[str, torch.Tensor] = {}
+        skeleton = flatten_state(trainer_state, tensors)
+        save_weights(temporary / "state.safetensors", tensors)
+        with atomic_output(temporary / "state.json", "w") as stream:  # each file is synced as it closes
+            stream.write(json.dumps(skeleton))
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(temporary, final)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
     return final
 
 
 def load_checkpoint(folder: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
+    """The model weights and the trainer state of one checkpoint; anything missing, truncated or malformed
+    raises :class:`CheckpointError`, one line naming the folder."""
     folder = Path(folder)
     try:
         model_state = load_file(str(folder / "model.safetensors"))
         tensors = load_file(str(folder / "state.safetensors"))
         skeleton = json.loads((folder / "state.json").read_text())
-    except (OSError, ValueError) as error:
-        raise CheckpointError(f"{folder}: unreadable checkpoint ({error})") from None
-    return model_state, unflatten_state(skeleton, tensors)
+        state = unflatten_state(skeleton, tensors)
+    except (OSError, ValueError, SafetensorError, KeyError, TypeError) as error:
+        raise CheckpointError(f"{folder}: unreadable checkpoint ({_one_line(error)})") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{folder}: unreadable checkpoint (state.json holds no trainer state)")
+    return model_state, state
+
+
+def resume_latest(
+    root: str | os.PathLike, restore: Callable[[Path, dict[str, torch.Tensor], dict], None]
+) -> Path | None:
+    """Hand the newest checkpoint under ``root`` that loads to ``restore`` and return its folder.
+
+    A checkpoint that cannot be read, or that ``restore`` rejects (``RuntimeError``, ``KeyError``,
+    ``ValueError``, ``TypeError``: weights or state that do not fit), is skipped with a warning saying why,
+    and the one before it is tried, so a damaged newest checkpoint costs the steps since the previous one,
+    not the run. Returns None when there is no checkpoint; raises :class:`CheckpointError` when there are
+    some and none loads (starting afresh would overwrite them).
+    """
+    skipped = []
+    for folder in reversed(list_checkpoints(root)):
+        try:
+            model_state, state = load_checkpoint(folder)
+            restore(folder, model_state, state)
+        except CheckpointError as error:
+            problem = str(error)
+        except (RuntimeError, KeyError, ValueError, TypeError) as error:
+            problem = f"{folder}: does not fit this run ({_one_line(error)})"
+        else:
+            if skipped:
+                log.warning("resumed from %s, skipping %d newer checkpoint(s)", folder, len(skipped))
+            return folder
+        log.warning("skipping checkpoint %s", problem)
+        skipped.append(problem)
+    if skipped:
+        raise CheckpointError(f"{root}: none of the {len(skipped)} checkpoints loads; newest: {skipped[0]}")
+    return None
+
+
+def _one_line(error: BaseException, limit: int = 300) -> str:
+    """An exception's message on one line (PyTorch's state-dict errors run over several), cut at ``limit``."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def list_checkpoints(root: str | os.PathLike) -> list[Path]:

@@ -28,13 +28,7 @@ from speech.data.loader import BatchStream, shard_loader
 from speech.model_folder import config_must_match, read_model_folder
 from speech.tasks import TASKS, Task
 from speech.train import distributed
-from speech.train.checkpoint import (
-    list_checkpoints,
-    load_checkpoint,
-    prune_checkpoints,
-    save_checkpoint,
-    save_weights,
-)
+from speech.train.checkpoint import prune_checkpoints, resume_latest, save_checkpoint, save_weights
 from speech.train.config import ExperimentConfig, check_paths, save_config
 from speech.train.tracking import Tracker
 
@@ -150,8 +144,8 @@ class Trainer:
             "world_size": self.env.world_size,
         }
 
-    def restore(self, folder: Path) -> None:
-        model_state, state = load_checkpoint(folder)
+    def restore(self, folder: Path, model_state: dict[str, torch.Tensor], state: dict) -> None:
+        """Continue from a checkpoint's weights and state (as :func:`resume_latest` hands them over)."""
         self.model.load_state_dict(model_state)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -199,12 +193,11 @@ class Trainer:
         if env.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             save_config(config, self.out_dir / "config.yaml")
-        checkpoints = list_checkpoints(self.out_dir / "checkpoints") if resume else []
-        if checkpoints:
-            self.restore(checkpoints[-1])
-        elif config.train.init_from:
+        # The newest checkpoint that loads (a damaged one is skipped, saying why), else a fresh start.
+        resumed = resume and resume_latest(self.out_dir / "checkpoints", self.restore) is not None
+        if not resumed and config.train.init_from:
             self.initialize_from(Path(config.train.init_from))
-        else:
+        elif not resumed:
             self.task.prepare(self.model, self._stats_batches())
             torch.manual_seed(config.train.seed + 1000 * env.rank)  # distinct dropout and masks per rank
         model = self.model

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -207,3 +208,26 @@ def test_a_time_budget_ends_the_run_with_its_schedule_decayed(tmp_path: Path, re
     assert trainer.scheduler.get_last_lr()[0] == pytest.approx(floor)  # decayed by time, not by steps
     assert (tmp_path / "last" / "model.safetensors").is_file()
     assert max(p.name for p in (tmp_path / "checkpoints").iterdir()) == f"step-{trainer.step:09d}"
+
+
+def test_resume_falls_back_past_a_truncated_newest_checkpoint(
+    tmp_path: Path, real_shards: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    base = [f"data.train={real_shards}", "train.max_steps=8", "train.checkpoint_every=4", *EXACT]
+    Trainer(load_config(TINY, [*base, f"train.out_dir={tmp_path / 'whole'}"])).fit()
+    cut = tmp_path / "cut"
+    Trainer(load_config(TINY, [*base, f"train.out_dir={cut}"])).fit()
+    newest = cut / "checkpoints" / "step-000000008" / "model.safetensors"
+    newest.write_bytes(newest.read_bytes()[:100])  # a copy cut short, a disk fault
+    (cut / "last").rename(cut / "last-before")
+
+    caplog.set_level(logging.INFO)
+    resumed = Trainer(load_config(TINY, [*base, f"train.out_dir={cut}"]))
+    resumed.fit(resume=True)
+    assert f"skipping checkpoint {newest.parent}: unreadable checkpoint" in caplog.text
+    assert f"resumed from {cut / 'checkpoints' / 'step-000000004'} at step 4" in caplog.text
+    whole = _weights(tmp_path / "whole" / "last" / "model.safetensors")
+    again = _weights(cut / "last" / "model.safetensors")
+    for name, tensor in whole.items():
+        assert torch.allclose(tensor, again[name], atol=1e-6), name
+    assert (cut / "checkpoints" / "step-000000008" / "model.safetensors").stat().st_size > 100  # rewritten
