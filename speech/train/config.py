@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import types
 import typing
@@ -102,6 +103,52 @@ CHOICES = {
 }
 
 
+def _at_least(low: float) -> tuple[typing.Callable[[float], bool], str]:
+    return (lambda value: value >= low), f"at least {low}"
+
+
+def _above(low: float) -> tuple[typing.Callable[[float], bool], str]:
+    return (lambda value: value > low), f"greater than {low}"
+
+
+def _between(low: float, high: float) -> tuple[typing.Callable[[float], bool], str]:
+    return (lambda value: low <= value <= high), f"between {low} and {high}"
+
+
+# Numbers that only make sense in a range, checked with the types: `optim.lr=-1` or `train.max_steps=-5` would
+# otherwise train backwards, or export an untrained model and exit 0; an `*_every` of 0 divides by zero.
+LIMITS = {
+    "data.batch_seconds": _above(0),
+    "data.max_batch_size": _at_least(1),
+    "data.shuffle_buffer": _at_least(0),
+    "data.num_workers": _at_least(0),
+    "data.stats_batches": _at_least(1),
+    "optim.lr": _above(0),
+    "optim.betas": _between(0, 1),
+    "optim.weight_decay": _at_least(0),
+    "optim.warmup_steps": _at_least(0),
+    "optim.min_lr_ratio": _between(0, 1),
+    "optim.grad_clip": _at_least(0),
+    "optim.accumulate": _at_least(1),
+    "train.max_steps": _at_least(0),
+    "train.max_minutes": _at_least(0),
+    "train.log_every": _at_least(1),
+    "train.valid_every": _at_least(1),
+    "train.checkpoint_every": _at_least(1),
+    "train.keep_last": _at_least(0),
+    "tracking.media_every": _at_least(1),
+}
+
+
+def _check_limit(key: str, value: Any) -> None:
+    if key not in LIMITS:
+        return
+    fits, wanted = LIMITS[key]
+    for number in value if isinstance(value, list) else [value]:
+        if not fits(number):
+            raise ConfigError(f"{key}: must be {wanted}, got {number!r}")
+
+
 def _check_type(value: Any, kind: Any, where: str) -> Any:
     """Return ``value`` as ``kind`` (ints widen to floats), or raise naming the key."""
     origin = typing.get_origin(kind)
@@ -123,6 +170,8 @@ def _check_type(value: Any, kind: Any, where: str) -> Any:
         return float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
+    if kind is float and not math.isfinite(value):
+        raise ConfigError(f"{where}: expected a finite number, got {value!r}")
     return value
 
 
@@ -142,6 +191,7 @@ def _build(cls: type, values: Any, where: str) -> Any:
         key = f"{where}.{name}" if where else name
         if name in values:
             arguments[name] = _check_type(values[name], hints[name], key)
+            _check_limit(key, arguments[name])
             choices = CHOICES.get(key)
             if choices and arguments[name] not in choices:
                 raise ConfigError(f"{key}: must be one of {', '.join(choices)}, got {arguments[name]!r}")
@@ -155,7 +205,11 @@ def apply_override(tree: dict, override: str) -> None:
     if "=" not in override:
         raise ConfigError(f"override {override!r}: expected key=value, e.g. optim.lr=3e-4")
     dotted, raw = override.split("=", 1)
-    value = yaml.safe_load(raw) if raw.strip() else ""
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as error:  # a !!python/object tag, unbalanced brackets, ...
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"override {override!r}: not a YAML value ({problem})") from None
     if isinstance(value, str) and _looks_like_float(raw):
         value = float(raw)  # YAML 1.1 reads 3e-4 as a string
     keys = dotted.strip().split(".")

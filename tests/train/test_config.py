@@ -35,12 +35,22 @@ def test_loads_yaml_with_typed_overrides() -> None:
         (["features.kind=spectrogram"], r"feature kind must be 'logmel' or 'mfcc'"),
         (["task=juggling"], r"task must be one of .*asr.*, got .juggling."),
         (["optim.lr"], r"expected key=value"),
+        (["optim.lr=-1"], r"optim.lr: must be greater than 0, got -1.0$"),
+        (["optim.lr=.nan"], r"optim.lr: expected a finite number, got nan$"),
+        (["optim.lr=inf"], r"optim.lr: expected a finite number, got inf$"),
+        (["optim.betas=[0.9, 1.5]"], r"optim.betas: must be between 0 and 1, got 1.5$"),
+        (["train.max_steps=-5"], r"train.max_steps: must be at least 0, got -5$"),
+        (["train.checkpoint_every=0"], r"train.checkpoint_every: must be at least 1, got 0$"),
+        (["data.batch_seconds=-5"], r"data.batch_seconds: must be greater than 0, got -5.0$"),
+        (["optim.lr=!!python/object/apply:os.system [touch pwned]"], r"not a YAML value \(could not determ"),
+        (["optim.betas=[0.9"], r"optim.betas=\[0.9': not a YAML value"),
     ],
 )
 def test_bad_values_fail_before_work_starts(overrides: list[str], message: str) -> None:
     with pytest.raises(ConfigError, match=message) as caught:
         load_config(TINY, overrides)
-    assert str(caught.value).startswith(str(TINY)) or "expected key=value" in message
+    assert str(caught.value).startswith(str(TINY)) or "override" in str(caught.value)
+    assert "\n" not in str(caught.value)
 
 
 def test_missing_required_values_and_files(tmp_path: Path) -> None:
@@ -65,3 +75,16 @@ def test_cli_reports_config_errors_in_one_line(capsys: pytest.CaptureFixture, tm
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "data.train" in error and "Traceback" not in error
     assert not (tmp_path / "run").exists()  # nothing started
+
+
+def test_cli_rejects_out_of_range_values_before_any_work(
+    capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    for override in ("train.max_steps=-5", "optim.lr=-1", "optim.lr=!!python/name:os.system"):
+        status = main(
+            ["train", str(TINY), f"data.train={tmp_path}", f"train.out_dir={tmp_path}/run", override]
+        )
+        assert status == 1, override
+        error = capsys.readouterr().err
+        assert error.count("\n") == 1 and "Traceback" not in error, error
+    assert not (tmp_path / "run").exists()
