@@ -9,6 +9,7 @@ whatever libsndfile decodes (wav, flac, ogg/vorbis, opus, mp3 where the library 
 from __future__ import annotations
 
 import io
+import math
 import os
 import struct
 import tempfile
@@ -148,10 +149,12 @@ def read_audio(
     ``segments`` files need, without decoding the whole recording.
     """
     info = audio_info(path)
-    start = int(round(offset * info.sample_rate))
-    stop = None if duration is None else start + int(round(duration * info.sample_rate))
-    if start >= info.frames:
+    if not (math.isfinite(offset) and offset >= 0) or (duration is not None and not math.isfinite(duration)):
+        raise AudioError(path, f"cannot read {duration} s from {offset} s: not a stretch of a recording")
+    if offset >= info.duration:  # compared in seconds: 1e308 s in samples would overflow
         raise AudioError(path, f"offset {offset:.2f}s is past the end ({info.duration:.2f}s)")
+    start = int(round(offset * info.sample_rate))
+    stop = None if duration is None else start + int(round(min(duration, info.duration) * info.sample_rate))
     try:
         samples, rate = sf.read(str(path), start=start, stop=stop, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, ValueError) as error:

@@ -18,6 +18,7 @@ from typing import Any
 
 from speech.audio import atomic_output
 from speech.errors import SpeechError
+from speech.fields import items, mapping, number, string
 
 FORMATS = ("txt", "json", "srt", "vtt", "tsv")
 
@@ -92,67 +93,34 @@ class Transcript:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Transcript:
         """Inverse of :meth:`to_dict`; malformed data raises :class:`SpeechError` saying which field is wrong."""
-        data = _mapping(data, "transcript")
-        source = _string(data, "source", "transcript")
+        data = mapping(data, "transcript")
+        source = string(data, "source", "transcript")
         where = f"transcript '{source}'"
         segments = []
-        for i, item in enumerate(_list(data, "segments", where)):
+        for i, item in enumerate(items(data, "segments", where)):
             place = f"{where} segment {i}"
-            item = _mapping(item, place)
+            item = mapping(item, place)
             words = []
-            for j, word in enumerate(_list(item, "words", place, required=False)):
+            for j, word in enumerate(items(item, "words", place, required=False)):
                 at = f"{place} word {j}"
-                word = _mapping(word, at)
+                word = mapping(word, at)
                 words.append(
                     Word(
-                        _string(word, "text", at),
-                        _number(word, "start", at),
-                        _number(word, "end", at),
-                        _number(word, "confidence", at),
+                        string(word, "text", at),
+                        number(word, "start", at),
+                        number(word, "end", at),
+                        number(word, "confidence", at),
                     )
                 )
             segments.append(
                 Segment(
-                    _number(item, "start", place),
-                    _number(item, "end", place),
-                    _string(item, "text", place),
+                    number(item, "start", place),
+                    number(item, "end", place),
+                    string(item, "text", place),
                     tuple(words),
                 )
             )
-        return cls(source, _number(data, "duration", where), tuple(segments))
-
-
-def _mapping(value: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise SpeechError(f"{where}: expected an object, got {type(value).__name__}")
-    return value
-
-
-def _field(data: Mapping[str, Any], key: str, where: str) -> Any:
-    if key not in data:
-        raise SpeechError(f"{where}: missing '{key}'")
-    return data[key]
-
-
-def _string(data: Mapping[str, Any], key: str, where: str) -> str:
-    value = _field(data, key, where)
-    if not isinstance(value, str):
-        raise SpeechError(f"{where}: '{key}' must be a string, got {type(value).__name__}")
-    return value
-
-
-def _number(data: Mapping[str, Any], key: str, where: str) -> float:
-    value = _field(data, key, where)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise SpeechError(f"{where}: '{key}' must be a finite number, got {value!r}")
-    return float(value)
-
-
-def _list(data: Mapping[str, Any], key: str, where: str, required: bool = True) -> list[Any]:
-    value = _field(data, key, where) if required or key in data else []
-    if not isinstance(value, list | tuple):
-        raise SpeechError(f"{where}: '{key}' must be a list, got {type(value).__name__}")
-    return list(value)
+        return cls(source, number(data, "duration", where), tuple(segments))
 
 
 def _clean(text: str) -> str:

@@ -172,3 +172,17 @@ def test_decode_bytes_errors_name_the_source() -> None:
 def test_resample_is_identity_at_same_rate() -> None:
     samples = np.random.default_rng(0).standard_normal(100).astype(np.float32)
     assert resample(samples, 16000, 16000) is samples
+
+
+def test_a_segment_out_of_the_recording_is_one_line(speech_wav: Path) -> None:
+    for offset, duration, problem in [
+        (1e308, None, "offset 1000"),  # seconds beyond any recording: once an OverflowError
+        (-1.0, 1.0, "not a stretch of a recording"),
+        (float("nan"), None, "not a stretch of a recording"),
+        (0.0, float("inf"), "not a stretch of a recording"),
+    ]:
+        with pytest.raises(AudioError, match=problem) as caught:
+            read_audio(speech_wav, offset=offset, duration=duration)
+        assert str(caught.value).startswith(str(speech_wav)), caught.value
+    samples, rate = read_audio(speech_wav, offset=0.5, duration=1e308)  # a duration past the end: the rest
+    assert len(samples) == audio_info(speech_wav).frames - int(0.5 * rate)

@@ -91,6 +91,16 @@ def test_wrong_layout_and_stray_options_exit_1(tmp_path: Path, capsys: pytest.Ca
     assert "--split does not apply to format 'folder'" in capsys.readouterr().err
 
 
+def test_an_output_that_is_a_folder_is_one_line(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture):
+    (tmp_path / "out").mkdir()
+    assert main(["prepare", "folder", str(corpus), "-o", str(tmp_path / "out")]) == 1
+    error = capsys.readouterr().err
+    assert (
+        f"error: {tmp_path / 'out'}: -o must name the manifest file to write, and this is a folder" in error
+    )
+    assert "Traceback" not in error and list((tmp_path / "out").iterdir()) == []
+
+
 def test_help_lists_every_format_and_option(capsys: pytest.CaptureFixture):
     with pytest.raises(SystemExit) as stopped:
         main(["prepare", "--help"])

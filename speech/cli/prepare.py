@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import textwrap
+from pathlib import Path
 
 from speech.data.importers import IMPORTERS, import_corpus, importer_options
 from speech.data.manifest import write_manifest
-from speech.errors import SpeechError
+from speech.errors import SpeechError, shown
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if Path(args.output).is_dir():  # checked before the import, which can take a while
+        raise SpeechError(
+            f"{shown(args.output)}: -o must name the manifest file to write, and this is a folder"
+        )
     options = {name: getattr(args, name) for name in OPTIONS if getattr(args, name) is not None}
     accepted = importer_options(args.format)
     unused = [f"--{name.replace('_', '-')}" for name in options if name not in accepted]

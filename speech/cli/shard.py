@@ -7,8 +7,9 @@ import logging
 
 from tqdm import tqdm
 
+from speech.cli.outputs import output_folder
 from speech.data.manifest import read_manifest
-from speech.errors import SpeechError
+from speech.errors import SpeechError, shown
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +51,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from speech.data.shards import write_shards  # imports torch via webdataset: only when run
 
+    out = output_folder(args.out)
     utterances = [utterance for manifest in args.manifests for utterance in read_manifest(manifest)]
+    if not utterances:
+        raise SpeechError(f"{', '.join(map(shown, args.manifests))}: no utterances, no shards written")
     report = write_shards(
         utterances,
-        args.out,
+        out,
         sample_rate=args.sample_rate,
         max_bytes=int(args.max_size_mb * 2**20),
         max_samples=args.max_samples,
@@ -70,5 +74,7 @@ def run(args: argparse.Namespace) -> int:
         len(report.skipped),
     )
     if report.samples == 0:
-        raise SpeechError(f"{', '.join(args.manifests)}: no utterance could be read, no shards written")
+        raise SpeechError(
+            f"{', '.join(map(shown, args.manifests))}: no utterance could be read, no shards written"
+        )
     return 0

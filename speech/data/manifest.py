@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from speech.audio import atomic_output
-from speech.errors import SpeechError
+from speech.errors import SpeechError, shown
+from speech.fields import items, label, number, string
 
 
 class ManifestError(SpeechError):
@@ -46,32 +47,54 @@ _REQUIRED = ("id", "audio", "duration", "text")
 
 
 def parse_line(line: str, base: Path, where: str) -> Utterance:
+    """One manifest line as an :class:`Utterance`; a value of the wrong type (``"audio": 123``,
+    ``"text": ["a"]``, a negative or non-finite ``duration`` or ``offset``) is a :class:`ManifestError`."""
     try:
         record = json.loads(line)
     except json.JSONDecodeError as error:
         raise ManifestError(f"{where}: not valid JSON ({error.msg})") from None
+    except RecursionError:
+        raise ManifestError(f"{where}: not valid JSON (nested too deeply)") from None
     if not isinstance(record, dict):
         raise ManifestError(f"{where}: expected a JSON object")
     missing = [key for key in _REQUIRED if key not in record]
     if missing:
         raise ManifestError(f"{where}: missing {', '.join(missing)}")
-    audio = Path(record["audio"])
     try:
+        audio = Path(_path(record, where))
         utterance = Utterance(
-            id=str(record["id"]),
+            id=label(record, "id", where),
             audio=str(audio if audio.is_absolute() else base / audio),
-            duration=float(record["duration"]),
-            text=str(record["text"]),
-            speaker=str(record.get("speaker", "")),
-            offset=float(record.get("offset", 0.0)),
-            phonemes=tuple(map(str, record["phonemes"])) if record.get("phonemes") else None,
-            durations=tuple(map(int, record["durations"])) if record.get("durations") else None,
+            duration=number(record, "duration", where, minimum=0),
+            text=string(record, "text", where),
+            speaker=label(record, "speaker", where) if "speaker" in record else "",
+            offset=number(record, "offset", where, minimum=0) if "offset" in record else 0.0,
+            phonemes=_each(record, "phonemes", str, where),
+            durations=_each(record, "durations", int, where),
         )
-    except (TypeError, ValueError) as error:
-        raise ManifestError(f"{where}: {error}") from None
+    except SpeechError as error:
+        raise ManifestError(str(error)) from None
     if utterance.phonemes is not None and len(utterance.phonemes) != len(utterance.durations or ()):
         raise ManifestError(f"{where}: needs one duration per phoneme")
     return utterance
+
+
+def _path(record: dict, where: str) -> str:
+    audio = string(record, "audio", where)
+    if not audio or "\0" in audio:
+        raise SpeechError(f"{where}: 'audio' must be a file path, got {audio!r}")
+    return audio
+
+
+def _each(record: dict, key: str, kind: type, where: str) -> tuple | None:
+    """An optional list whose every element is a ``kind`` (not a bool), as a tuple; None if absent or empty."""
+    if not record.get(key):
+        return None
+    values = items(record, key, where)
+    wrong = [value for value in values if not isinstance(value, kind) or isinstance(value, bool)]
+    if wrong:
+        raise SpeechError(f"{where}: '{key}' must hold only {kind.__name__}s, got {wrong[0]!r}")
+    return tuple(values)
 
 
 def read_manifest(path: str | os.PathLike) -> Iterator[Utterance]:
@@ -80,9 +103,9 @@ def read_manifest(path: str | os.PathLike) -> Iterator[Utterance]:
     if not path.is_file():
         raise ManifestError(f"{path}: manifest not found")
     with path.open(encoding="utf-8") as stream:
-        for number, line in enumerate(stream, start=1):
+        for line_number, line in enumerate(stream, start=1):
             if line.strip():
-                yield parse_line(line, path.parent.resolve(), f"{path}:{number}")
+                yield parse_line(line, path.parent.resolve(), f"{shown(path)}:{line_number}")
 
 
 def write_manifest(path: str | os.PathLike, utterances: Iterable[Utterance]) -> int:

@@ -21,7 +21,7 @@ import webdataset as wds
 
 from speech.audio import AudioError, atomic_output, decode_audio, encode_audio, read_audio
 from speech.data.manifest import Utterance
-from speech.errors import SpeechError
+from speech.errors import SpeechError, shown
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,8 @@ def write_shards(
     max_samples: int = 10_000,
     progress: Callable[[Iterable], Iterable] = lambda items: items,
 ) -> ShardReport:
-    """Write ``utterances`` as shards in ``out_dir``; unreadable audio is skipped and reported, not fatal."""
+    """Write ``utterances`` as shards in ``out_dir``; unreadable audio is skipped and reported, not fatal.
+    When nothing could be written, no index is either (``report.samples`` is 0)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     report = ShardReport()
@@ -110,6 +111,8 @@ def write_shards(
     for shard in report.shards:
         del shard["bytes"]
         shard["seconds"] = round(shard["seconds"], 3)
+    if not report.shards:  # an index of nothing would only fail later, in training, with less to go on
+        return report
     index = {
         "sample_rate": sample_rate,
         "samples": report.samples,
@@ -128,8 +131,17 @@ def shard_urls(source: str | os.PathLike) -> list[str]:
     if index_path.name == INDEX_NAME:
         if not index_path.is_file():
             raise SpeechError(f"{source}: no {INDEX_NAME} here (write shards with `speech shard` first)")
-        index = json.loads(index_path.read_text())
-        return [str(index_path.parent / shard["name"]) for shard in index["shards"]]
+        try:
+            index = json.loads(index_path.read_text())
+            urls = [str(index_path.parent / shard["name"]) for shard in index["shards"]]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            problem = "cannot read it" if isinstance(error, OSError) else "not an index `speech shard` writes"
+            raise SpeechError(f"{shown(index_path)}: {problem}") from None
+        if not urls:
+            raise SpeechError(
+                f"{shown(index_path)}: lists no shards (no utterance could be read when written)"
+            )
+        return urls
     return list(wds.shardlists.expand_urls(str(source)))
 
 

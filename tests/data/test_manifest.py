@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -26,14 +27,48 @@ def test_round_trip_resolves_relative_paths(tmp_path: Path) -> None:
         ("{not json", "not valid JSON"),
         ('["a"]', "JSON object"),
         ('{"id": "x", "audio": "y"}', "missing duration, text"),
-        ('{"id": "x", "audio": "y", "duration": "long", "text": ""}', "could not convert"),
+        ('{"id": "x", "audio": "y", "duration": "long", "text": ""}', "'duration' must be a finite number"),
+        ('{"id": "x", "audio": 123, "duration": 1, "text": ""}', "'audio' must be a string, got int"),
+        ('{"id": "x", "audio": "", "duration": 1, "text": ""}', "'audio' must be a file path"),
+        ('{"id": "x", "audio": "a\\u0000b", "duration": 1, "text": ""}', "'audio' must be a file path"),
+        ('{"id": "x", "audio": "y", "duration": 1, "text": ["a"]}', "'text' must be a string, got list"),
+        ('{"id": ["x"], "audio": "y", "duration": 1, "text": ""}', "'id' must be a string, got list"),
+        (
+            '{"id": "x", "audio": "y", "duration": 1, "text": "", "speaker": null}',
+            "'speaker' must be a string",
+        ),
+        ('{"id": "x", "audio": "y", "duration": NaN, "text": ""}', "'duration' must be a finite number"),
+        ('{"id": "x", "audio": "y", "duration": true, "text": ""}', "'duration' must be a finite number"),
+        ('{"id": "x", "audio": "y", "duration": -1, "text": ""}', "'duration' must be at least 0"),
+        ('{"id": "x", "audio": "y", "duration": 1, "text": "", "offset": -2}', "'offset' must be at least 0"),
+        (
+            '{"id": "x", "audio": "y", "duration": 1, "text": "", "offset": 1e999}',
+            "'offset' must be a finite",
+        ),
+        (
+            '{"id": "x", "audio": "y", "duration": 1, "text": "", "phonemes": "AB"}',
+            "'phonemes' must be a list",
+        ),
+        (
+            '{"id": "x", "audio": "y", "duration": 1, "text": "", "phonemes": ["A"], "durations": [1.5]}',
+            "'durations' must hold only ints, got 1.5",
+        ),
+        ("[" * 100_000 + "]" * 100_000, "not valid JSON"),
     ],
 )
 def test_bad_lines_name_file_and_line(tmp_path: Path, line: str, problem: str) -> None:
     path = tmp_path / "m.jsonl"
     path.write_text('{"id": "ok", "audio": "a.wav", "duration": 1, "text": "t"}\n\n' + line + "\n")
-    with pytest.raises(ManifestError, match=rf"m.jsonl:3: .*{problem}"):
+    with pytest.raises(ManifestError, match=rf"m.jsonl:3: .*{re.escape(problem)}") as caught:
         list(read_manifest(path))
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 200 + len(str(path))
+
+
+def test_numeric_ids_and_speakers_read_as_their_digits(tmp_path: Path) -> None:
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"id": 7, "audio": "a.wav", "duration": 1, "text": "t", "speaker": 84, "offset": 2}\n')
+    (utterance,) = read_manifest(path)
+    assert utterance.id == "7" and utterance.speaker == "84" and utterance.offset == 2.0
 
 
 def test_missing_manifest(tmp_path: Path) -> None:

@@ -182,3 +182,38 @@ def test_cli_shards_several_manifests_together(tmp_path: Path, real_utterances: 
     decoded = list(iterate_shards(tmp_path / "shards"))
     assert [sample["id"] for sample in decoded] == [u.id for u in real_utterances]
     assert np.array_equal(decoded[3]["audio"], read_audio(real_utterances[3].audio)[0])
+
+
+def test_nothing_to_shard_writes_no_index_and_training_on_an_empty_index_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from speech.cli import main
+
+    (tmp_path / "empty.jsonl").write_text("\n")
+    assert main(["shard", str(tmp_path / "empty.jsonl"), "-o", str(tmp_path / "a")]) == 1
+    assert f"{tmp_path / 'empty.jsonl'}: no utterances, no shards written" in capsys.readouterr().err
+    (tmp_path / "bad.jsonl").write_text('{"id": "x", "audio": "gone.wav", "duration": 1, "text": "t"}\n')
+    assert main(["shard", str(tmp_path / "bad.jsonl"), "-o", str(tmp_path / "b")]) == 1
+    assert "no utterance could be read, no shards written" in capsys.readouterr().err
+    assert not (tmp_path / "a" / "shards.json").exists() and not (tmp_path / "b" / "shards.json").exists()
+
+    (tmp_path / "taken").write_text("mine\n")
+    assert main(["shard", str(tmp_path / "bad.jsonl"), "-o", str(tmp_path / "taken")]) == 1
+    err = capsys.readouterr().err
+    assert "taken: -o must be a folder" in err and "Traceback" not in err
+    (tmp_path / "wrong.jsonl").write_text('{"id": "x", "audio": 123, "duration": 1, "text": "t"}\n')
+    assert main(["shard", str(tmp_path / "wrong.jsonl"), "-o", str(tmp_path / "c")]) == 1
+    assert "wrong.jsonl:1: 'audio' must be a string, got int" in capsys.readouterr().err
+
+    (tmp_path / "old").mkdir()  # an empty index, as earlier versions wrote one
+    (tmp_path / "old" / "shards.json").write_text('{"sample_rate": 16000, "samples": 0, "shards": []}')
+    with pytest.raises(SpeechError, match="shards.json: lists no shards"):
+        shard_urls(tmp_path / "old")
+    (tmp_path / "old" / "shards.json").write_text('{"shards": [{"nam')
+    with pytest.raises(SpeechError, match="shards.json: not an index `speech shard` writes"):
+        shard_urls(tmp_path / "old")
+    conf = Path(__file__).resolve().parents[2] / "conf" / "asr" / "tiny.yaml"
+    (tmp_path / "old" / "shards.json").write_text('{"sample_rate": 16000, "samples": 0, "shards": []}')
+    status = main(["train", str(conf), f"data.train={tmp_path / 'old'}", f"train.out_dir={tmp_path / 'run'}"])
+    err = capsys.readouterr().err
+    assert status == 1 and "lists no shards" in err and "Traceback" not in err
