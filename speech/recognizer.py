@@ -13,6 +13,7 @@ evenly sized batches. A file that fails yields its one-line error and the job go
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -119,6 +120,8 @@ class Recognizer:
         ``lexicon.txt`` in the model folder when they exist there, and the LM weight, word score and beam
         threshold to ``decoder.json`` there (written by ``tools/tune_decoder.py``).
         """
+        if isinstance(beam, bool) or not isinstance(beam, int) or beam < 0:
+            raise SpeechError(f"beam size must be 0 (greedy decoding) or more, got {beam!r}")
         folder = Path(folder)
         config, weights = read_model_folder(folder, "asr", "a recognizer")
         with config_must_match(folder):
@@ -137,7 +140,18 @@ class Recognizer:
         batch_seconds: float = 300.0,
         max_piece_seconds: float = 20.0,
     ) -> Iterator[Result]:
-        """Transcribe files or in-memory audio, yielding one :class:`Result` per source in input order."""
+        """Transcribe files or in-memory audio, yielding one :class:`Result` per source in input order.
+
+        The batch budget is checked here, before any work, not when the first batch is formed."""
+        if not (math.isfinite(batch_seconds) and batch_seconds > 0):
+            raise SpeechError(f"batch seconds must be a positive number, got {batch_seconds!r}")
+        if not (math.isfinite(max_piece_seconds) and max_piece_seconds > 0):
+            raise SpeechError(f"piece seconds must be a positive number, got {max_piece_seconds!r}")
+        return self._transcribe(sources, batch_seconds, max_piece_seconds)
+
+    def _transcribe(
+        self, sources: Iterable[Source], batch_seconds: float, max_piece_seconds: float
+    ) -> Iterator[Result]:
         pool: list[Result] = []
         pieces: list[_Piece] = []
         pooled_seconds = 0.0

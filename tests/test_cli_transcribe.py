@@ -299,3 +299,31 @@ def test_an_output_that_cannot_be_written_is_reported_and_the_batch_goes_on(
     assert f"{full / 'b.txt'}: cannot write (No space left on device)" in captured.err
     assert f"error: {full / 'failures.txt'}: cannot write (No space left on device)" in captured.err
     assert sorted(p.name for p in full.iterdir()) == ["a.txt"]  # no temporaries, no half-written files
+
+
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        (["--batch-seconds", "-5"], "batch seconds must be a positive number, got -5.0"),
+        (["--batch-seconds", "nan"], "batch seconds must be a positive number, got nan"),
+        (["--beam", "-3"], "beam size must be 0 (greedy decoding) or more, got -3"),
+    ],
+)
+def test_bad_option_values_are_one_line(
+    tmp_path: Path, model: Path, inputs: Path, capsys: pytest.CaptureFixture, options: list[str], problem: str
+) -> None:
+    command = ["transcribe", str(inputs / "a.wav"), "-o", str(tmp_path / "o"), "--model", str(model)]
+    assert main([*command, *options]) == 1
+    assert capsys.readouterr().err == f"error: {problem}\n"
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_glob_that_matches_nothing_fails_the_run(
+    tmp_path: Path, model: Path, inputs: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "o"
+    pattern = str(inputs / "*.opus")
+    assert main(["transcribe", pattern, str(inputs / "a.wav"), "-o", str(out), "--model", str(model)]) == 1
+    captured = capsys.readouterr()
+    assert "1 transcribed" in captured.out and "1 failed" in captured.out
+    assert f"error: {pattern}: file not found" in captured.err and (out / "a.txt").is_file()
