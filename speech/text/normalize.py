@@ -180,6 +180,21 @@ _CHARACTER_MAP = str.maketrans(
 )
 
 
+# Terminal escape sequences (colours, cursor moves, window titles) in pasted logs: a CSI sequence
+# (ESC [ ... final byte, or its one-character form U+009B), an OSC string (ESC ] ... BEL or ESC \) or a
+# two-character escape; read aloud, their digits became words ("thirty one m"). An OSC string without its
+# end loses only its ESC ], never the text after it.
+_ESCAPE_SEQUENCE = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])|\x9b[0-?]*[ -/]*[@-~]"
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # what is left: other control characters
+
+
+def _drop_control_sequences(text: str) -> str:
+    """Terminal escape sequences and control characters are not text to say; they become spaces."""
+    return _CONTROL.sub(" ", _ESCAPE_SEQUENCE.sub(" ", text))
+
+
 def _fold_unicode(text: str) -> str:
     """Typographic quotes and dashes to ASCII, accents dropped (café -> cafe); other symbols stay for later."""
     text = text.translate(_CHARACTER_MAP)
@@ -351,6 +366,7 @@ def _money_words(match: re.Match[str]) -> str:
 
 
 def _expand_money(text: str) -> str:
+    text = re.sub(r"([$£€¥])\s?-(?=\.?\d)", r"-\1", text)  # $-5 is -$5: the sign goes first
     text = re.sub(r"(?<![\w.])-(?=[$£€¥]?\.?\d)", " minus ", text)  # the sign first: -$5, -3.5%
     text = _MONEY_BEFORE.sub(_money_words, text)
     return _MONEY_AFTER.sub(_money_words, text)
@@ -501,6 +517,7 @@ def _clean_words(text: str) -> list[str]:
 
 
 _PASSES: tuple[Callable[[str], str], ...] = (
+    _drop_control_sequences,
     _fold_unicode,
     _expand_abbreviations,
     _expand_phone_numbers,

@@ -91,6 +91,8 @@ CASES = {
         ("€1.01", "one euro one cent"),
         ("5€", "five euros"),
         ("I paid $5.", "i paid five dollars"),
+        ("It costs $-5 today.", "it costs minus five dollars today"),
+        ("$-5.50 and £-3", "minus five dollars fifty cents and minus three pounds"),
     ],
     "percentages": [
         ("50%", "fifty percent"),
@@ -296,3 +298,56 @@ def test_text_error_is_a_speech_error() -> None:
 def test_garbage_does_not_crash(garbage: str) -> None:
     for keep in (False, True):
         assert re.fullmatch(r"[a-z' ,.?!]*", normalize_text(garbage, keep_punctuation=keep))
+
+
+@pytest.mark.parametrize(
+    ("raw", "spoken"),
+    [
+        ("\x1b[31mError:\x1b[0m disk full", "error disk full"),
+        ("\x1b[1;32mgreen\x1b[m light", "green light"),
+        ("\x1b]0;window title\x07Hello", "hello"),
+        ("\x1b]0;title\x1b\\ ok", "ok"),
+        ("\x1b]unterminated keeps its words", "unterminated keeps its words"),
+        ("bell\x07 and\x00 nul\r\nline", "bell and nul line"),
+        ("\x9b2Jclear", "clear"),
+    ],
+)
+def test_terminal_escapes_are_not_read_aloud(raw: str, spoken: str) -> None:
+    assert normalize_text(raw) == spoken
+
+
+def test_any_text_normalises_to_the_output_alphabet() -> None:
+    hypothesis = pytest.importorskip("hypothesis")
+    strategies = pytest.importorskip("hypothesis.strategies")
+    pieces = strategies.sampled_from(
+        [
+            "$",
+            "-",
+            "5",
+            "12",
+            ".",
+            ",",
+            "%",
+            ":",
+            "1999",
+            "Dr.",
+            "St",
+            "U.S.",
+            "\x1b[",
+            "m",
+            "\x07",
+            " ",
+            "\n",
+        ]
+    )
+    text = strategies.one_of(strategies.text(), strategies.lists(pieces, max_size=12).map("".join))
+
+    @hypothesis.given(text, strategies.booleans())
+    @hypothesis.settings(max_examples=500, deadline=None)
+    def check(raw: str, keep: bool) -> None:
+        out = normalize_text(raw, keep_punctuation=keep)
+        pattern = r"[a-z' ,.?!]*" if keep else r"(?:[a-z']+(?: [a-z']+)*)?"
+        assert re.fullmatch(pattern, out), (raw, out)
+        assert "  " not in out and out == out.strip()
+
+    check()
