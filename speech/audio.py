@@ -22,7 +22,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from speech.errors import SpeechError
+from speech.errors import SpeechError, shown
 
 WRITABLE_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
 # What counts as an audio file when a folder is searched (formats libsndfile reads).
@@ -39,7 +39,7 @@ class AudioError(SpeechError):
     def __init__(self, source: str | os.PathLike, problem: str):
         self.source = str(source)
         self.problem = problem
-        super().__init__(f"{self.source}: {problem}")
+        super().__init__(f"{shown(self.source)}: {problem}")
 
 
 class OutputError(SpeechError, OSError):
@@ -65,7 +65,10 @@ class AudioInfo:
 def _describe(error: Exception) -> str:
     """libsndfile's messages carry the path and a lot of noise; keep the part that says what is wrong."""
     text = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
-    for marker in ("Format not recognised", "unknown format", "File contains data in an unknown format"):
+    # "File does not exist or is not a regular file (possibly a pipe?)" is what libsndfile says of a file it
+    # opened but whose bytes its MP3 reader rejects: callers check existence before asking it.
+    markers = ("Format not recognised", "unknown format", "in an unknown format", "possibly a pipe")
+    for marker in markers:
         if marker.lower() in text.lower():
             return "not a recognised audio format"
     if "No such file" in text or isinstance(error, FileNotFoundError):
@@ -101,6 +104,8 @@ def audio_info(path: str | os.PathLike) -> AudioInfo:
         raise AudioError(path, "file not found")
     if path.is_dir():
         raise AudioError(path, "is a directory, not an audio file")
+    if not path.is_file():  # reading a FIFO would wait for a writer
+        raise AudioError(path, "not a regular file (a pipe, socket or device), not an audio file")
     if path.stat().st_size == 0:
         raise AudioError(path, "file is empty")
     try:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -143,7 +144,13 @@ def _bad_files(folder: Path, speech_wav: Path) -> dict[str, tuple[Path, str]]:
         "text": (folder / "notes.wav", "not a recognised audio format"),
         "nan": (folder / "nan.wav", "NaN"),
         "directory": (folder / "dir.wav", "directory"),
+        "random bytes named .mp3": (folder / "noise.mp3", "not a recognised audio format"),
+        "fifo": (folder / "pipe.wav", "not a regular file"),
+        "newline in the name": (folder / "two\nlines.wav", "not a recognised audio format"),
     }
+    (folder / "noise.mp3").write_bytes(np.random.default_rng(1).bytes(5000))
+    os.mkfifo(folder / "pipe.wav")
+    (folder / "two\nlines.wav").write_text("not audio\n")
     (folder / "empty.wav").write_bytes(b"")
     (folder / "truncated.wav").write_bytes(good[: len(good) // 2])
     (folder / "header.wav").write_bytes(good[:30])
@@ -159,7 +166,7 @@ def test_bad_input_raises_one_line_error_naming_the_file(tmp_path: Path, speech_
         with pytest.raises(AudioError) as caught:
             read_audio(path)
         message = str(caught.value)
-        assert message.startswith(str(path)), case
+        assert message.startswith(str(path).replace("\n", "\\n")), case
         assert problem in message, (case, message)
         assert "\n" not in message, case
 

@@ -327,3 +327,19 @@ def test_a_glob_that_matches_nothing_fails_the_run(
     captured = capsys.readouterr()
     assert "1 transcribed" in captured.out and "1 failed" in captured.out
     assert f"error: {pattern}: file not found" in captured.err and (out / "a.txt").is_file()
+
+
+def test_a_file_named_with_a_newline_fails_in_one_line(
+    tmp_path: Path, model: Path, inputs: Path, capsys: pytest.CaptureFixture
+) -> None:
+    bad = tmp_path / "two\nlines.wav"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt garbage")
+    (tmp_path / "noise.mp3").write_bytes(np.random.default_rng(0).bytes(5000))
+    out = tmp_path / "o"
+    sources = [str(bad), str(tmp_path / "noise.mp3"), str(inputs / "a.wav")]
+    assert main(["transcribe", *sources, "-o", str(out), "--model", str(model)]) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
+    assert errors[0].startswith(f"error: {tmp_path}/two\\nlines.wav: ")
+    assert errors[1] == f"error: {tmp_path / 'noise.mp3'}: not a recognised audio format"
+    failures = (out / "failures.txt").read_text().splitlines()
+    assert [line[len("error: ") :] for line in errors] == failures and len(failures) == 2

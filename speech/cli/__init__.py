@@ -13,7 +13,7 @@ import sys
 from importlib import import_module
 
 from speech import __version__
-from speech.errors import SpeechError
+from speech.errors import SpeechError, shown
 
 COMMANDS = ["prepare", "shard", "align", "train", "transcribe", "eval", "vocode", "synthesize"]
 
@@ -44,5 +44,5 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except SpeechError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {shown(error)}", file=sys.stderr)  # one line, even for a file named with a newline
         return 1

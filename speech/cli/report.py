@@ -11,11 +11,12 @@ from pathlib import Path
 from tqdm import tqdm
 
 from speech.audio import atomic_output
+from speech.errors import shown
 
 
 def note(message: str) -> None:
-    """A line on stderr that does not break the progress bar."""
-    tqdm.write(message, file=sys.stderr)
+    """A line on stderr that does not break the progress bar (one line: see :func:`speech.errors.shown`)."""
+    tqdm.write(shown(message), file=sys.stderr)
 
 
 def audio_length(seconds: float) -> str:
@@ -33,7 +34,8 @@ class BatchReport:
         self.audio_seconds += audio_seconds
 
     def failed(self, message: str) -> None:
-        self.failures.append(message)
+        """Report one failure; a newline in it (a file's name) is escaped, so failures.txt stays a line each."""
+        self.failures.append(shown(message))
         note(f"error: {message}")
 
     def finish(self) -> int:
