@@ -12,7 +12,9 @@ recordings: data/voice_slt/test.jsonl from pipelines/voice_default). Three measu
 2. Robustness: paragraphs of 300+ characters (the manifests' sentences, joined in order), said by the voice
    and by flite slt; lost words (deletions) and repeated words (an inserted word equal to a neighbour) in our
    recognizer's transcript. A voice that skips or loops shows far more of both than the reference does.
-3. Speed: text in, samples out through ``Synthesizer.synthesize_many`` (acoustic model + vocoder), as a
+3. Naturalness: DNSMOS OVRL, SIG and BAK (tools/dnsmos.py) on the first ``--dnsmos`` round-trip sentences,
+   the voice's and the reference's.
+4. Speed: text in, samples out through ``Synthesizer.synthesize_many`` (acoustic model + vocoder), as a
    real-time factor on this machine; plus `speech synthesize` end to end (process start included).
 """
 
@@ -29,10 +31,11 @@ from pathlib import Path
 import jiwer
 import torch
 from bench_transcribe import pocketsphinx_transcribe
+from dnsmos import dnsmos
 from machine import describe_machine
 
 from speech.assets import TTS_VOICE
-from speech.audio import write_audio
+from speech.audio import read_audio, write_audio
 from speech.data.manifest import read_manifest
 from speech.recognizer import Recognizer
 from speech.scoring import error_rates
@@ -102,6 +105,7 @@ def main() -> None:
         "--more-text", nargs="*", default=[], help="more held-out manifests whose sentences make paragraphs"
     )
     parser.add_argument("--work", default=None, help="keep the audio here (default: a temporary folder)")
+    parser.add_argument("--dnsmos", type=int, default=30, help="sentences scored by DNSMOS (0: none)")
     args = parser.parse_args()
 
     utterances = list(read_manifest(args.manifest))
@@ -142,6 +146,14 @@ def main() -> None:
             print(f"| {name} | {label} | {scores(references, texts)} |")
         texts, _ = pocketsphinx_transcribe(paths, os.cpu_count() or 1)
         print(f"| {name} | pocketsphinx 5 | {scores(references, texts)} |")
+
+    if args.dnsmos:
+        print(f"\nDNSMOS on the first {min(args.dnsmos, len(sentences))} sentences:\n")
+        print("| audio | OVRL | SIG | BAK |\n|---|---|---|---|")
+        for name, paths in [("reference", reference_paths), ("this voice", ours_paths)]:
+            rate = synthesizer.sample_rate
+            mos = dnsmos([read_audio(path, rate)[0] for path in paths[: args.dnsmos]], rate)
+            print(f"| {name} | {mos['ovrl']:.2f} | {mos['sig']:.2f} | {mos['bak']:.2f} |")
 
     texts = [u.text for path in [args.manifest, *args.more_text] for u in read_manifest(path)]
     paragraphs = paragraphs_from(texts, args.paragraphs)
