@@ -23,6 +23,12 @@ def field(data: Mapping[str, Any], key: str, where: str) -> Any:
     return data[key]
 
 
+def present(data: Mapping[str, Any], key: str, *former: str) -> str:
+    """The key ``data`` holds a field under: ``key``, else the first of its ``former`` names found (a record
+    written before a rename), else ``key`` again, so that a missing field is reported by its current name."""
+    return next((name for name in (key, *former) if name in data), key)
+
+
 def string(data: Mapping[str, Any], key: str, where: str) -> str:
     value = field(data, key, where)
     if not isinstance(value, str):

@@ -18,7 +18,7 @@ from typing import Any
 
 from speech.audio import atomic_output
 from speech.errors import SpeechError
-from speech.fields import items, mapping, number, string
+from speech.fields import items, mapping, number, present, string
 
 FORMATS = ("txt", "json", "srt", "vtt", "tsv")
 
@@ -29,12 +29,24 @@ CLAUSE_END = (".", ",", ";", ":", "?", "!", "…")
 
 @dataclass(frozen=True)
 class Word:
-    """One recognised word; times in seconds from the start of the recording, confidence in [0, 1]."""
+    """One recognised word; times in seconds from the start of the recording, confidence in [0, 1].
+
+    JSON names them as Whisper does (``word``, ``start``, ``end``, ``probability``), so tools written for
+    Whisper's output read ours; :attr:`word` and :attr:`probability` give the same names here.
+    """
 
     text: str
     start: float
     end: float
     confidence: float
+
+    @property
+    def word(self) -> str:
+        return self.text
+
+    @property
+    def probability(self) -> float:
+        return self.confidence
 
 
 @dataclass(frozen=True)
@@ -82,7 +94,7 @@ class Transcript:
                     "end": segment.end,
                     "text": segment.text,
                     "words": [
-                        {"text": w.text, "start": w.start, "end": w.end, "confidence": w.confidence}
+                        {"word": w.text, "start": w.start, "end": w.end, "probability": w.confidence}
                         for w in segment.words
                     ],
                 }
@@ -92,7 +104,10 @@ class Transcript:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Transcript:
-        """Inverse of :meth:`to_dict`; malformed data raises :class:`SpeechError` saying which field is wrong."""
+        """Inverse of :meth:`to_dict`; malformed data raises :class:`SpeechError` saying which field is wrong.
+
+        Words written before version 0.2 (``text`` and ``confidence`` for ``word`` and ``probability``) are
+        read too, so transcripts already on disk stay usable for a release."""
         data = mapping(data, "transcript")
         source = string(data, "source", "transcript")
         where = f"transcript '{source}'"
@@ -106,10 +121,10 @@ class Transcript:
                 word = mapping(word, at)
                 words.append(
                     Word(
-                        string(word, "text", at),
+                        string(word, present(word, "word", "text"), at),
                         number(word, "start", at),
                         number(word, "end", at),
-                        number(word, "confidence", at),
+                        number(word, present(word, "probability", "confidence"), at),
                     )
                 )
             segments.append(
@@ -134,21 +149,23 @@ def _clean(text: str) -> str:
 def parse_formats(spec: str) -> list[str]:
     """``"txt,json"`` -> ``["txt", "json"]`` (``"all"`` means every format), as a CLI option gives them."""
     names = [name.strip().lower() for name in spec.split(",") if name.strip()]
-    if names == ["all"]:
-        return list(FORMATS)
     if not names:
-        raise SpeechError(f"no transcript formats given: use some of {', '.join(FORMATS)} (comma-separated)")
+        raise SpeechError(
+            f"no transcript formats given: use some of {', '.join(FORMATS)} (comma-separated), or all"
+        )
     return _check_formats(names)
 
 
 def _check_formats(formats: Sequence[str]) -> list[str]:
     if isinstance(formats, str):  # "srt" would otherwise read as the formats s, r, t
         formats = [formats]
+    if "all" in formats:  # Whisper's --output_format all
+        return list(FORMATS)
     unknown = [name for name in formats if name not in FORMATS]
     if unknown:
         raise SpeechError(
             f"unknown transcript format{'s' if len(unknown) > 1 else ''} "
-            f"{', '.join(repr(name) for name in unknown)}: use {', '.join(FORMATS)}"
+            f"{', '.join(repr(name) for name in unknown)}: use {', '.join(FORMATS)} (comma-separated), or all"
         )
     return list(dict.fromkeys(formats))
 

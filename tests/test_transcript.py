@@ -85,6 +85,24 @@ def test_dict_and_json_round_trip(tmp_path: Path) -> None:
     assert hash(Transcript.from_dict(data)) == hash(transcript)
 
 
+def test_json_words_have_whispers_keys_and_old_keys_still_read(tmp_path: Path) -> None:
+    (path,) = write_transcript(small(), tmp_path / "talk", ["json"])
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["segments"][0]["words"][0] == {"word": "Hello", "start": 0.0, "end": 0.5, "probability": 0.9}
+    word = small().words[0]
+    assert (word.word, word.probability) == (word.text, word.confidence) == ("Hello", 0.9)
+    # A transcript written before 0.2 named them text and confidence: it still reads, word for word.
+    for segment in data["segments"]:
+        segment["words"] = [
+            {"text": w["word"], "start": w["start"], "end": w["end"], "confidence": w["probability"]}
+            for w in segment["words"]
+        ]
+    assert Transcript.from_dict(data) == small()
+    data["segments"][0]["words"][0] = {"start": 0.0, "end": 0.5, "probability": 0.9}
+    with pytest.raises(SpeechError, match="segment 0 word 0: missing 'word'"):
+        Transcript.from_dict(data)
+
+
 def test_json_keeps_non_ascii_readable(tmp_path: Path) -> None:
     transcript = Transcript("été.wav", 1.0, (Segment(0.0, 1.0, "déjà vu", (Word("déjà", 0.0, 0.4, 1.0),)),))
     (path,) = write_transcript(transcript, tmp_path / "été", ["json"])
@@ -273,8 +291,11 @@ def test_parse_formats() -> None:
         parse_formats(" , ")
     with pytest.raises(SpeechError) as error:
         parse_formats("txt,docx,pdf")
-    assert str(error.value) == "unknown transcript formats 'docx', 'pdf': use txt, json, srt, vtt, tsv"
+    assert str(error.value) == (
+        "unknown transcript formats 'docx', 'pdf': use txt, json, srt, vtt, tsv (comma-separated), or all"
+    )
     assert "\n" not in str(error.value)
+    assert parse_formats("srt,all") == list(FORMATS)  # all is every format, wherever it is named
 
 
 def test_unknown_format_writes_nothing(tmp_path: Path) -> None:
