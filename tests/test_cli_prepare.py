@@ -109,7 +109,7 @@ def test_help_lists_every_format_and_option(capsys: pytest.CaptureFixture):
     for name in IMPORTERS:
         assert f"\n  {name} " in text
     for option in (
-        "--output",
+        "--out",
         "--split",
         "--audio-column",
         "--text-column",

@@ -26,6 +26,7 @@ from speech.recognizer import ModelError, Recognizer
 from speech.scoring import error_rates
 from speech.train.config import load_config
 from speech.train.trainer import Trainer
+from speech.transcript import FORMATS
 
 TINY = Path(__file__).resolve().parents[1] / "conf" / "asr" / "tiny.yaml"
 
@@ -86,7 +87,7 @@ def test_transcribes_a_folder_to_every_format_and_resumes(
         long["duration"], abs=0.01
     )
     for word in (w for s in long["segments"] for w in s["words"]):
-        assert 0 <= word["start"] <= word["end"] <= long["duration"] and 0 <= word["confidence"] <= 1
+        assert 0 <= word["start"] <= word["end"] <= long["duration"] and 0 <= word["probability"] <= 1
     assert (out / "failures.txt").read_text().startswith(str(inputs / "broken.wav"))
 
     (inputs / "broken.wav").unlink()
@@ -96,6 +97,17 @@ def test_transcribes_a_folder_to_every_format_and_resumes(
         == 0
     )
     assert "1 transcribed" in capsys.readouterr().out and (out / "a.txt").is_file()  # long.txt was kept
+
+
+def test_a_whisper_users_command_works_unchanged(tmp_path: Path, model: Path, inputs: Path) -> None:
+    """``--output_dir X --output_format all``, as Whisper spells them; the JSON words have Whisper's keys."""
+    out = tmp_path / "whisper"
+    command = ["transcribe", str(inputs / "a.wav"), "--model", str(model), "--output_format", "all"]
+    assert main([*command, "--output_dir", str(out)]) == 0
+    assert sorted(path.name for path in out.iterdir()) == [f"a.{suffix}" for suffix in sorted(FORMATS)]
+    words = [w for s in json.loads((out / "a.json").read_text())["segments"] for w in s["words"]]
+    assert words and all(set(word) == {"word", "start", "end", "probability"} for word in words)
+    assert main([*command, "--output-dir", str(out), "-f", "srt", "--overwrite"]) == 0  # the dashed spellings
 
 
 def test_inputs_from_a_list_file_and_bad_options(

@@ -119,3 +119,7 @@ def test_vocoder_folder_errors(tmp_path: Path, capsys: pytest.CaptureFixture) ->
     assert main(["vocode", "x.npy", "--model", str(tmp_path / "missing")]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "missing" in err and len(err.splitlines()) == 1
+    (tmp_path / "taken.wav").write_bytes(b"")
+    assert main(["vocode", "x.npy", "--output_dir", str(tmp_path / "taken.wav")]) == 1
+    err = capsys.readouterr().err
+    assert err == f"error: {tmp_path / 'taken.wav'}: -o must be a folder, and this is an existing file\n"

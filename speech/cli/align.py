@@ -8,6 +8,7 @@ import logging
 
 from tqdm import tqdm
 
+from speech.cli.options import add_device_option, add_output_file
 from speech.data.manifest import read_manifest, write_manifest
 from speech.errors import SpeechError
 
@@ -25,11 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "output. Utterances that cannot be aligned are reported and left out.",
     )
     parser.add_argument("manifest", help="JSON Lines manifest (speech prepare)")
+    add_output_file(parser, "the manifest to write, with phonemes and durations", metavar="MANIFEST")
     parser.add_argument(
-        "-o", "--out", required=True, help="the manifest to write, with phonemes and durations"
-    )
-    parser.add_argument(
-        "--model", required=True, help="phoneme aligner folder (speech train conf/aligner/...)"
+        "--model",
+        required=True,
+        help="phoneme aligner folder (speech train conf/aligner/...); required because no aligner ships: "
+        "an aligner fits one voice's recordings, so it is trained on the corpus it aligns",
     )
     parser.add_argument(
         "--silence-db",
@@ -37,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=40.0,
         help="frames this many dB below the loudest frame count as silence (pauses) (default: 40)",
     )
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    add_device_option(parser)
     parser.set_defaults(run=run)
 
 

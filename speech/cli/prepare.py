@@ -7,6 +7,7 @@ import logging
 import textwrap
 from pathlib import Path
 
+from speech.cli.options import DeprecatedAlias, add_output_file
 from speech.data.importers import IMPORTERS, import_corpus, importer_options
 from speech.data.manifest import write_manifest
 from speech.errors import SpeechError, shown
@@ -63,13 +64,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("format", metavar="FORMAT", choices=list(IMPORTERS), help="corpus layout (see below)")
     parser.add_argument("source", metavar="SOURCE", help="corpus folder, or the CSV file for format csv")
-    parser.add_argument(
-        "-o",
-        "--output",
-        required=True,
+    add_output_file(
+        parser,
+        "manifest to write (.jsonl); written atomically, replacing any existing file",
         metavar="MANIFEST",
-        help="manifest to write (.jsonl); written atomically, replacing any existing file",
+        required=False,  # while --output still works; checked in run()
     )
+    parser.add_argument("--output", dest="out", action=DeprecatedAlias, instead="-o/--out")  # before 0.2
     parser.add_argument(
         "--split",
         metavar="NAME",
@@ -99,10 +100,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if Path(args.output).is_dir():  # checked before the import, which can take a while
-        raise SpeechError(
-            f"{shown(args.output)}: -o must name the manifest file to write, and this is a folder"
-        )
+    if args.out is None:
+        raise SpeechError("-o/--out is required: the manifest to write")
+    if Path(args.out).is_dir():  # checked before the import, which can take a while
+        raise SpeechError(f"{shown(args.out)}: -o must name the manifest file to write, and this is a folder")
     options = {name: getattr(args, name) for name in OPTIONS if getattr(args, name) is not None}
     accepted = importer_options(args.format)
     unused = [f"--{name.replace('_', '-')}" for name in options if name not in accepted]
@@ -115,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         raise SpeechError(
             f"{args.source}: nothing imported as {args.format} ({len(result.skipped)} entries skipped)"
         )
-    write_manifest(args.output, result.utterances)
+    write_manifest(args.out, result.utterances)
     speakers = len({utterance.speaker for utterance in result.utterances if utterance.speaker})
     log.info(
         "%d utterances (%.2f h), %d speakers, %d skipped -> %s",
@@ -123,6 +124,6 @@ def run(args: argparse.Namespace) -> int:
         result.duration / 3600,
         speakers,
         len(result.skipped),
-        args.output,
+        args.out,
     )
     return 0

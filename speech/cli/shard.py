@@ -7,6 +7,7 @@ import logging
 
 from tqdm import tqdm
 
+from speech.cli.options import add_output_folder
 from speech.cli.outputs import output_folder
 from speech.data.manifest import read_manifest
 from speech.errors import SpeechError, shown
@@ -26,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         nargs="+",
         help="JSON Lines manifests written by `speech prepare`; several are sharded together, in order",
     )
-    parser.add_argument("-o", "--out", required=True, help="folder for the shards and their index")
+    add_output_folder(parser, "the shards and their index", required=True)
     parser.add_argument(
         "--sample-rate",
         type=int,

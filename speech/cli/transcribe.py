@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from speech.audio import is_audio_file
 from speech.cli.inputs import expand_inputs
-from speech.cli.options import add_recognizer_options, load_recognizer
+from speech.cli.options import add_output_folder, add_recognizer_options, load_recognizer
 from speech.cli.outputs import output_folder
 from speech.cli.report import BatchReport
 from speech.errors import SpeechError
@@ -24,7 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="transcribe audio files (batched, resumable) to txt/json/srt/vtt/tsv",
         description="Transcribe audio files with a recognizer. Long recordings are cut at pauses and files are "
         "batched by length. A file whose outputs already exist is skipped (see --overwrite); a file that "
-        "cannot be read is reported in one line and the run goes on; the exit status is 1 if any file failed.",
+        "cannot be read is reported in one line and the run goes on; the exit status is 1 if any file failed. "
+        "Whisper's spellings work too (--output_dir, --output_format all), and the JSON output's words carry "
+        "Whisper's keys: word, start, end, probability.",
     )
     parser.add_argument(
         "inputs",
@@ -33,11 +35,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="audio files, folders (searched recursively), glob patterns, @LIST files with one "
         "path per line, or - to read paths from standard input",
     )
+    add_output_folder(parser, "the transcripts")
     parser.add_argument(
-        "-o", "--out", default=".", help="folder for the transcripts (default: current folder)"
-    )
-    parser.add_argument(
+        "-f",
         "--format",
+        "--output-format",
+        "--output_format",  # Whisper's spelling
+        dest="format",
         default="txt,json",
         help=f"comma-separated output formats from {', '.join(FORMATS)}, or all (default: txt,json)",
     )

@@ -10,6 +10,8 @@ from tqdm import tqdm
 from speech.assets import VOCODER_MODEL
 from speech.audio import is_audio_file
 from speech.cli.inputs import expand_inputs
+from speech.cli.options import add_device_option, add_output_folder
+from speech.cli.outputs import output_folder
 from speech.cli.report import BatchReport
 from speech.errors import SpeechError
 
@@ -31,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=".npy mel files or audio files, folders (searched recursively), glob patterns, @LIST files "
         "with one path per line, or - to read paths from standard input",
     )
-    parser.add_argument("-o", "--out", default=".", help="folder for the WAV files (default: current folder)")
+    add_output_folder(parser, "the WAV files")
     parser.add_argument(
         "--model",
         default=str(VOCODER_MODEL),
@@ -45,9 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="sampling temperature; below 1 is less noisy (default: 1)",
     )
     parser.add_argument("--threads", type=int, default=None, help="generation threads (default: all cores)")
-    parser.add_argument(
-        "--device", default="cpu", help="cpu, or cuda / cuda:N to generate on a GPU (default: cpu)"
-    )
+    add_device_option(parser, " to generate on a GPU")
     parser.add_argument("--overwrite", action="store_true", help="vocode files whose output already exists")
     parser.set_defaults(run=run)
 
@@ -73,8 +73,8 @@ def run(args: argparse.Namespace) -> int:
     from speech.audio import write_audio
     from speech.vocoder import Vocoder  # imports torch and numba: only when the command runs
 
+    out = output_folder(args.out)  # before the model loads: a wrong -o is found at once
     vocoder = Vocoder.load(args.model, args.device)
-    out = Path(args.out)
     jobs = [(path, out / stem.with_suffix(".wav")) for path, stem in expand_inputs(args.inputs, _usable)]
     todo = [(path, target) for path, target in jobs if args.overwrite or not target.exists()]
     options = {"seed": args.seed, "temperature": args.temperature, "threads": args.threads}
