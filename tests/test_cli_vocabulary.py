@@ -133,3 +133,19 @@ def test_a_deprecated_spelling_still_works_and_says_what_to_use(
     assert args.out == "n.jsonl"
     assert main(["prepare", "folder", str(tmp_path)]) == 1  # neither spelling: one line, exit 1
     assert capsys.readouterr().err == "error: -o/--out is required: the manifest to write\n"
+
+
+def test_train_out_is_the_run_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``speech train CONFIG -o FOLDER`` is ``train.out_dir=FOLDER``: the run and its log land there."""
+    seen = {}
+
+    def fake_train(config, overrides=(), resume=False):
+        seen["out_dir"], seen["resume"] = config.train.out_dir, resume
+        logging.getLogger("speech.train.trainer").info("step 1 of a fake run")
+        return Path(config.train.out_dir), {}
+
+    monkeypatch.setattr("speech.train.train_model", fake_train)
+    config = Path(__file__).resolve().parents[1] / "conf" / "asr" / "tiny.yaml"
+    assert main(["train", str(config), "--output_dir", str(tmp_path / "run")]) == 0
+    assert seen == {"out_dir": str(tmp_path / "run"), "resume": False}
+    assert "INFO speech.train.trainer: step 1 of a fake run" in (tmp_path / "run" / "train.log").read_text()

@@ -255,7 +255,7 @@ def run_jobs(
     is written; returns (utterances in index order, failures)."""
     results: dict[int, Utterance] = {}
     failures: list[tuple[Job, str]] = []
-    progress = tqdm(total=len(jobs), unit="utt", desc="synthesising", dynamic_ncols=True)
+    progress = tqdm(total=len(jobs), unit="utt", desc="synthesising", dynamic_ncols=True, disable=None)
     rendered_log = log_path.open("a", encoding="utf-8") if log_path else None
 
     def collect(job: Job, utterance: Utterance | None, error: str | None) -> None:

@@ -8,11 +8,11 @@ only a bug in the toolkit shows a traceback.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from importlib import import_module
 
 from speech import __version__
+from speech.cli.logs import configure_logging
 from speech.errors import SpeechError, shown
 
 COMMANDS = ["prepare", "shard", "align", "train", "transcribe", "eval", "vocode", "synthesize"]
@@ -34,10 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s" if args.verbose else "%(message)s",
-    )
+    configure_logging(args.verbose, all_ranks=getattr(args, "log_all_ranks", False))
     try:
         return args.run(args) or 0
     except KeyboardInterrupt:

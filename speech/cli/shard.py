@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         sample_rate=args.sample_rate,
         max_bytes=int(args.max_size_mb * 2**20),
         max_samples=args.max_samples,
-        progress=lambda items: tqdm(items, total=len(utterances), unit="utt", desc="sharding"),
+        progress=lambda items: tqdm(items, total=len(utterances), unit="utt", desc="sharding", disable=None),
     )
     for utterance_id, reason in report.skipped:
         log.warning("skipped %s: %s", utterance_id, reason)

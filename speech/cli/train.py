@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+from speech.cli.logs import log_to_file, process_rank
+from speech.cli.options import add_output_folder
 from speech.errors import SpeechError
+
+LOG_FILE = "train.log"  # in the run folder, beside metrics.jsonl and the checkpoints
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,11 +22,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="train a model from a YAML config (one CPU, one GPU, or many with --nproc / torchrun)",
         description="Train the model a YAML config describes. Any config value can be overridden as "
         "key=value (e.g. optim.lr=3e-4 data.batch_seconds=200). Under torchrun every process trains one "
-        "DistributedDataParallel replica: torchrun --nproc_per_node=4 -m speech train CONFIG.",
+        "DistributedDataParallel replica: torchrun --nproc_per_node=4 -m speech train CONFIG. The run "
+        f"folder gets the log as {LOG_FILE}, beside metrics.jsonl and the checkpoints.",
     )
     parser.add_argument("config", help="YAML config, e.g. conf/asr/small.yaml")
     parser.add_argument(
         "overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. optim.lr=3e-4"
+    )
+    add_output_folder(
+        parser,
+        "the run",
+        default=None,
+        help="the run folder; the same as the override train.out_dir=FOLDER (default: the config's)",
     )
     parser.add_argument(
         "--resume",
@@ -33,10 +46,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=1,
         help="launch this many processes on this machine with torchrun (default: 1, no launcher)",
     )
+    parser.add_argument(
+        "--log-all-ranks",
+        action="store_true",
+        help="under torchrun, log from every process, each line prefixed with its rank "
+        "(default: rank 0 only, and the others' errors)",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    overrides = [*args.overrides, *([f"train.out_dir={args.out}"] if args.out else [])]
     if args.nproc > 1 and "LOCAL_RANK" not in os.environ:
         command = [
             sys.executable,
@@ -46,18 +66,26 @@ def run(args: argparse.Namespace) -> int:
             f"--nproc_per_node={args.nproc}",
             "-m",
             "speech",
+            *(["--verbose"] if args.verbose else []),
             "train",
             args.config,
-            *args.overrides,
+            *overrides,
             *(["--resume"] if args.resume else []),
+            *(["--log-all-ranks"] if args.log_all_ranks else []),
         ]
         return subprocess.run(command, check=False).returncode
     if args.nproc < 1:
         raise SpeechError(f"--nproc must be at least 1, got {args.nproc}")
 
+    import speech.tasks  # noqa: F401  (registers the tasks' model configs, which the config names)
     from speech.train import train_model
+    from speech.train.config import load_config
 
-    _, metrics = train_model(args.config, args.overrides, resume=args.resume)
+    experiment = load_config(args.config, overrides)
+    logs_here = process_rank()[0] == 0 or args.log_all_ranks
+    log_file = Path(experiment.train.out_dir) / LOG_FILE
+    with log_to_file(log_file, args.log_all_ranks) if logs_here else contextlib.nullcontext():
+        _, metrics = train_model(experiment, resume=args.resume)
     if metrics:
         print(" ".join(f"{key}={value:.4g}" for key, value in metrics.items()))
     return 0
