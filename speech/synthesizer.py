@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -27,7 +28,7 @@ from speech.errors import SpeechError
 from speech.features import FeatureConfig
 from speech.model_folder import config_must_match, read_model_folder
 from speech.models.tts import TTSModel, TTSModelConfig
-from speech.text.normalize import normalize_text
+from speech.text.normalize import is_abbreviation, normalize_text
 from speech.text.phonemes import Phonemizer, is_separator, synthesis_tokens
 from speech.text.vocab import WORD_BOUNDARY, PhonemeVocab
 
@@ -36,7 +37,10 @@ PARAGRAPH_PAUSE_S = 0.6
 MAX_TOKENS = 200  # a longer sentence is cut at a comma (else a word boundary): bounded memory per batch
 BATCH_TOKENS = 3000  # tokens (padded) per acoustic-model batch
 MIN_RATE, MAX_RATE = 0.25, 4.0
+MAX_SILENCE_S = 10.0
 PARAGRAPH_BREAK = re.compile(r"\n\s*\n")  # a blank line
+SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")  # where a streamed text may be cut
+CHUNK_CHARS = 400  # text per streamed piece: a few sentences, so short ones still share a batch
 
 
 @dataclass
@@ -69,6 +73,34 @@ def split_sentences(tokens: list[str], max_tokens: int = MAX_TOKENS) -> list[lis
         if any(not is_separator(t) for t in sentence):
             out.append(sentence)
     return [[t for i, t in enumerate(s) if t != WORD_BOUNDARY or 0 < i < len(s) - 1] for s in out]
+
+
+def text_chunks(text: str, max_chars: int = CHUNK_CHARS) -> Iterator[str]:
+    """``text`` cut after sentence ends into pieces of at most ``max_chars`` (a longer run without a sentence
+    end at its last comma, else space, else anywhere), lazily, so a book or a 1 MB line is read in bounded
+    memory. The first piece is one sentence, so that streamed audio starts early."""
+    start = 0
+    while start < len(text):
+        end = len(text)
+        window = text[start : start + max_chars + 1]
+        ends = [
+            match.end() for match in SENTENCE_END.finditer(window) if _ends_sentence(window[: match.start()])
+        ]
+        if start == 0 and ends:
+            end = ends[0]
+        elif len(text) - start > max_chars:
+            cut = ends[-1] if ends else max(window.rfind(", "), window.rfind(" ")) + 1
+            end = start + (cut or max_chars)
+        piece = text[start:end].strip()
+        if piece:
+            yield piece
+        start = end
+
+
+def _ends_sentence(before: str) -> bool:
+    """Whether the [.!?] that ``before`` ends with ends a sentence (not the period of "Dr." or "J.")."""
+    words = before[:-1].split()
+    return not (before.endswith(".") and words and is_abbreviation(words[-1]))
 
 
 class Synthesizer:
@@ -134,12 +166,16 @@ class Synthesizer:
         return spoken.samples, self.sample_rate
 
     def synthesize_many(
-        self, texts: list[str], rate: float = 1.0, speaker: str | None = None, seed: int = 0
+        self,
+        texts: list[str],
+        rate: float = 1.0,
+        speaker: str | None = None,
+        seed: int = 0,
+        sentence_silence: float = SENTENCE_PAUSE_S,
     ) -> list[Spoken]:
-        """One :class:`Spoken` per text, in order; the sentences of all texts are batched together."""
-        if not MIN_RATE <= rate <= MAX_RATE:
-            raise SpeechError(f"rate must be between {MIN_RATE} and {MAX_RATE}, got {rate}")
-        speaker_id = self._speaker_id(speaker)
+        """One :class:`Spoken` per text, in order; the sentences of all texts are batched together.
+        ``sentence_silence`` seconds separate sentences (paragraphs: at least PARAGRAPH_PAUSE_S)."""
+        speaker_id = self._check(rate, speaker, sentence_silence)
         results = [Spoken() for _ in texts]
         plans: list[list[list[list[str]]]] = []  # text -> paragraphs -> sentences -> tokens
         for index, text in enumerate(texts):
@@ -155,20 +191,62 @@ class Synthesizer:
             plans.append(paragraphs)
         sentences = [s for paragraphs in plans for p in paragraphs for s in p]
         audio = iter(self._speak(sentences, rate, speaker_id, seed))
-        rate_hz = self.sample_rate
         for result, paragraphs in zip(results, plans, strict=True):
             if result.error:
                 continue
             pieces = []
             for number, paragraph in enumerate(paragraphs):
                 if number:
-                    pieces.append(np.zeros(int(PARAGRAPH_PAUSE_S * rate_hz), np.float32))
+                    pieces.append(self._silence(max(PARAGRAPH_PAUSE_S, sentence_silence)))
                 for count, _ in enumerate(paragraph):
                     if count:
-                        pieces.append(np.zeros(int(SENTENCE_PAUSE_S * rate_hz), np.float32))
+                        pieces.append(self._silence(sentence_silence))
                     pieces.append(next(audio))
             result.samples = np.concatenate(pieces).astype(np.float32)
         return results
+
+    def stream(
+        self,
+        text: str,
+        rate: float = 1.0,
+        speaker: str | None = None,
+        seed: int = 0,
+        sentence_silence: float = SENTENCE_PAUSE_S,
+        progress: Callable[[int], object] | None = None,
+    ) -> Iterator[np.ndarray]:
+        """Speech for ``text`` as it is made: float32 chunks at ``sample_rate`` (each a few sentences, the
+        first one sentence, with the pauses before them), so a player can start at once and a book takes
+        bounded memory. The text is cut between sentences before phonemisation (:func:`text_chunks`);
+        within a piece it is cut as :meth:`synthesize` cuts it. Raises a one-line SpeechError, before
+        any audio, if the first piece has nothing to say; a later piece without words is skipped.
+        ``progress`` is called with the characters of text each piece used up."""
+        speaker_id = self._check(rate, speaker, sentence_silence)
+        pause = 0.0
+        said = False
+        for paragraph in PARAGRAPH_BREAK.split(text):
+            for piece in text_chunks(paragraph):
+                sentences = self._sentences(piece)
+                for audio in self._speak(sentences, rate, speaker_id, seed):
+                    yield np.concatenate([self._silence(pause), audio]) if said else audio
+                    said, pause = True, sentence_silence
+                if progress:
+                    progress(len(piece))
+            pause = max(PARAGRAPH_PAUSE_S, sentence_silence) if said else 0.0
+        if not said:
+            raise SpeechError("nothing to say (no words in the text)" if text.strip() else "empty text")
+
+    def _check(self, rate: float, speaker: str | None, sentence_silence: float) -> int | None:
+        """The speaker's index, after checking the options every entry point takes."""
+        if not MIN_RATE <= rate <= MAX_RATE:
+            raise SpeechError(f"rate must be between {MIN_RATE} and {MAX_RATE}, got {rate}")
+        if not 0 <= sentence_silence <= MAX_SILENCE_S:
+            raise SpeechError(
+                f"sentence silence must be between 0 and {MAX_SILENCE_S} s, got {sentence_silence}"
+            )
+        return self._speaker_id(speaker)
+
+    def _silence(self, seconds: float) -> np.ndarray:
+        return np.zeros(int(seconds * self.sample_rate), np.float32)
 
     def _speaker_id(self, speaker: str | None) -> int | None:
         names = self.speakers

@@ -16,7 +16,14 @@ import soundfile as sf
 import torch
 
 from speech.cli import main
-from speech.synthesizer import PARAGRAPH_PAUSE_S, SENTENCE_PAUSE_S, Synthesizer, unspeakable_characters
+from speech.errors import SpeechError
+from speech.synthesizer import (
+    PARAGRAPH_PAUSE_S,
+    SENTENCE_PAUSE_S,
+    Synthesizer,
+    text_chunks,
+    unspeakable_characters,
+)
 from speech.tasks import TASKS
 from speech.train.checkpoint import save_weights
 from speech.train.config import load_config
@@ -141,3 +148,94 @@ def test_speech_synthesize_stdin_and_bad_options(
     assert status == 1 and output.strip() == "error: --rate must be between 0.25 and 4.0, got 0.0"
     status, output = run(["-o", str(tmp_path), "--voice", str(tmp_path / "none")], capsys)
     assert status == 1 and "no voice here" in output and len(output.strip().splitlines()) == 1
+
+
+def test_stream_says_the_text_sentence_by_sentence(voice: Path) -> None:
+    synthesizer = Synthesizer.load(voice, vocoder="griffin-lim")
+    text = "Hello there. How are you?\n\nFine, thanks!"
+    chunks = list(synthesizer.stream(text))
+    assert len(chunks) == 3
+    np.testing.assert_array_equal(chunks[0], synthesizer.synthesize("Hello there.")[0])  # audio starts early
+    whole, _ = synthesizer.synthesize(text)
+    assert sum(map(len, chunks)) == len(whole)  # the same sentences and pauses
+    slower = list(synthesizer.stream(text, sentence_silence=1.0))
+    assert sum(map(len, slower)) == len(whole) - 4000 - 9600 + 2 * 16000  # 0.25 s and 0.6 s became 1 s
+    longer = synthesizer.synthesize_many([text], sentence_silence=1.0)[0].samples
+    assert len(longer) == sum(map(len, slower))
+    for bad, message in [("", "empty text"), ("🙂 🙂", "nothing to say")]:
+        with pytest.raises(SpeechError, match=message):
+            list(synthesizer.stream(bad))
+    with pytest.raises(SpeechError, match="sentence silence"):
+        list(synthesizer.stream("Hi.", sentence_silence=-1))
+
+
+def test_text_chunks_cut_between_sentences_in_bounded_pieces() -> None:
+    text = "Dr. Smith met J. R. R. Tolkien on St. Mark's day. It rained! Why? " + "word, " * 100 + "x" * 250
+    pieces = list(text_chunks(text, 100))
+    assert pieces[:2] == ["Dr. Smith met J. R. R. Tolkien on St. Mark's day.", "It rained! Why?"]
+    assert all(len(piece) <= 101 for piece in pieces)
+    assert "".join(pieces).replace(" ", "") == text.replace(" ", "")  # nothing lost or repeated
+    assert list(text_chunks("")) == [] and list(text_chunks("No end")) == ["No end"]
+
+
+def synthesize_to_stdout(
+    args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, stdin: bytes = b""
+) -> tuple[int, bytes, str]:
+    """`speech synthesize` with its standard output (binary audio) and stderr captured apart."""
+    out = io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(out))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
+    status = main(["synthesize", *args])
+    return status, out.getvalue(), capsys.readouterr().err
+
+
+def test_speech_synthesize_streams_wav_and_raw_to_standard_output(
+    voice: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    synthesizer = Synthesizer.load(voice, vocoder="griffin-lim")
+    text = b"It was late. The rain had stopped."
+    expected = np.concatenate(list(synthesizer.stream(text.decode())))
+    options = ["--voice", str(voice), "--vocoder", "griffin-lim"]
+    status, audio, err = synthesize_to_stdout(["-", "-o", "-", *options], monkeypatch, capsys, text)
+    assert status == 0 and "1 synthesized" in err
+    assert audio[:4] == b"RIFF" and audio[8:16] == b"WAVEfmt " and audio[36:40] == b"data"
+    channels, rate, _, _, bits = np.frombuffer(audio[22:36], "<u2")[[0, 1, 3, 4, 6]]  # (rate as two u16)
+    assert channels == 1 and bits == 16 and rate == 16000
+    pcm = np.frombuffer(audio[44:], "<i2")
+    assert len(pcm) == len(expected)
+    np.testing.assert_allclose(pcm / 32767, np.clip(expected, -1, 1), atol=1 / 32767)
+
+    # Piper's habit: lines on stdin, raw PCM out, a sentence's silence between lines; a bad line goes by.
+    lines = b"First line.\n\xff\xfe not text\nSecond line.\n"
+    status, raw, err = synthesize_to_stdout(
+        ["--lines", "--output-raw", "--sentence-silence", "0.5", *options], monkeypatch, capsys, lines
+    )
+    first, second = (synthesizer.synthesize(t)[0] for t in ("First line.", "Second line."))
+    assert status == 1 and "standard input:2: line: not UTF-8 text" in err and "2 synthesized" in err
+    assert len(raw) == 2 * (len(first) + 8000 + len(second))
+
+
+def test_speech_synthesize_piper_flags_voices_and_long_text(
+    voice: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    story = tmp_path / "story.txt"
+    story.write_text("It was late. The rain had stopped. Morning came.")
+    options = ["--voice", str(voice), "--vocoder", "griffin-lim", "--overwrite"]
+    lengths = {}
+    for name, flags in [("rate", ["--rate", "0.5"]), ("scale", ["--length-scale", "2"]), ("plain", [])]:
+        assert run([str(story), "-o", str(tmp_path / name), *options, *flags], capsys)[0] == 0
+        lengths[name] = sf.info(str(tmp_path / name / "story.wav")).frames
+    assert lengths["rate"] == lengths["scale"] > lengths["plain"]
+    status, output = run([str(story), "-o", str(tmp_path), "--rate", "2", "--length-scale", "2"], capsys)
+    assert status == 1 and "not both" in output and len(output.strip().splitlines()) == 1
+
+    status, output = run(["--list-voices"], capsys)
+    assert status == 0 and output.startswith("slt (default)\t")
+
+    # A text longer than STREAM_CHARS is written into its file as it is made: the same audio.
+    monkeypatch.setattr("speech.cli.synthesize.STREAM_CHARS", 20)
+    assert run([str(story), "-o", str(tmp_path / "streamed"), *options], capsys)[0] == 0
+    streamed, _ = sf.read(str(tmp_path / "streamed" / "story.wav"))
+    plain, _ = sf.read(str(tmp_path / "plain" / "story.wav"))
+    assert len(streamed) == len(plain)
+    assert sorted(p.name for p in (tmp_path / "streamed").iterdir()) == ["story.wav"]  # no temporary left

@@ -24,7 +24,10 @@ def audio_length(seconds: float) -> str:
 
 
 class BatchReport:
-    def __init__(self, out: Path, verb: str, skipped: int = 0):
+    """``out`` None: the outputs go to standard output, so the summary goes to stderr and there is no
+    failures.txt (the failures were reported as they happened)."""
+
+    def __init__(self, out: Path | None, verb: str, skipped: int = 0):
         self.out, self.verb, self.skipped = out, verb, skipped
         self.done, self.audio_seconds, self.failures = 0, 0.0, []
         self.start = time.perf_counter()
@@ -44,9 +47,10 @@ class BatchReport:
         speed = f", {self.audio_seconds / elapsed:.1f}x real time" if self.audio_seconds and elapsed else ""
         print(
             f"{self.done} {self.verb} ({audio_length(self.audio_seconds)} of audio in {elapsed:.1f} s{speed}), "
-            f"{self.skipped} already done, {len(self.failures)} failed"
+            f"{self.skipped} already done, {len(self.failures)} failed",
+            file=sys.stdout if self.out else sys.stderr,
         )
-        if self.failures:
+        if self.failures and self.out:
             with atomic_output(self.out / "failures.txt", "w") as stream:
                 stream.write("\n".join(self.failures) + "\n")
         return 1 if self.failures else 0

@@ -268,6 +268,18 @@ _ABBREVIATION = re.compile(
 )
 
 
+def is_abbreviation(word: str) -> bool:
+    """Whether a period after ``word`` may belong to it rather than end a sentence: the abbreviations
+    read here (Dr., Mr., Ave., Jan., etc.) and initials (J. R. R. Tolkien)."""
+    return (
+        (len(word) == 1 and word.isalpha())
+        or word in _TITLES
+        or word in _SUFFIXES
+        or word in _AMBIGUOUS
+        or (word in _MONTHS)
+    )
+
+
 def _expand_abbreviation(match: re.Match[str]) -> str:
     text, word, dot = match.string, match.group("word"), match.group("dot")
     start, end = match.span()
