@@ -15,7 +15,9 @@ recordings: data/voice_slt/test.jsonl from pipelines/voice_default). Three measu
 3. Naturalness: DNSMOS OVRL, SIG and BAK (tools/dnsmos.py) on the first ``--dnsmos`` round-trip sentences,
    the voice's and the reference's.
 4. Speed: text in, samples out through ``Synthesizer.synthesize_many`` (acoustic model + vocoder), as a
-   real-time factor on this machine; plus `speech synthesize` end to end (process start included).
+   real-time factor on this machine; plus `speech synthesize` end to end (process start included); and
+   time to first audio when streaming ten sentences: the first chunk of ``Synthesizer.stream`` (model
+   loaded) and the first bytes of `speech synthesize -o -` (process start included).
 """
 
 from __future__ import annotations
@@ -169,11 +171,37 @@ def main() -> None:
         lost, repeated = sum(c[0] for c in counts), sum(c[1] for c in counts)
         print(f"| {name} | {lost} | {repeated} | {100 * jiwer.wer(said, heard):.1f}% |")
 
+    ten = " ".join(sentences[:10])
+    start = time.perf_counter()
+    next(iter(synthesizer.stream(ten)))
+    first_chunk = time.perf_counter() - start
+    first_bytes = time_to_first_bytes(ten, args.voice, args.vocoder)
+
     print(
         f"\nSpeed ({torch.get_num_threads()} threads), {seconds:.0f} s of speech from {len(sentences)} sentences:"
     )
     print(f"- synthesize_many (text in, samples out): {seconds / elapsed:.1f}x real time ({elapsed:.1f} s)")
     print(f"- `speech synthesize --lines` whole process: {seconds / whole:.1f}x real time ({whole:.1f} s)")
+    print(
+        f"- time to first audio, ten sentences streamed: {first_chunk:.2f} s (model loaded), {first_bytes:.2f} s"
+    )
+    print("  for the first bytes of `speech synthesize -o -` (process start and model loading included)")
+
+
+def time_to_first_bytes(text: str, voice: str, vocoder: str | None) -> float:
+    """Seconds from starting `speech synthesize -o -` to its first bytes of audio on standard output."""
+    command = [sys.executable, "-m", "speech", "synthesize", "-o", "-", "--voice", voice]
+    command += ["--vocoder", vocoder] if vocoder else []
+    start = time.perf_counter()
+    with subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    ) as job:
+        job.stdin.write(text.encode())
+        job.stdin.close()
+        job.stdout.read(1)
+        elapsed = time.perf_counter() - start
+        job.stdout.read()
+    return elapsed
 
 
 if __name__ == "__main__":
