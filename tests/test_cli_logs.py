@@ -50,10 +50,14 @@ def test_log_file_appends_timestamped_lines_for_the_block_only(tmp_path: Path) -
     assert all(line[:4].isdigit() for line in lines)  # a date first
 
 
-def test_an_unwritable_log_file_is_one_line(tmp_path: Path) -> None:
+def test_an_unwritable_log_file_is_one_line_and_a_silent_run_leaves_no_folder(tmp_path: Path) -> None:
     (tmp_path / "run").write_text("a file where the run folder should be")
-    with (
-        pytest.raises(OutputError, match="train.log: cannot write"),
-        log_to_file(tmp_path / "run" / "train.log"),
-    ):
+    blocked = log_to_file(tmp_path / "run" / "sub" / "train.log")
+    with pytest.raises(OutputError, match=r"train.log: cannot write \(.*run is a file\)"), blocked:
         pass
+    (tmp_path / "taken.log").mkdir()
+    with pytest.raises(OutputError, match="taken.log: cannot write"), log_to_file(tmp_path / "taken.log"):
+        pass
+    with log_to_file(tmp_path / "quiet" / "train.log"):
+        pass  # nothing logged: no folder made
+    assert not (tmp_path / "quiet").exists()

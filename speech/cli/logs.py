@@ -75,16 +75,37 @@ def configure_logging(verbose: bool = False, all_ranks: bool = False, stream=Non
     return handler
 
 
+class RunLogHandler(logging.FileHandler):
+    """Appends to a file opened at the first line, its folder made then: a run that stops on bad input before
+    logging anything (a missing shard folder) leaves no run folder behind."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, encoding="utf-8", delay=True)
+
+    def _open(self):
+        Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+        return super()._open()
+
+
+def _check_writable(path: Path) -> None:
+    """Fail at once, in one line, where the log could never be written: a file where a folder should be, or a
+    folder where the file should be."""
+    if path.is_dir():
+        raise OutputError(shown(path), IsADirectoryError(21, "a folder is in the way"))
+    for folder in path.parents:
+        if folder.exists():
+            if not folder.is_dir():
+                raise OutputError(shown(path), NotADirectoryError(20, f"{shown(folder)} is a file"))
+            return
+
+
 @contextlib.contextmanager
 def log_to_file(path: str | os.PathLike, all_ranks: bool = False) -> Iterator[None]:
     """While the block runs, also append the log lines this process may write (see :class:`RankFilter`)
     to ``path``, with timestamps: the run's own record, beside its checkpoints and metrics."""
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(path, encoding="utf-8")
-    except OSError as error:
-        raise OutputError(shown(path), error) from None
+    _check_writable(path)
+    handler = RunLogHandler(path)
     handler.setLevel(logging.INFO)
     handler.addFilter(RankFilter(*process_rank(), all_ranks))
     handler.setFormatter(_formatter(FILE_FORMAT))
