@@ -76,6 +76,7 @@ class TrackingConfig:
     name: str = ""  # run name; default: the out_dir's name
     mode: str = "auto"  # auto (online with an API key, else offline) | online | offline | disabled
     media_every: int = 1  # log audio/images at every Nth validation
+    log_model: bool = True  # the best (and final) model folder as a W&B artifact; WANDB_LOG_MODEL=false wins
 
 
 @dataclass
