@@ -25,9 +25,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-import torchaudio.functional as AF
 from torch import Tensor
 
+from speech.ctc import forced_path, token_runs
 from speech.device import resolve_device
 from speech.errors import SpeechError
 from speech.features import FeatureConfig, FeatureExtractor
@@ -120,18 +120,13 @@ def spans_from_log_probs(log_probs: Tensor, targets: Sequence[int], blank: int, 
     one (start, end) feature-frame range per target."""
     if not targets:
         return []
-    try:
-        path, _ = AF.forced_align(
-            log_probs[None].float().cpu(), torch.tensor([list(targets)], dtype=torch.int32), blank=blank
-        )
-    except RuntimeError as error:
-        raise AlignmentError(
-            f"cannot align {len(targets)} phonemes to {len(log_probs)} steps ({error})"
-        ) from None
-    spans = AF.merge_tokens(path[0], torch.zeros(path.shape[1]), blank=blank)
-    if len(spans) != len(targets):
-        raise AlignmentError(f"alignment found {len(spans)} of {len(targets)} phonemes")
-    return [(min(s.start * stack, frames), min(s.end * stack, frames)) for s in spans]
+    forced = forced_path(log_probs, targets, blank)
+    if forced is None:
+        raise AlignmentError(f"cannot align {len(targets)} phonemes to {len(log_probs)} steps")
+    runs = token_runs(forced[0], forced[1], blank)
+    if len(runs) != len(targets):
+        raise AlignmentError(f"alignment found {len(runs)} of {len(targets)} phonemes")
+    return [(min(start * stack, frames), min(end * stack, frames)) for _, start, end, _ in runs]
 
 
 class PhonemeAligner:

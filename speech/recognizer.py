@@ -24,12 +24,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from speech.align import align_words
 from speech.assets import ASR_MODEL
 from speech.audio import read_audio, resample
 from speech.beam import BeamSearchDecoder
+from speech.ctc import Decoder, GreedyDecoder
 from speech.data.batching import featurize_and_pad
-from speech.decode import greedy_decode
 from speech.device import resolve_device
 from speech.errors import SpeechError
 from speech.features import FeatureConfig, FeatureExtractor
@@ -38,6 +37,7 @@ from speech.models.asr import ASRModel, ASRModelConfig
 from speech.segment import is_silent, split_at_pauses
 from speech.text.vocab import CharVocab
 from speech.transcript import Segment, Transcript
+from speech.word_timing import align_words
 
 DECODER_SETTINGS = "decoder.json"  # beam-search weights tuned for the model's LM, beside it
 
@@ -95,14 +95,15 @@ class Recognizer:
         features: FeatureConfig,
         vocab: CharVocab,
         device: str = "cpu",
-        decoder: BeamSearchDecoder | None = None,
+        decoder: Decoder | None = None,
     ):
+        """``decoder``: how posteriors become text, chosen once (greedy when None)."""
         self.device = resolve_device(device)
         self.model = model.eval().to(self.device)
         self.extractor = FeatureExtractor(features)
         self.features = features
         self.vocab = vocab
-        self.decoder = decoder
+        self.decoder = decoder or GreedyDecoder(vocab)
         self.seconds_per_frame = features.hop_length * model.config.stack / features.sample_rate
 
     @classmethod
@@ -234,10 +235,7 @@ class Recognizer:
     def _recognise(self, batch: list[_Piece]) -> list[Segment]:
         rate = self.features.sample_rate
         log_probs, out_lengths = self.log_probs([piece.samples for piece in batch])
-        if self.decoder is not None:
-            texts = self.decoder.decode(log_probs, out_lengths)
-        else:
-            texts = greedy_decode(log_probs, out_lengths, self.vocab)
+        texts = self.decoder.decode(log_probs, out_lengths)
         segments = []
         for row, (piece, text) in enumerate(zip(batch, texts, strict=True)):
             start, end = piece.start / rate, (piece.start + len(piece.samples)) / rate

@@ -10,10 +10,9 @@ from __future__ import annotations
 import logging
 import math
 
-import torch
-import torchaudio.functional as AF
 from torch import Tensor
 
+from speech.ctc import collapse, forced_path, token_runs
 from speech.text.vocab import CharVocab
 from speech.transcript import Word
 
@@ -38,7 +37,7 @@ def align_words(
         return []
     space = vocab.encode(" ")[0]
     words, current = [], []
-    for span in [*token_spans(*aligned, vocab.blank), None]:
+    for span in [*token_runs(*aligned, vocab.blank), None]:
         if span is None or span[0] == space:
             if current:
                 frames = sum(end - begin for _, begin, end, _ in current)
@@ -67,37 +66,7 @@ def best_path(log_probs: Tensor, text: str, vocab: CharVocab) -> tuple[Tensor, T
     search), that path is the most likely of all, so it needs no search: most of a batch skips
     ``forced_align``."""
     scores, tokens = log_probs.max(-1)
-    if vocab.decode_ctc(tokens.tolist()) == text:
+    if vocab.decode(collapse(tokens.tolist(), vocab.blank)) == text:
         return tokens, scores.exp()
-    try:
-        path, path_scores = AF.forced_align(
-            log_probs[None], torch.tensor([vocab.encode(text)], dtype=torch.int32), blank=vocab.blank
-        )
-    except RuntimeError:
-        return None
-    return path[0], path_scores[0].exp()
-
-
-def token_spans(tokens: Tensor, probs: Tensor, blank: int) -> list[tuple[int, int, int, float]]:
-    """(token, first frame, end frame, mean posterior) of each run of one non-blank token along a path."""
-    starts = torch.nonzero(_run_starts(tokens)).squeeze(1)
-    ends = torch.cat([starts[1:], torch.tensor([len(tokens)])])
-    sums = torch.cat([torch.zeros(1), probs.double().cumsum(0)])
-    means = (sums[ends] - sums[starts]) / (ends - starts)
-    keep = tokens[starts] != blank
-    return list(
-        zip(
-            tokens[starts][keep].tolist(),
-            starts[keep].tolist(),
-            ends[keep].tolist(),
-            means[keep].tolist(),
-            strict=True,
-        )
-    )
-
-
-def _run_starts(tokens: Tensor) -> Tensor:
-    """True at each frame whose token differs from the frame before: where a run of one token begins."""
-    starts = torch.ones_like(tokens, dtype=torch.bool)
-    starts[1:] = tokens[1:] != tokens[:-1]
-    return starts
+    forced = forced_path(log_probs, vocab.encode(text), vocab.blank)
+    return None if forced is None else (forced[0], forced[1].exp())

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from speech.beam import BeamSearchDecoder, DecoderError
-from speech.decode import greedy_decode
+from speech.ctc import GreedyDecoder
 from speech.lm import build_lm, spell, write_arpa, write_lexicon
 from speech.text import CharVocab
 
@@ -70,7 +70,7 @@ def test_language_model_fixes_a_confusable_letter(lm_files):
     arpa, lexicon = lm_files
     # "the cat sat" where the acoustics favour "bat": both are words, only the LM knows cats sit
     log_probs, lengths = batch(posteriors("the cat sat", {4: {"b": 0.55, "c": 0.4}}))
-    assert greedy_decode(log_probs, lengths, VOCAB) == ["the bat sat"]
+    assert GreedyDecoder(VOCAB).decode(log_probs, lengths) == ["the bat sat"]
     assert BeamSearchDecoder(VOCAB, lexicon=lexicon).decode(log_probs, lengths) == ["the bat sat"]
     decoder = BeamSearchDecoder(VOCAB, lm=arpa, lexicon=lexicon, beam_size=32)
     assert decoder.decode(log_probs, lengths) == ["the cat sat"]
@@ -79,7 +79,7 @@ def test_language_model_fixes_a_confusable_letter(lm_files):
 def test_lexicon_fixes_a_non_word(lm_files):
     _, lexicon = lm_files
     log_probs, lengths = batch(posteriors("the dog sat", {9: {"x": 0.5, "a": 0.45}}))
-    assert greedy_decode(log_probs, lengths, VOCAB) == ["the dog sxt"]
+    assert GreedyDecoder(VOCAB).decode(log_probs, lengths) == ["the dog sxt"]
     assert BeamSearchDecoder(VOCAB, lexicon=lexicon).decode(log_probs, lengths) == ["the dog sat"]
 
 
@@ -96,7 +96,7 @@ def test_lexicon_free_beam_equals_greedy_on_clean_posteriors():
     texts = ["the quick brown fox", "hello  world", "it's a test", "aa bb"]
     log_probs, lengths = batch(*(posteriors(t) for t in texts))
     decoder = BeamSearchDecoder(VOCAB)
-    expected = greedy_decode(log_probs, lengths, VOCAB)
+    expected = GreedyDecoder(VOCAB).decode(log_probs, lengths)
     assert expected[0] == "the quick brown fox"
     assert decoder.decode(log_probs, lengths) == [" ".join(t.split()) for t in expected]
 
@@ -109,7 +109,7 @@ def test_character_lm_fixes_a_letter_and_keeps_new_words(tmp_path):
     log_probs, lengths = batch(
         posteriors("the cat sat", {4: {"b": 0.55, "c": 0.4}}), posteriors("the cow sat on the mat")
     )
-    assert greedy_decode(log_probs, lengths, VOCAB)[0] == "the bat sat"
+    assert GreedyDecoder(VOCAB).decode(log_probs, lengths)[0] == "the bat sat"
     assert decoder.decode(log_probs, lengths) == ["the cat sat", "the cow sat on the mat"]
     write_lexicon(["cat", "sat"], tmp_path / "lexicon.txt")
     with pytest.raises(DecoderError, match="without a lexicon"):

@@ -5,10 +5,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from speech.align import align_words
 from speech.audio import read_audio
 from speech.segment import is_silent, split_at_pauses
 from speech.text.vocab import CharVocab
+from speech.word_timing import align_words
 
 
 def test_long_audio_is_cut_in_the_pauses(librivox_dir: Path) -> None:

@@ -20,14 +20,14 @@ import soundfile as sf
 import torch
 import torchaudio.functional as AF
 
-from speech.align import best_path, token_spans
 from speech.assets import ASR_MODEL
 from speech.audio import read_audio, write_audio
 from speech.cli import main
+from speech.ctc import GreedyDecoder, token_runs
 from speech.data.corruption import tilt_spectrum
-from speech.decode import greedy_decode
 from speech.recognizer import Recognizer
 from speech.text.normalize import normalize_text
+from speech.word_timing import best_path
 
 SENTENCES = [
     "The bakery on the corner opens at six every morning.",
@@ -171,7 +171,7 @@ def test_word_timing_shortcut_is_the_forced_alignment(recognizer: Recognizer, sl
     vocab = recognizer.vocab
     for row, length in enumerate(lengths.tolist()):
         frames = log_probs[row, :length]
-        text = greedy_decode(frames[None], torch.tensor([length]), vocab)[0]
+        text = GreedyDecoder(vocab).decode(frames[None], torch.tensor([length]))[0]
         targets = vocab.encode(text)
         shortcut, _ = best_path(frames, text, vocab)
         searched, _ = AF.forced_align(
@@ -180,6 +180,6 @@ def test_word_timing_shortcut_is_the_forced_alignment(recognizer: Recognizer, sl
         assert torch.equal(shortcut, searched[0])
         other = "the " + text  # not what the argmax spells: searched, and still spelled
         tokens, _ = best_path(frames, other, vocab)
-        assert [span[0] for span in token_spans(tokens, torch.ones(length), vocab.blank)] == vocab.encode(
+        assert [span[0] for span in token_runs(tokens, torch.ones(length), vocab.blank)] == vocab.encode(
             other
         )

@@ -25,8 +25,8 @@ import jiwer
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from speech.audio import atomic_output, read_audio  # noqa: E402
+from speech.ctc import GreedyDecoder  # noqa: E402
 from speech.data.manifest import read_manifest  # noqa: E402
-from speech.decode import greedy_decode  # noqa: E402
 from speech.recognizer import DECODER_SETTINGS, Recognizer, beam_decoder  # noqa: E402
 from speech.text.normalize import normalize_text  # noqa: E402
 
@@ -85,7 +85,7 @@ def main() -> int:
             wers.append(jiwer.wer(references, hypotheses))
         return sum(wers) / len(wers)
 
-    greedy = mean_wer(lambda log_probs, lengths: greedy_decode(log_probs, lengths, recognizer.vocab))
+    greedy = mean_wer(GreedyDecoder(recognizer.vocab).decode)
     print(f"greedy: mean WER {100 * greedy:.2f}%")
 
     def beam_wer(weight: float, score: float, threshold: float) -> float:

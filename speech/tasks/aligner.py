@@ -11,6 +11,7 @@ from typing import Any
 
 from torch import Tensor
 
+from speech.ctc import best_paths, collapse
 from speech.data.batching import Batch
 from speech.tasks.asr import ASRTask
 from speech.text.phonemes import Phonemizer
@@ -37,12 +38,10 @@ class AlignerTask(ASRTask):
         return self.vocab.encode_tokens(reference.split())
 
     def decode(self, log_probs: Tensor, lengths: Tensor) -> list[str]:
-        best = log_probs.argmax(-1).cpu()
-        out = []
-        for row, length in enumerate(lengths.tolist()):
-            ids = best[row, :length].unique_consecutive().tolist()
-            out.append(" ".join(self.vocab.decode_tokens(i for i in ids if i != self.vocab.blank)))
-        return out
+        return [
+            " ".join(self.vocab.decode_tokens(collapse(path, self.vocab.blank)))
+            for path in best_paths(log_probs, lengths)
+        ]
 
     def evaluate(self, model, batches) -> tuple[dict[str, float], dict[str, Any]]:
         metrics, media = super().evaluate(model, batches)

@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from speech.ctc import GreedyDecoder
 from speech.data.batching import Batch
-from speech.decode import greedy_decode
 from speech.models.asr import ASRModel, ASRModelConfig
 from speech.tasks.base import Task
 from speech.text.normalize import normalize_text
@@ -48,7 +48,7 @@ class ASRTask(Task):
         return self.vocab.encode(reference)
 
     def decode(self, log_probs: Tensor, lengths: Tensor) -> list[str]:
-        return greedy_decode(log_probs, lengths, self.vocab)
+        return GreedyDecoder(self.vocab).decode(log_probs, lengths)
 
     def targets(self, batch: Batch) -> tuple[Tensor, Tensor]:
         encoded = [self.encode(reference) for reference in self.references(batch)]

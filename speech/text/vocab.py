@@ -166,16 +166,6 @@ class CharVocab(Vocab):
         """Text for ids, blanks skipped (the inverse of :meth:`encode`)."""
         return "".join(t for t in self.decode_tokens(ids) if t != BLANK)
 
-    def decode_ctc(self, ids: Iterable[int]) -> str:
-        """Greedy CTC read-out of per-frame best ids: merge repeats, then drop blanks."""
-        collapsed, previous = [], None
-        for index in ids:
-            index = int(index)
-            if index != previous:
-                collapsed.append(index)
-            previous = index
-        return self.decode(collapsed)
-
 
 class PhonemeVocab(Vocab):
     """ARPAbet phonemes (stress digits on vowels) for TTS: padding at id 0, word boundary and pause marks."""

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from speech.ctc import collapse
 from speech.errors import SpeechError
 from speech.text.normalize import TextError, normalize_text
 from speech.text.vocab import BLANK, PAD, PHONEMES, WORD_BOUNDARY, CharVocab, PhonemeVocab, Vocab
@@ -46,8 +47,8 @@ def test_char_decode_skips_blank_and_ctc_collapses_repeats() -> None:
     vocab = CharVocab.english()
     h, e, l, o = vocab.encode("helo")  # noqa: E741
     assert vocab.decode([0, h, 0, e, l, l, o, 0]) == "hello"
-    assert vocab.decode_ctc([0, h, h, 0, e, l, l, 0, l, o, o, 0]) == "hello"
-    assert vocab.decode_ctc([]) == ""
+    assert vocab.decode(collapse([0, h, h, 0, e, l, l, 0, l, o, o, 0], vocab.blank)) == "hello"
+    assert vocab.decode(collapse([], vocab.blank)) == ""
 
 
 def test_decode_rejects_out_of_range_ids() -> None:
