@@ -28,7 +28,7 @@ from speech.assets import ASR_MODEL
 from speech.audio import read_audio, resample
 from speech.beam import BeamSearchDecoder
 from speech.ctc import Decoder, GreedyDecoder
-from speech.data.batching import featurize_and_pad
+from speech.data.batching import featurize_and_pad, length_batches
 from speech.device import resolve_device
 from speech.errors import SpeechError
 from speech.features import FeatureConfig, FeatureExtractor
@@ -208,17 +208,9 @@ class Recognizer:
         """Recognise every pooled piece in length-sorted batches, then assemble each file's transcript."""
         rate = self.features.sample_rate
         segments: list[list[Segment]] = [[] for _ in pool]
-        order = sorted(pieces, key=lambda piece: len(piece.samples))
-        batch: list[_Piece] = []
-        for piece in [*order, None]:
-            if piece is not None and (
-                not batch or len(piece.samples) * (len(batch) + 1) <= batch_seconds * rate
-            ):
-                batch.append(piece)
-                continue
-            for done, segment in zip(batch, self._recognise(batch) if batch else [], strict=True):
+        for batch in length_batches(pieces, lambda piece: len(piece.samples), batch_seconds * rate):
+            for done, segment in zip(batch, self._recognise(batch), strict=True):
                 segments[done.file].append(segment)
-            batch = [piece] if piece is not None else []
         for index, result in enumerate(pool):
             if result.error is None:
                 ordered = tuple(sorted(segments[index], key=lambda segment: segment.start))

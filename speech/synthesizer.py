@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from speech.assets import TTS_VOICE, VOCODER_MODEL
+from speech.data.batching import length_batches
 from speech.device import resolve_device
 from speech.errors import SpeechError
 from speech.features import FeatureConfig
@@ -280,15 +281,8 @@ class Synthesizer:
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """Predicted frames per token (tokens,) and log-mel frames (frames, mels) per token sequence, batched
         by length: what the acoustic model decides before vocoding, exposed for inspection."""
-        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
         predicted: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(sentences)
-        batches, batch = [], []
-        for index in order:
-            if batch and len(sentences[index]) * (len(batch) + 1) > BATCH_TOKENS:
-                batches.append(batch)
-                batch = []
-            batch.append(index)
-        batches += [batch] if batch else []
+        batches = length_batches(range(len(sentences)), lambda i: len(sentences[i]), BATCH_TOKENS)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)  # the pre-net's dropout stays on in generation
             for batch in batches:

@@ -1,19 +1,41 @@
-"""Batches of similar length under a budget of padded audio seconds.
+"""Batches of similar length under a budget of padded length.
 
-Recurrent models pay for padding: a batch costs (longest utterance x batch size). Streaming data cannot be
-sorted globally, so samples are gathered in a buffer, sorted by duration, cut into batches whose padded
-length stays under ``batch_seconds``, and the batches are shuffled before they are yielded.
+Recurrent models pay for padding: a batch costs (longest item x batch size). :func:`length_batches` is the
+one rule, used by training (durations, seconds), transcription (samples) and synthesis (phonemes).
+Streaming training data cannot be sorted globally, so samples are gathered in a buffer, cut into batches
+by that rule, and the batches are shuffled before they are yielded (:func:`bucket_batches`).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
 from torch import Tensor
+
+T = TypeVar("T")
+
+
+def length_batches(
+    items: Sequence[T], cost: Callable[[T], float], budget: float, max_size: int | None = None
+) -> list[list[T]]:
+    """``items`` sorted by ``cost`` (stable) and cut into batches whose padded cost (the longest item's cost
+    times the batch size) stays within ``budget``, and at most ``max_size`` long. An item over the budget on
+    its own still forms a batch of one rather than being lost."""
+    batches, batch = [], []
+    for item in sorted(items, key=cost):
+        padded = cost(item) * (len(batch) + 1)  # sorted: this item is the longest so far
+        if batch and (padded > budget or (max_size is not None and len(batch) >= max_size)):
+            batches.append(batch)
+            batch = []
+        batch.append(item)
+    if batch:
+        batches.append(batch)
+    return batches
 
 
 def shuffle_buffer(samples: Iterable[dict], size: int, seed: int | str) -> Iterator[dict]:
@@ -47,16 +69,7 @@ def bucket_batches(
     buffer: list[dict] = []
 
     def flush() -> Iterator[list[dict]]:
-        buffer.sort(key=lambda sample: sample["duration"])
-        batches, batch = [], []
-        for sample in buffer:
-            padded = sample["duration"] * (len(batch) + 1)  # sorted: this sample is the longest so far
-            if batch and (padded > batch_seconds or len(batch) >= max_batch_size):
-                batches.append(batch)
-                batch = []
-            batch.append(sample)
-        if batch:
-            batches.append(batch)
+        batches = length_batches(buffer, lambda sample: sample["duration"], batch_seconds, max_batch_size)
         if rng:
             rng.shuffle(batches)
         buffer.clear()
