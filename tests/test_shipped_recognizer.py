@@ -62,7 +62,7 @@ def cer(references: list[str], hypotheses: list[str]) -> float:
 
 def test_the_model_ships_within_its_size_budget() -> None:
     files = {path.name: path.stat().st_size for path in ASR_MODEL.iterdir()}
-    assert {"model.safetensors", "config.json", "lm.arpa", "decoder.json", "MODEL_CARD.md"} <= set(files)
+    assert {"model.safetensors", "config.json", "lm.arpa", "decoder.json", "README.md"} <= set(files)
     assert sum(files.values()) <= 30 * 2**20
 
 

@@ -58,7 +58,7 @@ def cer(texts: list[str], hypotheses: list[str]) -> float:
 
 def test_the_voice_ships_with_its_card() -> None:
     files = {path.name: path.stat().st_size for path in TTS_VOICE.iterdir()}
-    assert {"model.safetensors", "config.json", "MODEL_CARD.md"} <= set(files)
+    assert {"model.safetensors", "config.json", "README.md"} <= set(files)
     assert sum(files.values()) <= 30 * 2**20
     assert json.loads((TTS_VOICE / "config.json").read_text())["task"] == "tts"
 
