@@ -15,12 +15,12 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 
 from speech.audio import atomic_output
@@ -67,11 +67,42 @@ def unflatten_state(skeleton: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return skeleton
 
 
-def save_weights(path: str | os.PathLike, state_dict: dict[str, torch.Tensor]) -> None:
-    """Weights as safetensors, written atomically with ordinary file permissions."""
+# The layout of the weights this toolkit writes; raised when a change makes older readers misread them.
+FORMAT_VERSION = "1"
+
+
+def weights_header(metadata: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The metadata every weights file carries, as Hugging Face tools expect a safetensors header to: the
+    tensors' framework (``format: pt``), this toolkit's ``format_version`` and ``created_by`` (name and
+    version), then ``metadata`` (e.g. ``task``). Values are strings, as safetensors requires."""
+    from speech import __version__
+
+    header = {"format": "pt", "format_version": FORMAT_VERSION, "created_by": f"speech {__version__}"}
+    for key, value in (metadata or {}).items():
+        if not isinstance(value, str):
+            raise TypeError(f"safetensors metadata must be strings: {key}={value!r}")
+        header[key] = value
+    return header
+
+
+def save_weights(
+    path: str | os.PathLike, state_dict: dict[str, torch.Tensor], metadata: Mapping[str, str] | None = None
+) -> None:
+    """Weights as safetensors with :func:`weights_header` (plus ``metadata``), written atomically with
+    ordinary file permissions."""
     tensors = {name: tensor.detach().cpu().contiguous().clone() for name, tensor in state_dict.items()}
     with atomic_output(path, "wb") as stream:
-        stream.write(save(tensors))
+        stream.write(save(tensors, metadata=weights_header(metadata)))
+
+
+def read_weights_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """A weights file's metadata, without loading its tensors; ``{}`` for files written before it existed
+    (they load as before). An unreadable file raises :class:`CheckpointError`, one line naming it."""
+    try:
+        with safe_open(str(path), framework="pt") as weights:
+            return dict(weights.metadata() or {})
+    except (OSError, SafetensorError) as error:
+        raise CheckpointError(f"{path}: unreadable weights ({_one_line(error)})") from None
 
 
 def save_checkpoint(root: str | os.PathLike, step: int, model_state: dict, trainer_state: dict) -> Path:

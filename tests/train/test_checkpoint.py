@@ -85,3 +85,33 @@ def test_a_checkpoint_save_that_fails_leaves_no_temporary_folder(
         _save(tmp_path, 2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["step-000000001"]
     assert list_checkpoints(tmp_path) == [tmp_path / "step-000000001"]
+
+
+def test_weights_carry_format_version_task_and_creator_and_old_files_still_load(tmp_path: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    from speech import __version__
+    from speech.train.checkpoint import FORMAT_VERSION, read_weights_metadata, save_weights
+
+    weights = {"w": torch.arange(6.0).reshape(2, 3)}
+    save_weights(tmp_path / "model.safetensors", weights, metadata={"task": "asr"})
+    assert read_weights_metadata(tmp_path / "model.safetensors") == {
+        "format": "pt",
+        "format_version": FORMAT_VERSION,
+        "created_by": f"speech {__version__}",
+        "task": "asr",
+    }
+    assert torch.equal(load_file(str(tmp_path / "model.safetensors"))["w"], weights["w"])
+    folder = _save(tmp_path / "checkpoints", 3)  # checkpoints carry the header too
+    assert read_weights_metadata(folder / "model.safetensors")["format_version"] == FORMAT_VERSION
+
+    save_file(weights, str(tmp_path / "old.safetensors"))  # written before the header existed
+    assert read_weights_metadata(tmp_path / "old.safetensors") == {}
+    assert torch.equal(load_file(str(tmp_path / "old.safetensors"))["w"], weights["w"])
+
+    with pytest.raises(TypeError, match="must be strings"):
+        save_weights(tmp_path / "bad.safetensors", weights, metadata={"step": 5})  # type: ignore[dict-item]
+    (tmp_path / "junk.safetensors").write_bytes(b"not weights")
+    for path in (tmp_path / "junk.safetensors", tmp_path / "missing.safetensors"):
+        with pytest.raises(CheckpointError, match="unreadable weights"):
+            read_weights_metadata(path)
