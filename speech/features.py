@@ -54,10 +54,6 @@ class FeatureConfig:
     def dims(self) -> int:
         return self.n_mfcc if self.kind == "mfcc" else self.n_mels
 
-    @property
-    def frame_rate(self) -> float:
-        return self.sample_rate / self.hop_length
-
     def num_frames(self, num_samples: int) -> int:
         """Frames produced for a signal of this length (centred STFT)."""
         return num_samples // self.hop_length + 1

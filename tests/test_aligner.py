@@ -16,9 +16,12 @@ from speech.cli import main
 from speech.data.importers import import_sphinx
 from speech.data.manifest import read_manifest, write_manifest
 from speech.data.shards import iterate_shards
+from speech.errors import SpeechError
 from speech.features import FeatureConfig
 from speech.synthesizer import Synthesizer
+from speech.tasks import TASKS
 from speech.text.phonemes import Phonemizer, is_separator, synthesis_tokens
+from speech.train.config import load_config
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
@@ -140,3 +143,13 @@ def test_speech_train_tts_learns_and_exports_a_voice(voice_run: Path) -> None:
     assert losses[-1] < 0.8 * losses[0]
     samples, rate = Synthesizer.load(voice_run / "tts/last").synthesize("Hello, world.")
     assert rate == 16000 and len(samples) > 160 and torch.isfinite(torch.from_numpy(samples)).all()
+
+
+def test_alignments_record_their_frame_shift_and_training_checks_it(voice_run: Path) -> None:
+    aligned = list(read_manifest(voice_run / "aligned.jsonl"))
+    assert {u.frame_shift for u in aligned} == {0.01}  # 160 samples at 16 kHz
+    assert {s["frame_shift"] for s in iterate_shards(voice_run / "shards")} == {0.01}
+    task = TASKS["tts"](load_config(CONF / "tts/tiny.yaml", ["features.hop_length=200"]))
+    with pytest.raises(SpeechError, match=r"aligned in frames of 10 ms, but the features' hop is 12.5 ms"):
+        task.check_frame_shift(aligned[0].id, aligned[0].frame_shift)
+    task.check_frame_shift(aligned[0].id, None)  # alignments from before frame shifts are taken as they are

@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     aligner = PhonemeAligner.load(args.model, args.device)
     utterances = list(read_manifest(args.manifest))
     aligned, failed = [], 0
+    frame_shift = aligner.features.hop_length / aligner.features.sample_rate
     for utterance in tqdm(utterances, unit="utt", desc="aligning", disable=None):
         try:
             samples, _ = read_audio(
@@ -63,7 +64,11 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             tqdm.write(f"skipped {utterance.id}: {error}")
             continue
-        aligned.append(dataclasses.replace(utterance, phonemes=tuple(tokens), durations=tuple(durations)))
+        aligned.append(
+            dataclasses.replace(
+                utterance, phonemes=tuple(tokens), durations=tuple(durations), frame_shift=frame_shift
+            )
+        )
     write_manifest(args.out, aligned)
     log.info("%d utterances aligned into %s, %d skipped", len(aligned), args.out, failed)
     if not aligned:

@@ -97,6 +97,7 @@ class Batch:
     audio: Tensor | None = None
     phonemes: list[list[str] | None] | None = None
     durations: list[list[int] | None] | None = None
+    frame_shifts: list[float | None] | None = None  # seconds per duration frame, where the alignment says
 
     def to(self, device: torch.device | str) -> Batch:
         return Batch(
@@ -109,6 +110,7 @@ class Batch:
             None if self.audio is None else self.audio.to(device, non_blocking=True),
             self.phonemes,
             self.durations,
+            self.frame_shifts,
         )
 
 
@@ -138,4 +140,5 @@ def collate(samples: list[dict], featurize: Callable[[Tensor], Tensor], keep_aud
         else None,
         phonemes=[sample.get("phonemes") for sample in samples],
         durations=[sample.get("durations") for sample in samples],
+        frame_shifts=[sample.get("frame_shift") for sample in samples],
     )

@@ -34,10 +34,11 @@ class Utterance:
     offset: float = 0.0
     phonemes: tuple[str, ...] | None = None  # the synthesiser's input tokens, from `speech align`
     durations: tuple[int, ...] | None = None  # feature frames per phoneme, summing to the utterance's frames
+    frame_shift: float | None = None  # seconds per duration frame (hop / rate), so a changed hop is caught
 
     def to_json(self) -> str:
         record = asdict(self)
-        for key in ("offset", "phonemes", "durations"):
+        for key in ("offset", "phonemes", "durations", "frame_shift"):
             if not record[key]:
                 del record[key]
         return json.dumps(record, ensure_ascii=False)
@@ -71,6 +72,7 @@ def parse_line(line: str, base: Path, where: str) -> Utterance:
             offset=number(record, "offset", where, minimum=0) if "offset" in record else 0.0,
             phonemes=_each(record, "phonemes", str, where),
             durations=_each(record, "durations", int, where),
+            frame_shift=number(record, "frame_shift", where, minimum=0) if "frame_shift" in record else None,
         )
     except SpeechError as error:
         raise ManifestError(str(error)) from None

@@ -90,6 +90,8 @@ def write_shards(
             }
             if utterance.phonemes is not None:
                 meta.update(phonemes=list(utterance.phonemes), durations=list(utterance.durations or ()))
+                if utterance.frame_shift is not None:
+                    meta["frame_shift"] = utterance.frame_shift
             if current and (current["samples"] >= max_samples or current["bytes"] + len(flac) > max_bytes):
                 shard_scope.close()
                 writer = None

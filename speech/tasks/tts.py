@@ -68,6 +68,17 @@ class TTSTask(Task):
     def build_model(self) -> TTSModel:
         return TTSModel(self.config.model)
 
+    def check_frame_shift(self, utterance: str, frame_shift: float | None) -> None:
+        """Durations count feature frames: an alignment made at another hop would silently misplace every
+        phoneme. (Alignments from before frame shifts were recorded carry none and are taken as they are.)"""
+        features = self.config.features
+        expected = features.hop_length / features.sample_rate
+        if frame_shift is not None and abs(frame_shift - expected) > 1e-9:
+            raise SpeechError(
+                f"{utterance}: aligned in frames of {1000 * frame_shift:g} ms, but the features' hop is "
+                f"{1000 * expected:g} ms; align the corpus again (speech align) with these features"
+            )
+
     def inputs(self, batch: Batch) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
         """Token ids (B, N), token counts (B,), frames per token (B, N) and speaker ids (B,) or None."""
         ids, durations = [], []
@@ -78,6 +89,7 @@ class TTSTask(Task):
                 raise SpeechError(
                     f"{batch.ids[index]}: no phonemes and durations; align the corpus (speech align) and shard it"
                 )
+            self.check_frame_shift(batch.ids[index], (batch.frame_shifts or [None] * len(batch.ids))[index])
             ids.append(torch.tensor(self.vocab.encode(phonemes)))
             durations.append(torch.tensor(fit_durations(frames, int(batch.lengths[index]))))
         if not ids:

@@ -311,14 +311,6 @@ def _add_possessive(phones: tuple[str, ...]) -> tuple[str, ...]:
     return (*phones, "Z")
 
 
-def is_phoneme_token(token: str) -> bool:
-    """True for every token :meth:`Phonemizer.phonemize` may emit."""
-    return token in _TOKENS
-
-
-_TOKENS = frozenset((*PHONEMES, WORD_BOUNDARY, *PAUSE_MARKS))
-
-
 def synthesis_tokens(phonemes: Sequence[str]) -> list[str]:
     """The acoustic model's input for one utterance: its phonemes between two word boundaries, which carry
     the silence before and after the speech (as pause marks carry the pauses inside it)."""
