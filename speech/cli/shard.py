@@ -20,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "shard",
         help="write WebDataset shards (FLAC + JSON) from manifests",
         description="Read every utterance of one or more JSONL manifests, resample it, and write size-capped WebDataset "
-        "tar shards plus an index (shards.json). Unreadable audio is reported and skipped.",
+        "tar shards plus an index (shards.json). Unreadable audio is reported and skipped. A stopped run, run "
+        "again, keeps the shards it finished and goes on from there (see --overwrite).",
     )
     parser.add_argument(
         "manifests",
@@ -46,6 +47,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=10_000,
         help="start a new shard after this many utterances (default: 10000)",
     )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write every shard again (default: keep the shards a stopped run of the same job finished)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -63,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         max_bytes=int(args.max_size_mb * 2**20),
         max_samples=args.max_samples,
         progress=lambda items: tqdm(items, total=len(utterances), unit="utt", desc="sharding", disable=None),
+        resume=not args.overwrite,
     )
     for utterance_id, reason in report.skipped:
         log.warning("skipped %s: %s", utterance_id, reason)

@@ -4,14 +4,20 @@ A sample is two tar members sharing a key: ``<key>.flac`` (16-bit FLAC at the co
 (id, text, speaker, duration, sample_rate, and phonemes and durations when the manifest has them). Audio is resampled once, when shards are written, not at every
 epoch. Shards are written to a temporary name and renamed when complete, and an index (``shards.json``) lists
 them with their sample counts and hours, so a trainer knows an epoch's size without reading them.
+
+A stopped run resumes: ``shards.job.json`` records what the job is (the utterances and the settings), and a
+rerun of the same job keeps the shards already finished, reads none of their audio again and goes on from the
+next shard, so the shards are those an uninterrupted run writes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import re
+import tarfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -26,6 +32,7 @@ from speech.errors import SpeechError, shown
 log = logging.getLogger(__name__)
 
 INDEX_NAME = "shards.json"
+JOB_NAME = "shards.job.json"
 SHARD_PATTERN = "shard-{:06d}.tar"
 
 
@@ -48,6 +55,47 @@ def shard_key(utterance_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", utterance_id)
 
 
+def job_description(utterances: list[Utterance], sample_rate: int, max_bytes: int, max_samples: int) -> dict:
+    """What makes two runs the same job: the settings and a digest of the utterances, in order."""
+    digest = hashlib.sha256()
+    for utterance in utterances:
+        digest.update(utterance.to_json().encode() + b"\n")
+    return {
+        "sample_rate": sample_rate,
+        "max_bytes": max_bytes,
+        "max_samples": max_samples,
+        "utterances": len(utterances),
+        "sha256": digest.hexdigest(),
+    }
+
+
+def finished_shards(out_dir: Path, job: dict) -> list[tuple[dict, set[str]]]:
+    """The shards a stopped run of ``job`` finished in ``out_dir``, in order, each as its index entry and its
+    sample keys; none when the folder holds another job's shards (or none). Temporary files a killed run left
+    are removed."""
+    for stale in out_dir.glob(".shard-*.tar.*.tmp"):
+        stale.unlink(missing_ok=True)
+    try:
+        if json.loads((out_dir / JOB_NAME).read_text()) != job:
+            return []
+    except (OSError, ValueError):
+        return []
+    finished = []
+    while (path := out_dir / SHARD_PATTERN.format(len(finished))).is_file():
+        try:
+            with tarfile.open(path) as tar:
+                metas = {
+                    member.name.rsplit(".", 1)[0]: json.load(tar.extractfile(member))
+                    for member in tar
+                    if member.name.endswith(".json")
+                }
+        except (OSError, ValueError, tarfile.TarError):
+            break  # not one this job finished: written again
+        seconds = sum(meta["duration"] for meta in metas.values())
+        finished.append(({"name": path.name, "samples": len(metas), "seconds": seconds}, set(metas)))
+    return finished
+
+
 def write_shards(
     utterances: Iterable[Utterance],
     out_dir: str | os.PathLike,
@@ -55,17 +103,30 @@ def write_shards(
     max_bytes: int = 256 * 2**20,
     max_samples: int = 10_000,
     progress: Callable[[Iterable], Iterable] = lambda items: items,
+    resume: bool = False,
 ) -> ShardReport:
     """Write ``utterances`` as shards in ``out_dir``; unreadable audio is skipped and reported, not fatal.
-    When nothing could be written, no index is either (``report.samples`` is 0)."""
+    When nothing could be written, no index is either (``report.samples`` is 0). With ``resume``, the shards
+    a stopped run of the same job finished are kept (see the module docstring); the report counts them."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    report = ShardReport()
-    seen_keys: set[str] = set()
+    utterances = list(utterances)
+    job = job_description(utterances, sample_rate, max_bytes, max_samples)
+    finished = finished_shards(out_dir, job) if resume else []
+    if finished:
+        log.info("resuming: %d finished shards kept", len(finished))
+    with atomic_output(out_dir / JOB_NAME, "w") as stream:
+        json.dump(job, stream, indent=1)
+    report = ShardReport(shards=[shard for shard, _ in finished])
+    resumed = {key for _, keys in finished for key in keys}  # each taken once: a later duplicate is reported
+    seen_keys: set[str] = set(resumed)
     with ExitStack() as shard_scope:
         writer, current = None, None
         for utterance in progress(utterances):
             key = shard_key(utterance.id)
+            if key in resumed:
+                resumed.discard(key)
+                continue
             if key in seen_keys:
                 report.skipped.append((utterance.id, f"duplicate id (as shard key {key!r})"))
                 continue
@@ -111,7 +172,7 @@ def write_shards(
             current["seconds"] += meta["duration"]
             current["bytes"] += len(flac)
     for shard in report.shards:
-        del shard["bytes"]
+        shard.pop("bytes", None)
         shard["seconds"] = round(shard["seconds"], 3)
     if not report.shards:  # an index of nothing would only fail later, in training, with less to go on
         return report

@@ -217,3 +217,58 @@ def test_nothing_to_shard_writes_no_index_and_training_on_an_empty_index_is_one_
     status = main(["train", str(conf), f"data.train={tmp_path / 'old'}", f"train.out_dir={tmp_path / 'run'}"])
     err = capsys.readouterr().err
     assert status == 1 and "lists no shards" in err and "Traceback" not in err
+
+
+def test_a_stopped_run_resumes_and_writes_what_an_uninterrupted_run_does(
+    tmp_path: Path, real_utterances: list[Utterance], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import speech.data.shards as shards
+
+    whole, stopped = tmp_path / "whole", tmp_path / "stopped"
+    write_shards(real_utterances, whole, max_samples=2)  # shards of 2, 2 and 1 utterances
+    write_shards(real_utterances, stopped, max_samples=2)
+    (stopped / "shard-000002.tar").unlink()  # killed while writing the last shard: no index yet,
+    (stopped / "shards.json").unlink()  # and the last shard's temporary left behind
+    (stopped / ".shard-000002.tar.x1y2.tmp").write_bytes(b"half a shard")
+
+    reads = []
+    real_read = shards.read_audio
+    monkeypatch.setattr(
+        shards, "read_audio", lambda path, *a, **k: reads.append(path) or real_read(path, *a, **k)
+    )
+    report = write_shards(real_utterances, stopped, max_samples=2, resume=True)
+    assert reads == [real_utterances[4].audio]  # only what the finished shards did not hold
+    assert report.samples == 5 and len(report.shards) == 3
+    assert sorted(path.name for path in stopped.iterdir()) == sorted(path.name for path in whole.iterdir())
+    for path in whole.iterdir():
+        assert (stopped / path.name).read_bytes() == path.read_bytes(), path.name
+
+    reads.clear()  # another job in the same folder (other settings, other utterances) starts afresh
+    write_shards(real_utterances, stopped, max_samples=3, resume=True)
+    assert len(reads) == 5
+    reads.clear()
+    write_shards(real_utterances[:4], stopped, max_samples=3, resume=True)
+    assert len(reads) == 4
+
+
+def test_cli_shard_resumes_unless_overwrite_and_shows_no_bar_when_piped(
+    tmp_path: Path,
+    real_utterances: list[Utterance],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    import speech.data.shards as shards
+    from speech.cli import main
+
+    (tmp_path / "m.jsonl").write_text("".join(u.to_json() + "\n" for u in real_utterances))
+    command = ["shard", str(tmp_path / "m.jsonl"), "-o", str(tmp_path / "s"), "--max-samples", "2"]
+    assert main(command) == 0
+    reads = []
+    real_read = shards.read_audio
+    monkeypatch.setattr(
+        shards, "read_audio", lambda path, *a, **k: reads.append(path) or real_read(path, *a, **k)
+    )
+    assert main(command) == 0 and reads == []  # all done: nothing read again
+    assert [sample["id"] for sample in iterate_shards(tmp_path / "s")] == [u.id for u in real_utterances]
+    assert main([*command, "--overwrite"]) == 0 and len(reads) == 5
+    assert "%|" not in capsys.readouterr().err  # standard error is not a terminal here: no progress bar
