@@ -33,7 +33,9 @@ def corpus(tmp_path: Path) -> Path:
     return folder
 
 
-def test_prepare_writes_the_manifest(corpus: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture):
+def test_prepare_writes_the_manifest(
+    corpus: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture
+):
     caplog.set_level(logging.INFO)
     manifest = tmp_path / "out" / "train.jsonl"
     assert main(["prepare", "folder", str(corpus), "-o", str(manifest)]) == 0
@@ -43,6 +45,7 @@ def test_prepare_writes_the_manifest(corpus: Path, tmp_path: Path, caplog: pytes
     assert utterances["ben-b1"].duration == pytest.approx(2.0)
     assert Path(utterances["ben-b1"].audio).is_absolute()
     assert f"{(corpus / 'ben' / 'b2.wav').absolute()}: no transcript (b2.txt not found)" in caplog.messages
+    assert "importing" not in capsys.readouterr().err  # the progress bar shows on a terminal only
     assert f"{(corpus / 'ben' / 'b3.wav').absolute()}: file is empty" in caplog.messages
     summary = caplog.messages[-1]
     assert summary.startswith("2 utterances (0.00 h), 2 speakers, 2 skipped")

@@ -7,6 +7,8 @@ import logging
 import textwrap
 from pathlib import Path
 
+from tqdm import tqdm
+
 from speech.cli.options import DeprecatedAlias, add_output_file
 from speech.data.importers import IMPORTERS, import_corpus, importer_options
 from speech.data.manifest import write_manifest
@@ -109,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
     unused = [f"--{name.replace('_', '-')}" for name in options if name not in accepted]
     if unused:
         raise SpeechError(f"{', '.join(unused)} does not apply to format '{args.format}'")
-    result = import_corpus(args.format, args.source, **options)
+    with tqdm(unit="entry", desc="importing", disable=None) as progress:
+        result = import_corpus(args.format, args.source, progress=progress.update, **options)
     for where, reason in result.skipped:
         log.warning("%s: %s", where, reason)
     if not result.utterances:

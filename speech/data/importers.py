@@ -13,6 +13,7 @@ so the manifest can serve several text front ends. Audio paths in the manifest a
 
 from __future__ import annotations
 
+import contextvars
 import csv
 import inspect
 import logging
@@ -50,6 +51,13 @@ class ImportResult:
         return sum(utterance.duration for utterance in self.utterances)
 
 
+# Called once per corpus entry while :func:`import_corpus` runs with ``progress``: a context variable rather
+# than a parameter of every importer, whose signatures are the options ``speech prepare`` offers.
+_entry_seen: contextvars.ContextVar[Callable[[], object] | None] = contextvars.ContextVar(
+    "_entry_seen", default=None
+)
+
+
 class _Builder:
     """The one place that turns (id, audio, text, speaker, offset, duration) into an Utterance or a skip.
 
@@ -61,8 +69,10 @@ class _Builder:
         self.result = ImportResult()
         self._ids: set[str] = set()
         self._infos: dict[Path, AudioInfo | AudioError] = {}
+        self._seen = _entry_seen.get() or (lambda: None)
 
     def skip(self, where: str | os.PathLike, reason: str) -> None:
+        self._seen()  # each entry is skipped or added, once
         self.result.skipped.append((str(where), reason))
 
     def _info(self, path: Path) -> AudioInfo | AudioError:
@@ -117,6 +127,7 @@ class _Builder:
             )
             return
         self._ids.add(id)
+        self._seen()
         self.result.utterances.append(
             Utterance(
                 id=id,
@@ -478,8 +489,14 @@ def importer_options(format: str) -> list[str]:
     return [name for name in inspect.signature(IMPORTERS[format]).parameters if name != "source"]
 
 
-def import_corpus(format: str, source: str | os.PathLike, **options: object) -> ImportResult:
-    """Run the importer for ``format``, refusing unknown formats and options that do not apply to it."""
+def import_corpus(
+    format: str,
+    source: str | os.PathLike,
+    progress: Callable[[], object] | None = None,
+    **options: object,
+) -> ImportResult:
+    """Run the importer for ``format``, refusing unknown formats and options that do not apply to it;
+    ``progress`` is called once per corpus entry (each entry's audio header is read: the slow part)."""
     if format not in IMPORTERS:
         raise CorpusError(f"unknown corpus format '{format}' (known: {', '.join(IMPORTERS)})")
     accepted = importer_options(format)
@@ -489,4 +506,8 @@ def import_corpus(format: str, source: str | os.PathLike, **options: object) -> 
         raise CorpusError(
             f"option {', '.join(unknown)} does not apply to format '{format}' (its options: {allowed})"
         )
-    return IMPORTERS[format](Path(source), **options)
+    token = _entry_seen.set(progress)
+    try:
+        return IMPORTERS[format](Path(source), **options)
+    finally:
+        _entry_seen.reset(token)

@@ -373,3 +373,15 @@ def test_import_corpus_checks_format_and_options(tmp_path: Path):
         import_corpus("timit", tmp_path)
     with pytest.raises(CorpusError, match="split does not apply to format 'ljspeech'"):
         import_corpus("ljspeech", tmp_path, split="dev")
+
+
+def test_import_corpus_reports_progress_once_per_entry(tmp_path: Path):
+    ljs = tmp_path / "lj"
+    tone(ljs / "wavs" / "LJ1.wav", 0.5)
+    tone(ljs / "wavs" / "LJ2.wav", 0.5)
+    (ljs / "metadata.csv").write_text("LJ1|first|\nLJ1|again|\nLJ2|second|\nLJ3|no audio|\n")
+    seen = []
+    result = import_corpus("ljspeech", ljs, progress=lambda: seen.append(1))
+    assert len(seen) == 4 == len(result.utterances) + len(result.skipped)  # added or skipped, each once
+    import_corpus("ljspeech", ljs)  # no progress asked: the last run's callback is not called again
+    assert len(seen) == 4
