@@ -262,3 +262,18 @@ def test_build_lm_tool_character_model(tmp_path):
     assert spell(("the", "cat")) == tuple("the|cat")
     with pytest.raises(SystemExit):
         tool.main([*argv, "--lexicon", str(tmp_path / "lexicon.txt")])
+
+
+def test_build_lm_tool_speaks_the_cli_vocabulary(tmp_path, caplog, capsys):
+    """-o/--out as in every speech command (the old --output still works, with a warning); no progress bar
+    when standard error is not a terminal."""
+    (tmp_path / "train.txt").write_text("the cat sat\nthe dog ran\n")
+    tool = _load_tool()
+    assert tool.main([str(tmp_path / "train.txt"), "--out", str(tmp_path / "a.arpa"), "--jobs", "1"]) == 0
+    assert tool.main([str(tmp_path / "train.txt"), "--output", str(tmp_path / "b.arpa"), "--jobs", "1"]) == 0
+    assert (tmp_path / "a.arpa").read_text() == (tmp_path / "b.arpa").read_text()
+    assert "--output is deprecated and will be removed; use -o/--out" in caplog.text
+    assert "reading" not in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        tool.main([str(tmp_path / "train.txt")])
+    assert "-o/--out is required" in capsys.readouterr().err

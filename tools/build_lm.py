@@ -21,6 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tqdm import tqdm  # noqa: E402
+
+from speech.cli.options import DeprecatedAlias  # noqa: E402
 from speech.errors import SpeechError  # noqa: E402
 from speech.lm import (  # noqa: E402
     count_ngrams,
@@ -44,7 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=Path,
         help="text files (one sentence per line) or JSONL manifests (.jsonl: each line's 'text' field)",
     )
-    parser.add_argument("-o", "--output", type=Path, required=True, help="ARPA file to write (OUT.arpa)")
+    parser.add_argument("-o", "--out", type=Path, help="ARPA file to write (OUT.arpa); required")
+    parser.add_argument("--output", dest="out", type=Path, action=DeprecatedAlias, instead="-o/--out")
     parser.add_argument(
         "--order", type=int, default=3, help="n-gram order (default: 3; the decoder needs >= 2)"
     )
@@ -75,6 +79,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log discounts and per-order details")
     args = parser.parse_args(argv)
+    if args.out is None:
+        parser.error("-o/--out is required: the ARPA file to write")
     if args.order < 1:
         parser.error(f"--order must be at least 1, got {args.order}")
     if args.jobs < 1:
@@ -93,12 +99,14 @@ def main(argv: list[str] | None = None) -> int:
         log.warning("an order-1 model cannot be loaded by the beam-search decoder (it needs a bigram model)")
     started = time.perf_counter()
     try:
-        sentences = read_corpus(args.inputs, jobs=args.jobs)
+        sentences = tqdm(
+            read_corpus(args.inputs, jobs=args.jobs), unit=" sentences", desc="reading", disable=None
+        )
         if args.units == "chars":
             sentences = map(spell, sentences)
         counts = count_ngrams(sentences, args.order)
         model = estimate_kneser_ney(counts, min_count=args.min_count)
-        write_arpa(model, args.output)
+        write_arpa(model, args.out)
         if args.lexicon is not None:
             write_lexicon(model.words, args.lexicon)
     except SpeechError as error:
