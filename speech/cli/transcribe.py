@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from speech.audio import is_audio_file
 from speech.cli.inputs import expand_inputs
+from speech.cli.live import add_stream_options, run_stream
 from speech.cli.options import add_output_folder, add_recognizer_options, load_recognizer
 from speech.cli.outputs import output_folder
 from speech.cli.report import BatchReport
@@ -30,10 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "inputs",
-        nargs="+",
+        nargs="*",
         metavar="INPUT",
         help="audio files, folders (searched recursively), glob patterns, @LIST files with one "
-        "path per line, or - to read paths from standard input",
+        "path per line, or - to read paths from standard input (none with --stream)",
     )
     add_output_folder(parser, "the transcripts")
     parser.add_argument(
@@ -55,10 +56,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--overwrite", action="store_true", help="transcribe files whose outputs already exist"
     )
     add_recognizer_options(parser)
+    add_stream_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.stream:
+        return run_stream(args)
+    if not args.inputs:
+        raise SpeechError("give audio files to transcribe, or --stream to transcribe PCM on standard input")
     formats = parse_formats(args.format)
     out = output_folder(args.out)
     recognizer = load_recognizer(args)
