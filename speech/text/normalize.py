@@ -456,6 +456,197 @@ def _expand_numbers(text: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Dates, Roman numerals, fractions, ranges, temperatures and units: what a number means by what stands beside it
+
+_MONTH_NAMES = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+_ANY_MONTH = "|".join([*_MONTH_NAMES, *_MONTHS])
+_DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
+_MONTH_DAY = re.compile(rf"(?<![\w.])(?P<month>{_ANY_MONTH})\.?\s+{_DAY}(?![\w:%]|[.,]\d)")
+_DAY_MONTH = re.compile(rf"(?<![\w.,:$£€¥-]){_DAY}\s+(?P<month>{_ANY_MONTH})\b(?:\.(?=\s*\d))?")
+
+
+def _month_word(month: str) -> str:
+    return _MONTHS.get(month, month).lower()
+
+
+def _expand_dates(text: str) -> str:
+    """A day beside a month is an ordinal: "Jan. 5, 2020" -> "january fifth, 2020" (the year is read later),
+    "5 January" -> "the fifth of january". Not a day (0, 32) and the text is left alone."""
+
+    def month_day(match: re.Match[str]) -> str:
+        day = int(match["day"])
+        return f"{_month_word(match['month'])} {ordinal_to_words(day)}" if 1 <= day <= 31 else match[0]
+
+    def day_month(match: re.Match[str]) -> str:
+        day = int(match["day"])
+        if not 1 <= day <= 31:
+            return match[0]
+        the = "" if re.search(r"\bthe\s+$", match.string[: match.start()], re.IGNORECASE) else "the "
+        return f"{the}{ordinal_to_words(day)} of {_month_word(match['month'])} "
+
+    return _DAY_MONTH.sub(day_month, _MONTH_DAY.sub(month_day, text))
+
+
+_ROMAN_VALUES = (
+    (1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "XC"),
+    (50, "L"), (40, "XL"), (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I"),
+)  # fmt: skip
+
+
+def roman_to_int(numeral: str) -> int | None:
+    """The value of a Roman numeral written the usual way (XIV, MCMXCIX), or None ("IIII", "VX", "IC")."""
+    value, rest = 0, numeral
+    for amount, letters in _ROMAN_VALUES:
+        repeats = 0
+        while rest.startswith(letters) and repeats < (3 if len(letters) == 1 else 1):
+            value, rest, repeats = value + amount, rest[len(letters) :], repeats + 1
+    return value if numeral and not rest and _to_roman(value) == numeral else None
+
+
+def _to_roman(value: int) -> str:
+    letters = []
+    for amount, symbol in _ROMAN_VALUES:
+        count, value = divmod(value, amount)
+        letters.append(symbol * count)
+    return "".join(letters)
+
+
+# Headings a number follows, read as a cardinal ("Chapter XIV" -> "chapter fourteen", "World War II").
+_NUMBERED = (
+    "Chapter", "Part", "Volume", "Vol", "Book", "Act", "Scene", "Section", "Article", "Episode", "Season",
+    "Phase", "Appendix", "Psalm", "Canto", "Stage", "Level", "Round", "War", "Type", "Class", "Title",
+    "Apollo", "Gemini",
+)  # fmt: skip
+_TITLE_NUMERAL = re.compile(
+    r"\b(?P<title>" + "|".join(_NUMBERED) + r")(?P<dot>\.?)\s+(?P<roman>[IVXLCDM]+)\b"
+)
+# A regnal number after a name ("Henry VIII", "Pope John Paul II"): I, V and X only, up to 39, and never a
+# lone I or X, which are far more often the pronoun or a letter ("Malcolm X").
+_NAME_NUMERAL = re.compile(
+    r"\b(?P<name>[A-Z][a-z]+)\s+(?P<roman>X{0,3}(?:IX|IV|VI{0,3}|I{2,3})|X{1,3}I|X{2,3})\b"
+)
+
+
+def _expand_roman_numerals(text: str) -> str:
+    def titled(match: re.Match[str]) -> str:
+        value = roman_to_int(match["roman"])
+        if value is None:
+            return match[0]
+        return f"{match['title']}{match['dot']} {number_to_words(value)}"
+
+    def regnal(match: re.Match[str]) -> str:
+        value = roman_to_int(match["roman"])
+        if value is None or match["name"] in _NUMBERED:
+            return match[0]
+        return f"{match['name']} the {ordinal_to_words(value)}"
+
+    return _NAME_NUMERAL.sub(regnal, _TITLE_NUMERAL.sub(titled, text))
+
+
+_FRACTION = re.compile(
+    r"(?<![\w/.,])(?:(?P<whole>\d+)\s+)?(?P<numerator>\d+)/(?P<denominator>\d+)(?![\w/]|[.,]\d)"
+)
+_DENOMINATORS = {2: ("half", "halves"), 4: ("quarter", "quarters")}
+_COMMON_DENOMINATORS = {*range(2, 11), 12, 16, 20, 32, 64, 100}  # beyond them, 9/11 or 24/7 is no fraction
+
+
+def _fraction_words(match: re.Match[str]) -> str:
+    """Proper fractions with a usual denominator: "1/2" -> "one half", "3/4" -> "three quarters", "2/3" ->
+    "two thirds", "1 1/2" -> "one and one half"; "24/7", "9/11", "50/50" and dates keep their numbers."""
+    numerator, denominator = int(match["numerator"]), int(match["denominator"])
+    if not 0 < numerator < denominator or denominator not in _COMMON_DENOMINATORS:
+        return match[0]
+    if denominator in _DENOMINATORS:
+        one, many = _DENOMINATORS[denominator]
+    else:
+        one = ordinal_to_words(denominator).removeprefix("one ")  # "hundredth", not "one hundredth"
+        many = one + "s"
+    words = f"{number_to_words(numerator)} {one if numerator == 1 else many}"
+    if match["whole"]:
+        words = f"{_integer_words(match['whole'])} and {words}"
+    return f" {words} "
+
+
+def _expand_fractions(text: str) -> str:
+    return _FRACTION.sub(_fraction_words, text)
+
+
+_RANGE = re.compile(r"(?<![\w.,/-])(?P<low>\d+(?:\.\d+)?)-(?P<high>\d+(?:\.\d+)?)(?![\d/-]|[.,]\d)")
+
+
+def _expand_ranges(text: str) -> str:
+    """A hyphen between two numbers is "to": "5-10" -> "5 to 10", "1990-2000", a score "21-14". A number with
+    a leading zero after it (555-0147, 2020-01) is no range: phone numbers and dates keep their digits."""
+
+    def to(match: re.Match[str]) -> str:
+        leading_zero = any(len(part) > 1 and part.startswith("0") for part in (match["low"], match["high"]))
+        return match[0] if leading_zero else f"{match['low']} to {match['high']}"
+
+    return _RANGE.sub(to, text)
+
+
+_TEMPERATURE = re.compile(
+    r"(?<![\w.])(?P<sign>[-+])?(?P<number>\d+(?:\.\d+)?)\s?°\s?(?P<scale>[CFK](?![A-Za-z]))?"
+)
+_TEMPERATURE_SCALES = {"C": "celsius", "F": "fahrenheit", "K": "kelvin"}
+
+
+def _expand_temperatures(text: str) -> str:
+    """-5°C -> "minus five degrees celsius", 1° -> "one degree"; a degree sign alone is dropped later."""
+
+    def degrees(match: re.Match[str]) -> str:
+        integer, _, fraction = match["number"].partition(".")
+        words = _decimal_words(integer, fraction or None)
+        unit = "degree" if match["number"] == "1" else "degrees"
+        sign = {"-": "minus ", "+": "plus ", None: ""}[match["sign"]]
+        scale = f" {_TEMPERATURE_SCALES[match['scale']]}" if match["scale"] else ""
+        return f" {sign}{words} {unit}{scale} "
+
+    return _TEMPERATURE.sub(degrees, text)
+
+
+# Unit symbols read after a number: (singular, plural). Single letters (m, g, l) are units only after a space,
+# so "5m" (five million, in a headline) and "5g" stay as they were.
+_UNITS = {
+    "km": ("kilometer", "kilometers"), "cm": ("centimeter", "centimeters"), "mm": ("millimeter", "millimeters"),
+    "m": ("meter", "meters"), "mi": ("mile", "miles"), "ft": ("foot", "feet"), "yd": ("yard", "yards"),
+    "kg": ("kilogram", "kilograms"), "g": ("gram", "grams"), "mg": ("milligram", "milligrams"),
+    "lb": ("pound", "pounds"), "lbs": ("pound", "pounds"), "oz": ("ounce", "ounces"),
+    "l": ("liter", "liters"), "L": ("liter", "liters"), "ml": ("milliliter", "milliliters"),
+    "mL": ("milliliter", "milliliters"),
+    "mph": ("mile per hour", "miles per hour"), "km/h": ("kilometer per hour", "kilometers per hour"),
+    "kph": ("kilometer per hour", "kilometers per hour"),
+    "KB": ("kilobyte", "kilobytes"), "kB": ("kilobyte", "kilobytes"), "MB": ("megabyte", "megabytes"),
+    "GB": ("gigabyte", "gigabytes"), "TB": ("terabyte", "terabytes"),
+    "Hz": ("hertz", "hertz"), "kHz": ("kilohertz", "kilohertz"), "MHz": ("megahertz", "megahertz"),
+    "GHz": ("gigahertz", "gigahertz"), "kW": ("kilowatt", "kilowatts"), "ms": ("millisecond", "milliseconds"),
+    "sec": ("second", "seconds"), "min": ("minute", "minutes"), "mins": ("minutes", "minutes"),
+    "hr": ("hour", "hours"), "hrs": ("hours", "hours"),
+}  # fmt: skip
+_UNIT = re.compile(
+    rf"(?<![\w.,])(?P<number>{_INTEGER})?(?:\.(?P<fraction>\d+))?"
+    rf"(?:\s?(?P<unit>{'|'.join(sorted((re.escape(u) for u in _UNITS if len(u) > 1), key=len, reverse=True))})"
+    rf"|\s(?P<letter>[mglL]))(?![\w/])"
+)
+
+
+def _expand_units(text: str) -> str:
+    """5 km -> "five kilometers", 1 kg -> "one kilogram", 2.5 GB -> "two point five gigabytes", 60 mph."""
+
+    def spoken(match: re.Match[str]) -> str:
+        if not match["number"] and not match["fraction"]:
+            return match[0]
+        one, many = _UNITS[match["unit"] or match["letter"]]
+        singular = match["number"] == "1" and not match["fraction"]
+        return f" {_decimal_words(match['number'], match['fraction'])} {one if singular else many} "
+
+    return _UNIT.sub(spoken, text)
+
+
+# --------------------------------------------------------------------------------------------------------------
 # Letters and symbols
 
 # fmt: off
@@ -531,11 +722,17 @@ def _clean_words(text: str) -> list[str]:
 _PASSES: tuple[Callable[[str], str], ...] = (
     _drop_control_sequences,
     _fold_unicode,
+    _expand_dates,  # before the abbreviations, which read "Jan." without its day
     _expand_abbreviations,
-    _expand_phone_numbers,
+    _expand_roman_numerals,  # before the acronyms, which would spell "VIII"
+    _expand_fractions,
+    _expand_phone_numbers,  # before the ranges: 212-555-0147 is no range
+    _expand_ranges,
+    _expand_temperatures,  # before the money pass, which reads a leading "-" as "minus" on its own terms
     _expand_money,
     _expand_percentages,
     _expand_times,
+    _expand_units,  # before the years: "2020 km" is a distance
     _expand_ordinals,
     _expand_decades,
     _expand_years,

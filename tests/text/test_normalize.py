@@ -35,12 +35,12 @@ CASES = {
         ("(212) 555-0147", "two one two five five five zero one four seven"),
         ("212.555.0147", "two one two five five five zero one four seven"),
         ("+44 20 7946 0958", "plus four four two zero seven nine four six zero nine five eight"),
-        ("from 1990-2000", "from nineteen ninety two thousand"),  # a range, not a number to dial
+        ("from 1990-2000", "from nineteen ninety to two thousand"),  # a range, not a number to dial
         ("scored 21 14", "scored twenty one fourteen"),
         # not phone numbers: scores, lists of years, a range, a date with a leading zero, a citation
         ("won 21 14 18 22", "won twenty one fourteen eighteen twenty two"),
         ("2024 2025 2026", "twenty twenty four twenty twenty five twenty twenty six"),
-        ("800-1200 calories", "eight hundred twelve hundred calories"),
+        ("800-1200 calories", "eight hundred to twelve hundred calories"),
         ("06 12 2023", "zero six twelve twenty twenty three"),
         ("Nature 570 (2019)", "nature five hundred seventy twenty nineteen"),
     ],
@@ -131,7 +131,7 @@ CASES = {
         ("that one, i.e. this", "that one that is this"),
         ("No. 5", "number five"),
         ("on Jan. 5th, 2024", "on january fifth twenty twenty four"),
-        ("Sept 12", "september twelve"),
+        ("Sept 12", "september twelfth"),
         ("in Oct 2024", "in october twenty twenty four"),
         ("Mar the view", "mar the view"),
         ("Ave Maria", "ave maria"),
@@ -150,6 +150,78 @@ CASES = {
         ("MP3 player", "m p three player"),
         ("HELLO THERE WORLD", "hello there world"),
         ("I am here", "i am here"),
+    ],
+    "dates": [
+        ("Jan. 5, 2020", "january fifth twenty twenty"),
+        ("on May 3rd, 1999", "on may third nineteen ninety nine"),
+        ("December 25", "december twenty fifth"),
+        ("5 January 2020", "the fifth of january twenty twenty"),
+        ("on the 1 March", "on the first of march"),
+        ("Jan 32", "january thirty two"),  # no such day: the number is left as a number
+        ("in Oct 2024", "in october twenty twenty four"),
+        ("March 3:30 pm", "march three thirty p m"),  # a time, not a day
+    ],
+    "roman numerals": [
+        ("Henry VIII", "henry the eighth"),
+        ("Louis XIV's court", "louis the fourteenth's court"),
+        ("Pope John Paul II", "pope john paul the second"),
+        ("Chapter XIV", "chapter fourteen"),
+        ("World War II", "world war two"),
+        ("Part III of Book I", "part three of book one"),
+        ("Type I diabetes", "type one diabetes"),
+        ("Apollo XI", "apollo eleven"),
+        ("Then I left", "then i left"),  # the pronoun
+        ("which part I liked", "which part i liked"),  # a heading word only when capitalised
+        ("Malcolm X", "malcolm x"),  # a lone X after a name is a letter
+        ("the IIII clock", "the i i i i clock"),  # not a numeral written the usual way
+        ("the FBI and MIX", "the f b i and m i x"),  # capitals without a name or heading stay letters
+    ],
+    "fractions": [
+        ("1/2 cup", "one half cup"),
+        ("3/4 mile", "three quarters mile"),
+        ("2/3 of them", "two thirds of them"),
+        ("1 1/2 cups", "one and one half cups"),
+        ("1/8 inch", "one eighth inch"),
+        ("3/100", "three hundredths"),
+        ("open 24/7", "open twenty four seven"),  # not a proper fraction
+        ("9/11", "nine eleven"),  # an unusual denominator
+        ("1/2/2020", "one two twenty twenty"),  # a date, not a fraction
+    ],
+    "units": [
+        ("5 km", "five kilometers"),
+        ("1 km", "one kilometer"),
+        ("a 10km run", "a ten kilometers run"),
+        ("2.5 kg", "two point five kilograms"),
+        ("6 ft tall", "six feet tall"),
+        ("60 mph", "sixty miles per hour"),
+        ("100 km/h", "one hundred kilometers per hour"),
+        ("16 GB", "sixteen gigabytes"),
+        ("2.4 GHz", "two point four gigahertz"),
+        ("250 ml", "two hundred fifty milliliters"),
+        ("a 5 m wall", "a five meters wall"),
+        ("30 min", "thirty minutes"),
+        ("5m people", "five m people"),  # a letter unit needs a space: this m may be million
+        ("-3 km", "minus three kilometers"),
+    ],
+    "temperatures": [
+        ("-5°C", "minus five degrees celsius"),
+        ("72°F", "seventy two degrees fahrenheit"),
+        ("it was 1° outside", "it was one degree outside"),
+        ("37.5 °C", "thirty seven point five degrees celsius"),
+        ("20\u2103", "twenty degrees celsius"),  # the one-character sign
+        ("a \u00b0 sign", "a sign"),  # a degree sign without a number says nothing
+        ("+3°C", "plus three degrees celsius"),
+    ],
+    "ranges": [
+        ("5-10", "five to ten"),
+        ("pages 5-10", "pages five to ten"),
+        ("5-10%", "five to ten percent"),
+        ("5-10 km", "five to ten kilometers"),
+        ("won 21-14", "won twenty one to fourteen"),
+        ("5-10°C", "five to ten degrees celsius"),
+        ("555-0147", "five hundred fifty five zero one four seven"),  # a leading zero: no range
+        ("2020-01-05", "twenty twenty zero one zero five"),
+        ("COVID-19", "covid nineteen"),
     ],
     "symbols and unicode": [
         ("salt & pepper", "salt and pepper"),
@@ -207,6 +279,9 @@ def test_output_alphabet(raw: str, spoken: str) -> None:
         ("It costs $5.50.", "it costs five dollars fifty cents ."),
         ("pi is 3.14!", "pi is three point one four !"),
         ("Call 212-555-0147.", "call two one two , five five five , zero one four seven ."),
+        ("It was Jan. 5, 2020. We left.", "it was january fifth , twenty twenty . we left ."),
+        ("We met on 5 March. It rained.", "we met on the fifth of march . it rained ."),
+        ("on 5 Jan. 2020", "on the fifth of january twenty twenty"),
         ("the U.S. Army", "the u s army"),
         ("from the U.S.", "from the u s ."),
         ("?!", ""),
