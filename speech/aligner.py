@@ -31,8 +31,8 @@ from speech.ctc import forced_path, token_runs
 from speech.device import resolve_device
 from speech.errors import SpeechError
 from speech.features import FeatureConfig, FeatureExtractor
-from speech.model_folder import config_must_match, read_model_folder
-from speech.models.asr import ASRModel, ASRModelConfig
+from speech.models.asr import ASRModel
+from speech.registry import load_model
 from speech.text.normalize import PAUSE_MARKS
 from speech.text.phonemes import Phonemizer, is_separator, synthesis_tokens
 from speech.text.vocab import AlignerVocab
@@ -141,11 +141,8 @@ class PhonemeAligner:
     @classmethod
     def load(cls, folder: str | os.PathLike, device: str = "cpu") -> PhonemeAligner:
         """A model folder as ``speech train conf/aligner/...`` exports it."""
-        config, weights = read_model_folder(folder, "aligner", "a phoneme aligner")
-        with config_must_match(folder):
-            model = ASRModel(ASRModelConfig(**config["model"]))
-            model.load_state_dict(weights)
-            return cls(model, FeatureConfig(**config["features"]), AlignerVocab(config["vocab"]), device)
+        loaded = load_model(folder, "aligner", "a phoneme aligner")
+        return cls(loaded.model, loaded.features, loaded.vocab, device)
 
     def tokens(self, text: str) -> list[str]:
         """The acoustic model's input tokens for a transcript."""

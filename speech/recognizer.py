@@ -32,8 +32,9 @@ from speech.data.batching import featurize_and_pad, length_batches
 from speech.device import resolve_device
 from speech.errors import SpeechError
 from speech.features import FeatureConfig, FeatureExtractor
-from speech.model_folder import ModelError, config_must_match, read_model_folder
-from speech.models.asr import ASRModel, ASRModelConfig
+from speech.model_folder import ModelError
+from speech.models.asr import ASRModel
+from speech.registry import load_model
 from speech.segment import is_silent, split_at_pauses
 from speech.text.vocab import CharVocab
 from speech.transcript import Segment, Transcript
@@ -124,16 +125,11 @@ class Recognizer:
         if isinstance(beam, bool) or not isinstance(beam, int) or beam < 0:
             raise SpeechError(f"beam size must be 0 (greedy decoding) or more, got {beam!r}")
         folder = Path(folder)
-        config, weights = read_model_folder(folder, "asr", "a recognizer")
-        with config_must_match(folder):
-            model = ASRModel(ASRModelConfig(**config["model"]))
-            model.load_state_dict(weights)
-            features = FeatureConfig(**config["features"])
-            vocab = CharVocab(config["vocab"])
+        loaded = load_model(folder, "asr", "a recognizer")
         decoder = None
         if beam > 0:
-            decoder = beam_decoder(folder, vocab, beam, lm, lexicon, **_decoder_settings(folder))
-        return cls(model, features, vocab, device, decoder)
+            decoder = beam_decoder(folder, loaded.vocab, beam, lm, lexicon, **_decoder_settings(folder))
+        return cls(loaded.model, loaded.features, loaded.vocab, device, decoder)
 
     def transcribe(
         self,

@@ -27,8 +27,8 @@ from speech.data.batching import length_batches
 from speech.device import resolve_device
 from speech.errors import SpeechError
 from speech.features import FeatureConfig
-from speech.model_folder import config_must_match, read_model_folder
-from speech.models.tts import TTSModel, TTSModelConfig
+from speech.models.tts import TTSModel
+from speech.registry import load_model
 from speech.text.normalize import is_abbreviation, normalize_text
 from speech.text.phonemes import Phonemizer, is_separator, synthesis_tokens
 from speech.text.vocab import WORD_BOUNDARY, PhonemeVocab
@@ -140,12 +140,8 @@ class Synthesizer:
     ) -> Synthesizer:
         """A voice folder as ``speech train conf/tts/...`` exports it. ``vocoder``: a vocoder folder or object,
         "griffin-lim", or None for the shipped vocoder when there is one (Griffin-Lim otherwise)."""
-        config, weights = read_model_folder(folder, "tts", "a voice")
-        with config_must_match(folder):
-            model = TTSModel(TTSModelConfig(**config["model"]))
-            model.load_state_dict(weights)
-            features = FeatureConfig(**config["features"])
-            vocab = PhonemeVocab(config["vocab"])
+        loaded = load_model(folder, "tts", "a voice")
+        model, features, vocab = loaded.model, loaded.features, loaded.vocab
         if vocoder is None and (VOCODER_MODEL / "config.json").exists():
             vocoder = VOCODER_MODEL
         if vocoder == "griffin-lim":

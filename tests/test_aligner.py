@@ -13,6 +13,7 @@ import torch
 from speech.aligner import fill_durations, silent_frames, spans_from_log_probs
 from speech.audio import read_audio
 from speech.cli import main
+from speech.config import load_config
 from speech.data.importers import import_sphinx
 from speech.data.manifest import read_manifest, write_manifest
 from speech.data.shards import iterate_shards
@@ -21,7 +22,6 @@ from speech.features import FeatureConfig
 from speech.synthesizer import Synthesizer
 from speech.tasks import TASKS
 from speech.text.phonemes import Phonemizer, is_separator, synthesis_tokens
-from speech.train.config import load_config
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 

@@ -16,15 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import speech.tasks  # noqa: F401
 from speech.audio import read_audio, write_audio
 from speech.cli import main
+from speech.config import load_config
 from speech.data.importers import import_sphinx
 from speech.data.manifest import write_manifest
 from speech.data.shards import write_shards
 from speech.recognizer import ModelError, Recognizer
 from speech.scoring import error_rates
-from speech.train.config import load_config
 from speech.train.trainer import Trainer
 from speech.transcript import FORMATS
 

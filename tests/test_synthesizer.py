@@ -16,6 +16,7 @@ import soundfile as sf
 import torch
 
 from speech.cli import main
+from speech.config import load_config
 from speech.errors import SpeechError
 from speech.synthesizer import (
     PARAGRAPH_PAUSE_S,
@@ -26,7 +27,6 @@ from speech.synthesizer import (
 )
 from speech.tasks import TASKS
 from speech.train.checkpoint import save_weights
-from speech.train.config import load_config
 
 TINY = Path(__file__).resolve().parents[1] / "conf" / "tts" / "tiny.yaml"
 FRAMES = 6  # every token's predicted duration

@@ -19,10 +19,10 @@ import torch
 from machine import describe_machine
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from speech.config import load_config
 from speech.data.loader import BatchStream
 from speech.recognizer import Recognizer
 from speech.tasks import TASKS
-from speech.train.config import load_config
 
 
 def median_seconds(step, batches) -> float:

@@ -29,12 +29,11 @@ import torch
 import torchaudio
 from machine import describe_machine
 
-import speech.tasks  # noqa: F401  (registers the vocoder's model config)
 from speech.audio import read_audio
+from speech.config import load_config
 from speech.errors import SpeechError
 from speech.features import FeatureConfig, FeatureExtractor
 from speech.models.vocoder import VocoderModel, VocoderModelConfig
-from speech.train.config import load_config
 from speech.vocoder import Vocoder
 
 REPO = Path(__file__).resolve().parents[1]

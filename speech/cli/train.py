@@ -77,9 +77,8 @@ def run(args: argparse.Namespace) -> int:
     if args.nproc < 1:
         raise SpeechError(f"--nproc must be at least 1, got {args.nproc}")
 
-    import speech.tasks  # noqa: F401  (registers the tasks' model configs, which the config names)
+    from speech.config import load_config
     from speech.train import train_model
-    from speech.train.config import load_config
 
     experiment = load_config(args.config, overrides)
     logs_here = process_rank()[0] == 0 or args.log_all_ranks

@@ -1,4 +1,6 @@
-"""Training tasks by name; each registers its model config so YAML configs can be type-checked."""
+"""What each kind of model learns from a batch (its loss, validation metrics and media), by task name.
+
+The architecture each task trains (network, config, vocabulary) is in :mod:`speech.registry`."""
 
 from __future__ import annotations
 
@@ -8,11 +10,9 @@ from speech.tasks.base import Task
 from speech.tasks.lpcnet import LPCNetTask
 from speech.tasks.tts import TTSTask
 from speech.tasks.vocoder import VocoderTask
-from speech.train.config import MODEL_CONFIGS
 
 TASKS: dict[str, type[Task]] = {
     task.name: task for task in (ASRTask, AlignerTask, TTSTask, VocoderTask, LPCNetTask)
 }
-MODEL_CONFIGS.update({name: task.model_config for name, task in TASKS.items()})
 
 __all__ = ["TASKS", "Task"]

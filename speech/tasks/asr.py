@@ -11,19 +11,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from speech.config import ExperimentConfig
 from speech.ctc import GreedyDecoder
 from speech.data.batching import Batch
-from speech.models.asr import ASRModel, ASRModelConfig
+from speech.media import ImageMedia
+from speech.models.asr import ASRModel
 from speech.tasks.base import Task
 from speech.text.normalize import normalize_text
 from speech.text.vocab import CharVocab, Vocab
-from speech.train.config import ExperimentConfig
-from speech.train.tracking import ImageMedia
 
 
 class ASRTask(Task):
     name = "asr"
-    model_config = ASRModelConfig
     corruptible = True
 
     def __init__(self, config: ExperimentConfig):

@@ -7,9 +7,10 @@ from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
+from speech.config import ConfigError, ExperimentConfig
 from speech.data.batching import Batch
 from speech.features import FeatureExtractor, RunningStats
-from speech.train.config import ConfigError, ExperimentConfig
+from speech.registry import architecture
 
 
 class Task:
@@ -20,7 +21,6 @@ class Task:
     """
 
     name: ClassVar[str]
-    model_config: ClassVar[type]
     needs_audio: ClassVar[bool] = False  # batches carry padded waveforms (models that predict audio)
     corruptible: ClassVar[bool] = (
         False  # training audio may be sped up, tilted and noised (augment.speed_prob, tilt_prob, noise_prob)
@@ -40,7 +40,8 @@ class Task:
         return self.extractor(audio)
 
     def build_model(self) -> nn.Module:
-        raise NotImplementedError
+        """The untrained network of this task's architecture (:mod:`speech.registry`)."""
+        return architecture(self.name).model(self.config.model)
 
     def prepare(self, model: nn.Module, batches: Iterable[Batch]) -> None:
         """One-off set-up from training data before the first step: every model here normalises its frames

@@ -13,25 +13,21 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from speech.config import ExperimentConfig
 from speech.data.batching import Batch
 from speech.lpc import MelLPC
-from speech.models.lpcnet import LPCNet, LPCNetConfig
+from speech.models.lpcnet import LPCNet
 from speech.models.vocoder import interpolate_frames
 from speech.tasks.vocoder import VocoderTask
-from speech.train.config import ExperimentConfig
 from speech.vocoder.lpc_kernel import teacher_inputs
 
 
 class LPCNetTask(VocoderTask):
     name = "lpc_vocoder"
-    model_config = LPCNetConfig
 
     def __init__(self, config: ExperimentConfig):
         super().__init__(config)
         self.lpc = MelLPC(config.features, config.model.order)
-
-    def build_model(self) -> LPCNet:
-        return LPCNet(self.config.model)
 
     def segment_loss(self, model: LPCNet, batch: Batch, generator: torch.Generator | None = None) -> Tensor:
         c = model.config

@@ -19,17 +19,17 @@ import torch
 from torch import Tensor
 
 from speech.assets import ASR_MODEL
+from speech.config import ConfigError, ExperimentConfig
 from speech.data.batching import Batch
 from speech.errors import SpeechError
+from speech.media import AudioMedia, ImageMedia
 from speech.models.padding import lengths_mask
-from speech.models.tts import TTSModel, TTSModelConfig
+from speech.models.tts import TTSModel
 from speech.recognizer import Recognizer
 from speech.synthesizer import minimum_frames
 from speech.tasks.base import Task
 from speech.text.normalize import normalize_text
 from speech.text.vocab import PhonemeVocab
-from speech.train.config import ConfigError, ExperimentConfig
-from speech.train.tracking import AudioMedia, ImageMedia
 from speech.vocoder.griffin_lim import GriffinLim
 
 FREE_RUNNING = 8  # utterances generated without teacher forcing at each validation
@@ -51,7 +51,6 @@ def fit_durations(durations: list[int], frames: int) -> list[int]:
 
 class TTSTask(Task):
     name = "tts"
-    model_config = TTSModelConfig
 
     def __init__(self, config: ExperimentConfig):
         if config.features.kind != "logmel":
@@ -64,9 +63,6 @@ class TTSTask(Task):
         )
         super().__init__(config)
         self.speaker_ids = {name: i for i, name in enumerate(config.model.speakers)}
-
-    def build_model(self) -> TTSModel:
-        return TTSModel(self.config.model)
 
     def check_frame_shift(self, utterance: str, frame_shift: float | None) -> None:
         """Durations count feature frames: an alignment made at another hop would silently misplace every

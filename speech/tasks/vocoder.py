@@ -18,18 +18,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from speech.config import ConfigError, ExperimentConfig
 from speech.data.batching import Batch
-from speech.models.vocoder import VocoderModel, VocoderModelConfig, interpolate_frames
+from speech.media import AudioMedia
+from speech.models.vocoder import VocoderModel, interpolate_frames
 from speech.tasks.base import Task
-from speech.train.config import ConfigError, ExperimentConfig
-from speech.train.tracking import AudioMedia
 
 MEDIA_FRAMES = 200  # frames (2 s at 16 kHz) generated at each validation
 
 
 class VocoderTask(Task):
     name = "vocoder"
-    model_config = VocoderModelConfig
     needs_audio = True
 
     def __init__(self, config: ExperimentConfig):
@@ -42,9 +41,6 @@ class VocoderTask(Task):
             config.model, input_dims=config.features.n_mels, hop_length=config.features.hop_length
         )
         super().__init__(config)
-
-    def build_model(self) -> VocoderModel:
-        return VocoderModel(self.config.model)
 
     def segments(
         self, model: VocoderModel, batch: Batch, generator: torch.Generator | None = None

@@ -8,20 +8,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from speech.train.config import ExperimentConfig
+    from speech.config import ExperimentConfig
 
 
 def train_model(
     config: str | os.PathLike | ExperimentConfig, overrides: Sequence[str] = (), resume: bool = False
 ) -> tuple[Path, dict[str, float]]:
     """Train what a YAML config describes, with ``key=value`` overrides, exactly as ``speech train`` does
-    (``config`` may also be one :func:`~speech.train.config.load_config` has read, overrides applied).
+    (``config`` may also be one :func:`~speech.config.load_config` has read, overrides applied).
 
     Returns the run folder (``train.out_dir``: ``last/`` and, with validation, ``best/`` model folders,
     ``metrics.jsonl``) and the last validation metrics (empty without ``data.valid``).
     """
-    from speech.tasks import TASKS  # noqa: F401  (registers the tasks' model configs)
-    from speech.train.config import ExperimentConfig, load_config
+    from speech.config import ExperimentConfig, load_config
     from speech.train.trainer import Trainer
 
     if isinstance(config, ExperimentConfig):

@@ -18,28 +18,15 @@ import logging
 import os
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from speech.train.config import TrackingConfig
+from speech.config import TrackingConfig
+from speech.media import AudioMedia, ImageMedia
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class AudioMedia:
-    samples: np.ndarray
-    sample_rate: int
-    caption: str = ""
-
-
-@dataclass
-class ImageMedia:
-    pixels: np.ndarray  # (height, width) or (height, width, 3), any range: scaled for display
-    caption: str = ""
 
 
 def _mode(config: TrackingConfig) -> str:

@@ -22,6 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from speech.audio import atomic_output
+from speech.config import ExperimentConfig, check_paths, save_config
 from speech.data.batching import Batch
 from speech.data.corruption import waveform_corruption
 from speech.data.loader import BatchStream, shard_loader
@@ -29,7 +30,6 @@ from speech.model_folder import config_must_match, read_model_folder
 from speech.tasks import TASKS, Task
 from speech.train import distributed
 from speech.train.checkpoint import prune_checkpoints, resume_latest, save_checkpoint, save_weights
-from speech.train.config import ExperimentConfig, check_paths, save_config
 from speech.train.tracking import Tracker
 
 log = logging.getLogger(__name__)

@@ -31,9 +31,9 @@ from speech.device import resolve_device
 from speech.errors import SpeechError
 from speech.features import FeatureConfig, FeatureExtractor
 from speech.lpc import MelLPC
-from speech.model_folder import config_must_match, read_model_folder
-from speech.models.lpcnet import LPCNet, LPCNetConfig
-from speech.models.vocoder import VocoderModel, VocoderModelConfig
+from speech.models.lpcnet import LPCNet
+from speech.models.vocoder import VocoderModel
+from speech.registry import load_model
 from speech.vocoder import lpc_kernel
 from speech.vocoder.graphed import FrameLoop
 from speech.vocoder.kernel import Weights, generate
@@ -93,9 +93,6 @@ def overlap_add(
     return outputs
 
 
-MODELS = {"vocoder": (VocoderModel, VocoderModelConfig), "lpc_vocoder": (LPCNet, LPCNetConfig)}
-
-
 class Vocoder:
     """Either vocoder: the WaveRNN (:mod:`speech.models.vocoder`; ``device="cuda"`` generates on a GPU through
     :mod:`speech.vocoder.graphed`: give it many inputs at once) or the LPC vocoder
@@ -123,12 +120,8 @@ class Vocoder:
     @classmethod
     def load(cls, folder: str | os.PathLike, device: str = "cpu") -> Vocoder:
         """A model folder as ``speech train conf/vocoder/...`` exports it: model.safetensors + config.json."""
-        config, weights = read_model_folder(folder, tuple(MODELS), "a vocoder")
-        model_class, config_class = MODELS[config["task"]]
-        with config_must_match(folder):
-            model = model_class(config_class(**config["model"]))
-            model.load_state_dict(weights)
-            return cls(model, FeatureConfig(**config["features"]), device)
+        loaded = load_model(folder, ("vocoder", "lpc_vocoder"), "a vocoder")
+        return cls(loaded.model, loaded.features, device)
 
     def check_mel(self, mel: np.ndarray, source: str = "mel") -> np.ndarray:
         mel = np.asarray(mel)

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from speech.audio import read_audio
+from speech.config import ConfigError, load_config
 from speech.data.corruption import WaveformCorruption, change_speed, coloured_noise, tilt_spectrum
 from speech.features import SpecAugmentConfig
 from speech.tasks import TASKS
-from speech.train.config import ConfigError, load_config
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 

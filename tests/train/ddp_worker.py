@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
-import speech.tasks  # noqa: F401
+from speech.config import load_config
 from speech.train.checkpoint import save_weights
-from speech.train.config import load_config
 from speech.train.trainer import Trainer
 
 config = load_config(sys.argv[1], sys.argv[3:])

@@ -4,9 +4,8 @@ from pathlib import Path
 
 import pytest
 
-import speech.tasks  # noqa: F401  (registers the task model configs)
 from speech.cli import main
-from speech.train.config import ConfigError, check_paths, load_config
+from speech.config import ConfigError, check_paths, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / "conf" / "asr" / "tiny.yaml"

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from speech.config import load_config
 from speech.tasks import TASKS
-from speech.train.config import load_config
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "conf").rglob("*.yaml"))
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from speech.train.config import TrackingConfig
-from speech.train.tracking import ENVIRONMENT, AudioMedia, ImageMedia, Tracker, init_arguments
+from speech.config import TrackingConfig
+from speech.media import AudioMedia, ImageMedia
+from speech.train.tracking import ENVIRONMENT, Tracker, init_arguments
 
 
 def test_offline_run_records_scalars_and_media(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

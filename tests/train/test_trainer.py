@@ -15,11 +15,10 @@ import torch
 from safetensors.torch import load_file
 from torch.utils.data import IterableDataset
 
-import speech.tasks  # noqa: F401
 from speech.cli import main
+from speech.config import load_config
 from speech.data.loader import BatchStream
 from speech.tasks.asr import ASRTask
-from speech.train.config import load_config
 from speech.train.trainer import Trainer
 
 REPO = Path(__file__).resolve().parents[2]

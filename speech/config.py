@@ -4,7 +4,7 @@
 
 A config is a tree of dataclasses. Loading walks the YAML against it: an unknown key (with a suggestion for
 typos), a value of the wrong type or a missing required value is a :class:`ConfigError` naming the file and
-the dotted key. The model section's class depends on ``task``, so each task registers its model config.
+the dotted key. The model section's class depends on ``task``: :mod:`speech.registry` says which.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import yaml
 from speech.audio import atomic_output
 from speech.errors import SpeechError
 from speech.features import FeatureConfig, SpecAugmentConfig
+from speech.registry import ARCHITECTURES
 
 
 class ConfigError(SpeechError):
@@ -93,8 +94,6 @@ class ExperimentConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-
-MODEL_CONFIGS: dict[str, type] = {}  # task name -> its model config dataclass; filled by speech.tasks
 
 CHOICES = {
     "optim.schedule": ("cosine", "linear", "constant"),
@@ -249,10 +248,10 @@ def load_config(
     for override in overrides:
         apply_override(tree, override)
     task = tree.get("task")
-    if task not in MODEL_CONFIGS:
-        raise ConfigError(f"{source}: task must be one of {', '.join(sorted(MODEL_CONFIGS))}, got {task!r}")
+    if task not in ARCHITECTURES:
+        raise ConfigError(f"{source}: task must be one of {', '.join(sorted(ARCHITECTURES))}, got {task!r}")
     try:
-        model = _build(MODEL_CONFIGS[task], tree.get("model") or {}, "model")
+        model = _build(ARCHITECTURES[task].config, tree.get("model") or {}, "model")
         config = _build(ExperimentConfig, {**tree, "model": None}, "")
     except (SpeechError, TypeError, ValueError) as error:  # ours, or a config class's own validation
         raise ConfigError(f"{source}: {error}") from None
