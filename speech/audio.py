@@ -235,3 +235,19 @@ def write_audio(path: str | os.PathLike, samples: np.ndarray, sample_rate: int) 
     data = encode_audio(np.asarray(samples, dtype=np.float32), sample_rate, format)
     with atomic_output(path) as stream:
         stream.write(data)
+
+
+def pcm16(samples: np.ndarray) -> bytes:
+    """Float samples in [-1, 1] as 16-bit little-endian PCM bytes (clipped, rounded)."""
+    return (np.clip(samples, -1, 1) * 32767).round().astype("<i2").tobytes()
+
+
+def streaming_wav_header(sample_rate: int) -> bytes:
+    """A 16-bit mono WAV header whose sizes say 'unknown length' (0xFFFFFFFF), for audio sent as it is made:
+    players and decoders (aplay, sox, ffmpeg, soundfile) read such a stream until it ends."""
+    unknown = 0xFFFFFFFF
+    return struct.pack(
+        "<4sI4s4sIHHIIHH4sI",
+        *(b"RIFF", unknown, b"WAVE", b"fmt ", 16, 1, 1, sample_rate, 2 * sample_rate, 2, 16),
+        *(b"data", unknown),
+    )

@@ -15,7 +15,7 @@ from speech import __version__
 from speech.cli.logs import configure_logging
 from speech.errors import SpeechError, shown
 
-COMMANDS = ["prepare", "shard", "align", "train", "transcribe", "eval", "vocode", "synthesize"]
+COMMANDS = ["prepare", "shard", "align", "train", "transcribe", "eval", "vocode", "synthesize", "serve"]
 
 
 def build_parser() -> argparse.ArgumentParser:
