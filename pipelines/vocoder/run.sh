@@ -19,21 +19,10 @@ cd "$(dirname "$0")/../.."
 export PATH="$PWD/.venv/bin:$PATH"
 
 stage=1 stop_stage=5 steps=100000 config=lpc
-while (($#)); do
-    case $1 in
-        --stage) stage=$2 ;;
-        --stop-stage) stop_stage=$2 ;;
-        --steps) steps=$2 ;;
-        --config) config=$2 ;;
-        -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
-    esac
-    shift 2
-done
+. pipelines/parse_options.sh
 data=data/vocoder
 exp=${EXP:-exp/vocoder_$config}
 voices=(joe slt)
-stage_on() { [ "$1" -ge "$stage" ] && [ "$1" -le "$stop_stage" ]; }
 
 if stage_on 1; then
     bash pipelines/voice/run.sh --voice piper:joe --seed 1 --count 1500 --stage 1 --stop-stage 1

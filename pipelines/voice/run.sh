@@ -26,26 +26,10 @@ export PATH="$PWD/.venv/bin:$PATH"
 
 voice=piper:joe seed=1 count= stage=1 stop_stage=8 tts_steps=40000 vocoder_steps=100000
 vocoder_config=lpc exp=
-while (($#)); do
-    case $1 in
-        --voice) voice=$2 ;;
-        --seed) seed=$2 ;;
-        --count) count=$2 ;;
-        --stage) stage=$2 ;;
-        --stop-stage) stop_stage=$2 ;;
-        --tts-steps) tts_steps=$2 ;;
-        --vocoder-steps) vocoder_steps=$2 ;;
-        --vocoder-config) vocoder_config=$2 ;;
-        --exp) exp=$2 ;;
-        -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
-    esac
-    shift 2
-done
+. pipelines/parse_options.sh
 name=${voice#*:}
 data=data/voice_$name
 exp=${exp:-exp/voice_$name}
-stage_on() { [ "$1" -ge "$stage" ] && [ "$1" -le "$stop_stage" ]; }
 
 # 1. Corpus and split.
 if stage_on 1; then

@@ -21,6 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from speech.assets import VOICES
+from speech.cli.options import add_output_folder
 from speech.cli.outputs import OutputNames, output_folder, safe_stem
 from speech.cli.report import BatchReport, note
 from speech.errors import SpeechError, shown
@@ -59,8 +60,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="TEXT_FILE",
         help="text files, or - for standard input (default; read line by line with --lines)",
     )
-    parser.add_argument(
-        "-o", "--out", default=".", help="folder for the audio files, or - for standard output (default: .)"
+    add_output_folder(
+        parser, "the audio files", help="folder for the audio files, or - for standard output (default: .)"
     )
     parser.add_argument(
         "--voice",

@@ -181,7 +181,7 @@ class Trainer:
 
     def save_model(self, folder: Path, metrics: dict[str, float]) -> None:
         """A self-contained model folder (weights + the config inference needs), each file written atomically."""
-        save_weights(folder / "model.safetensors", self.model.state_dict())
+        save_weights(folder / "model.safetensors", self.model.state_dict(), metadata={"task": self.task.name})
         with atomic_output(folder / "config.json", "w") as stream:
             json.dump({**self.task.export(), "step": self.step, "metrics": metrics}, stream, indent=1)
 
@@ -210,7 +210,7 @@ class Trainer:
         progress = tqdm(
             total=config.train.max_steps,
             initial=self.step,
-            disable=not env.is_main,
+            disable=None if env.is_main else True,  # on rank 0, and only on a terminal
             unit="step",
             dynamic_ncols=True,
         )
@@ -233,11 +233,12 @@ class Trainer:
                     metrics = self._validate(tracker)
                 if self.step % config.train.checkpoint_every == 0 or last:
                     self.checkpoint()
+            if env.is_main:  # before the tracker closes, so the final weights reach it too
+                self.save_model(self.out_dir / "last", metrics)
+                tracker.log_model(self.out_dir / "last", ["latest"])
         finally:
             progress.close()
             tracker.close()
-        if env.is_main:
-            self.save_model(self.out_dir / "last", metrics)
         distributed.teardown(env)
         return metrics
 
@@ -336,6 +337,6 @@ class Trainer:
                 self.best = score
                 self.save_model(self.out_dir / "best", metrics)
             summary = " ".join(f"{k}={v:.4g}" for k, v in metrics.items())
-            tqdm.write(f"step {self.step}: {summary}{' (best)' if better else ''}")
+            log.info("step %d: %s%s", self.step, summary, " (best)" if better else "")
         distributed.barrier(self.env)
         return metrics
