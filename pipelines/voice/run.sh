@@ -13,7 +13,7 @@
 #   1 corpus and split        2 plain shards             3 phoneme aligner      4 durations, aligned shards
 #   5 acoustic model          6 vocoder                  7 scores               8 ship into speech/assets
 # Extra `key=value` overrides go in ALIGNER_OVERRIDES, TTS_OVERRIDES and VOCODER_OVERRIDES, e.g. a vocoder
-# run that ends before a 3-hour session does (see speech/assets/vocoder/MODEL_CARD.md):
+# run that ends before a 3-hour session does (see speech/assets/vocoder/README.md):
 #
 #   VOCODER_OVERRIDES="train.max_minutes=135" bash pipelines/voice/run.sh --voice piper:joe --seed 1 \
 #       --count 1500 --stage 1 --stop-stage 6 --tts-steps 0

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The first default voice: flite's slt (a voice built from the CMU ARCTIC recordings of one American woman),
 # made by the generic voice recipe (pipelines/voice/run.sh) with this voice's seed and folders, so that the
-# commands in speech/assets/voice/MODEL_CARD.md reproduce it:
+# commands in speech/assets/voice/README.md reproduce it:
 #
 #   bash pipelines/voice_default/run.sh [TTS_STEPS] [VOCODER_STEPS] [VOCODER_CONFIG] [more run.sh options]
 #
