@@ -123,3 +123,22 @@ def test_vocoder_folder_errors(tmp_path: Path, capsys: pytest.CaptureFixture) ->
     assert main(["vocode", "x.npy", "--output_dir", str(tmp_path / "taken.wav")]) == 1
     err = capsys.readouterr().err
     assert err == f"error: {tmp_path / 'taken.wav'}: -o must be a folder, and this is an existing file\n"
+
+
+def test_speech_vocode_with_griffin_lim(
+    speech_wav: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    samples, _ = read_audio(speech_wav, 16000)
+    mel = FeatureExtractor(FeatureConfig())(samples).numpy()
+    np.save(tmp_path / "mel.npy", mel)
+    np.save(tmp_path / "nan.npy", np.full_like(mel, np.nan))
+    np.save(tmp_path / "empty.npy", mel[:0])
+    status = main(["vocode", str(tmp_path), "-o", str(tmp_path / "out"), "--model", "griffin-lim"])
+    captured = capsys.readouterr()
+    assert status == 1 and "1 vocoded" in captured.out and "2 failed" in captured.out
+    assert "nan.npy: log-mel frames must be finite" in captured.err and "empty.npy: expected" in captured.err
+    generated, rate = sf.read(str(tmp_path / "out" / "mel.wav"))
+    assert rate == 16000 and len(generated) == len(mel) * 160
+    # Griffin-Lim from the mel keeps the speech: its own mel is close to the input's.
+    again = FeatureExtractor(FeatureConfig())(generated.astype(np.float32)).numpy()[: len(mel)]
+    assert np.abs(again - mel).mean() < 1.0

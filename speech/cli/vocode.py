@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--model",
         default=str(VOCODER_MODEL),
-        help="vocoder folder (default: the shipped one, speech/assets/vocoder, where one ships)",
+        help="vocoder folder, or griffin-lim (default: the shipped one, speech/assets/vocoder)",
     )
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
     parser.add_argument(
@@ -71,10 +71,17 @@ def load_mel(path: Path):
 
 def run(args: argparse.Namespace) -> int:
     from speech.audio import write_audio
-    from speech.vocoder import Vocoder  # imports torch and numba: only when the command runs
 
     out = output_folder(args.out)  # before the model loads: a wrong -o is found at once
-    vocoder = Vocoder.load(args.model, args.device)
+    if args.model == "griffin-lim":
+        from speech.features import FeatureConfig
+        from speech.vocoder.griffin_lim import GriffinLim
+
+        vocoder = GriffinLim(FeatureConfig(), iterations=64)
+    else:
+        from speech.vocoder import Vocoder  # imports torch and numba: only when the command runs
+
+        vocoder = Vocoder.load(args.model, args.device)
     jobs = [(path, out / stem.with_suffix(".wav")) for path, stem in expand_inputs(args.inputs, _usable)]
     todo = [(path, target) for path, target in jobs if args.overwrite or not target.exists()]
     options = {"seed": args.seed, "temperature": args.temperature, "threads": args.threads}

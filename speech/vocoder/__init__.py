@@ -26,23 +26,18 @@ import torch
 from threadpoolctl import threadpool_limits
 from torch.nn.utils.rnn import pad_sequence
 
-from speech.audio import read_audio
 from speech.device import resolve_device
-from speech.errors import SpeechError
-from speech.features import FeatureConfig, FeatureExtractor
+from speech.features import FeatureConfig
 from speech.lpc import MelLPC
 from speech.models.lpcnet import LPCNet
 from speech.models.vocoder import VocoderModel
 from speech.registry import load_model
 from speech.vocoder import lpc_kernel
+from speech.vocoder.base import MelVocoder, VocoderError
 from speech.vocoder.graphed import FrameLoop
 from speech.vocoder.kernel import Weights, generate
 
 __all__ = ["Vocoder", "VocoderError", "fold", "overlap_add"]
-
-
-class VocoderError(SpeechError):
-    """A vocoder folder that cannot be loaded, or input it cannot use; one line naming the problem."""
 
 
 @dataclass
@@ -93,7 +88,7 @@ def overlap_add(
     return outputs
 
 
-class Vocoder:
+class Vocoder(MelVocoder):
     """Either vocoder: the WaveRNN (:mod:`speech.models.vocoder`; ``device="cuda"`` generates on a GPU through
     :mod:`speech.vocoder.graphed`: give it many inputs at once) or the LPC vocoder
     (:mod:`speech.models.lpcnet`, whose sample loop runs on the CPU whatever ``device`` says)."""
@@ -106,33 +101,17 @@ class Vocoder:
         self.conditioner = (
             self.model if self.device.type == "cpu" else copy.deepcopy(self.model).to(self.device)
         )
-        self.features = features
+        super().__init__(features)
         self.config = model.config
         self.lpc = MelLPC(features, model.config.order) if isinstance(model, LPCNet) else None
         self.weights = (lpc_kernel.LPCWeights if self.lpc else Weights).from_model(self.model)
-        self.extractor = FeatureExtractor(features)
         self._loops: dict[int, FrameLoop] = {}  # by batch size: a CUDA graph is captured for one shape
-
-    @property
-    def sample_rate(self) -> int:
-        return self.features.sample_rate
 
     @classmethod
     def load(cls, folder: str | os.PathLike, device: str = "cpu") -> Vocoder:
         """A model folder as ``speech train conf/vocoder/...`` exports it: model.safetensors + config.json."""
         loaded = load_model(folder, ("vocoder", "lpc_vocoder"), "a vocoder")
         return cls(loaded.model, loaded.features, device)
-
-    def check_mel(self, mel: np.ndarray, source: str = "mel") -> np.ndarray:
-        mel = np.asarray(mel)
-        dims = self.config.input_dims
-        if mel.ndim != 2 or mel.shape[1] != dims or mel.shape[0] == 0:
-            raise VocoderError(
-                f"{source}: expected log-mel frames of shape (frames, {dims}), got {mel.shape}"
-            )
-        if not np.issubdtype(mel.dtype, np.floating) or not np.isfinite(mel).all():
-            raise VocoderError(f"{source}: log-mel frames must be finite floating-point numbers")
-        return mel.astype(np.float32, copy=False)
 
     @torch.inference_mode()
     def vocode_many(
@@ -227,22 +206,3 @@ class Vocoder:
         gates = torch.nn.functional.pad(gates, (0, 0, 0, 0, 0, padding))
         uniforms = torch.from_numpy(np.pad(uniforms, ((0, padding), (0, 0), (0, 0)))).to(self.device)
         return loop.run(gates, uniforms, temperature)[:folds].cpu().numpy()
-
-    def vocode(self, mel: np.ndarray, seed: int = 0, **options) -> tuple[np.ndarray, int]:
-        """One (frames, mels) log-mel input -> (samples, sample rate), frames * hop samples long."""
-        return self.vocode_many([mel], seed, **options)[0], self.sample_rate
-
-    def mel(self, samples: np.ndarray) -> np.ndarray:
-        """The log-mel frames this vocoder consumes, for a waveform at its sample rate."""
-        return self.extractor(torch.from_numpy(np.ascontiguousarray(samples, np.float32))).numpy()
-
-    def copy_synthesis(
-        self, audio: str | os.PathLike | np.ndarray, seed: int = 0, **options
-    ) -> tuple[np.ndarray, int]:
-        """Audio (a file, or samples at the vocoder's rate) -> its log-mel -> audio of the same length."""
-        if isinstance(audio, np.ndarray):
-            samples = audio
-        else:
-            samples, _ = read_audio(audio, self.sample_rate)
-        generated, rate = self.vocode(self.mel(samples), seed, **options)
-        return generated[: len(samples)], rate

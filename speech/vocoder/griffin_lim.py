@@ -11,11 +11,12 @@ import torch
 import torchaudio
 
 from speech.features import LOG_FLOOR, FeatureConfig
+from speech.vocoder.base import MelVocoder
 
 
-class GriffinLim:
+class GriffinLim(MelVocoder):
     def __init__(self, features: FeatureConfig, iterations: int = 32):
-        self.features = features
+        super().__init__(features)
         bank = torchaudio.functional.melscale_fbanks(
             features.n_fft // 2 + 1,
             features.f_min,
@@ -35,12 +36,8 @@ class GriffinLim:
             rand_init=False,  # deterministic
         )
 
-    @property
-    def sample_rate(self) -> int:
-        return self.features.sample_rate
-
     @torch.inference_mode()
-    def vocode_many(self, mels: list[np.ndarray], **_options) -> list[np.ndarray]:
+    def vocode_many(self, mels: list[np.ndarray], seed: int = 0, **_options) -> list[np.ndarray]:
         """Waveforms of frames * hop samples for (frames, mels) log-mel inputs."""
         hop, out = self.features.hop_length, []
         for mel in mels:
@@ -51,6 +48,3 @@ class GriffinLim:
             samples = torch.nn.functional.pad(samples, (0, max(0, len(mel) * hop - len(samples))))
             out.append(samples[: len(mel) * hop].clamp(-1, 1).numpy())
         return out
-
-    def vocode(self, mel: np.ndarray, **options) -> tuple[np.ndarray, int]:
-        return self.vocode_many([mel], **options)[0], self.sample_rate
