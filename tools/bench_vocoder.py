@@ -33,7 +33,9 @@ from speech.audio import read_audio
 from speech.config import load_config
 from speech.errors import SpeechError
 from speech.features import FeatureConfig, FeatureExtractor
+from speech.models.lpcnet import BITS
 from speech.models.vocoder import VocoderModel, VocoderModelConfig
+from speech.registry import architecture
 from speech.vocoder import Vocoder
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,7 +56,7 @@ def speed(args: argparse.Namespace, samples: np.ndarray) -> None:
         model_config = dataclasses.replace(
             config.model, input_dims=config.features.n_mels, hop_length=config.features.hop_length
         )
-        vocoder = Vocoder(VocoderModel(model_config), config.features, args.device)
+        vocoder = Vocoder(architecture(config.task).model(model_config), config.features, args.device)
         vocoders.append((Path(path).stem, vocoder))
     if args.model:
         vocoders.append((Path(args.model).name, Vocoder.load(args.model, args.device)))
@@ -73,8 +75,9 @@ def speed(args: argparse.Namespace, samples: np.ndarray) -> None:
         for threads in args.threads:
             best = best_seconds(args.repeats, vocoder.vocode, mel, threads=threads, **options)
             c = vocoder.config
+            output = f"{c.bands} x {c.bits}" if hasattr(c, "bands") else f"1 x {BITS} + LPC {c.order}"
             print(
-                f"| {name} | {c.hidden} | {c.bands} x {c.bits} | {c.fc} | {threads} | {best:.2f} s "
+                f"| {name} | {c.hidden} | {output} | {c.fc} | {threads} | {best:.2f} s "
                 f"| {seconds / best:.1f}x | {len(samples) / best / 1000:.0f}k |",
                 flush=True,
             )
