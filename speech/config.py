@@ -83,7 +83,8 @@ class TrackingConfig:
 @dataclass
 class ExperimentConfig:
     task: str
-    model: Any  # the task's model config dataclass
+    model: Any  # the task's model config dataclass: its architecture
+    loss: Any = None  # the task's loss settings dataclass (speech.registry says which)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -252,10 +253,11 @@ def load_config(
         raise ConfigError(f"{source}: task must be one of {', '.join(sorted(ARCHITECTURES))}, got {task!r}")
     try:
         model = _build(ARCHITECTURES[task].config, tree.get("model") or {}, "model")
-        config = _build(ExperimentConfig, {**tree, "model": None}, "")
+        loss = _build(ARCHITECTURES[task].loss, tree.get("loss") or {}, "loss")
+        config = _build(ExperimentConfig, {**tree, "model": None, "loss": None}, "")
     except (SpeechError, TypeError, ValueError) as error:  # ours, or a config class's own validation
         raise ConfigError(f"{source}: {error}") from None
-    config.model = model
+    config.model, config.loss = model, loss
     return config
 
 

@@ -1,5 +1,5 @@
-"""Every kind of model by its task name: the network, its architecture config, its vocabulary, and the one
-loader of exported model folders (``config.json`` + ``model.safetensors``).
+"""Every kind of model by its task name: the network, its architecture config, its vocabulary, its loss
+settings, and the one loader of exported model folders (``config.json`` + ``model.safetensors``).
 
 It sits below training and inference alike: training configs look the model config up here
 (:func:`speech.config.load_config`), the trainer fine-tunes from folders loaded here, and the recognizer,
@@ -19,25 +19,42 @@ from speech.errors import SpeechError
 from speech.features import FeatureConfig
 from speech.model_folder import config_must_match, read_model_folder
 from speech.models.asr import ASRModel, ASRModelConfig
-from speech.models.lpcnet import LPCNet, LPCNetConfig
-from speech.models.tts import TTSModel, TTSModelConfig
-from speech.models.vocoder import VocoderModel, VocoderModelConfig
+from speech.models.lpcnet import LPCNet, LPCNetConfig, LPCNetLossConfig
+from speech.models.tts import TTSLossConfig, TTSModel, TTSModelConfig
+from speech.models.vocoder import SegmentsConfig, VocoderModel, VocoderModelConfig
 from speech.text.vocab import AlignerVocab, CharVocab, PhonemeVocab, Vocab
+
+
+@dataclass
+class NoLossSettings:
+    """A loss with nothing to set (CTC)."""
 
 
 @dataclass(frozen=True)
 class Architecture:
     model: type[nn.Module]
-    config: type  # the ``model`` section's dataclass
+    config: type  # the ``model`` section's dataclass: the architecture, all inference needs
     vocab: type[Vocab] | None = None  # the vocabulary whose tokens an export lists under ``vocab``
+    loss: type = NoLossSettings  # the ``loss`` section's dataclass: how training teaches it
+    moved: tuple[str, ...] = ()  # loss settings that older exports kept in ``model``: ignored when loading
 
 
 ARCHITECTURES: dict[str, Architecture] = {
     "asr": Architecture(ASRModel, ASRModelConfig, CharVocab),
     "aligner": Architecture(ASRModel, ASRModelConfig, AlignerVocab),
-    "tts": Architecture(TTSModel, TTSModelConfig, PhonemeVocab),
-    "vocoder": Architecture(VocoderModel, VocoderModelConfig),
-    "lpc_vocoder": Architecture(LPCNet, LPCNetConfig),
+    "tts": Architecture(TTSModel, TTSModelConfig, PhonemeVocab, TTSLossConfig, ("duration_weight",)),
+    "vocoder": Architecture(
+        VocoderModel,
+        VocoderModelConfig,
+        loss=SegmentsConfig,
+        moved=("segment_frames", "segments_per_utterance"),
+    ),
+    "lpc_vocoder": Architecture(
+        LPCNet,
+        LPCNetConfig,
+        loss=LPCNetLossConfig,
+        moved=("segment_frames", "segments_per_utterance", "noise"),
+    ),
 }
 
 
@@ -63,7 +80,8 @@ def load_model(folder: str | os.PathLike, tasks: str | tuple[str, ...], kind: st
     config, weights = read_model_folder(folder, tasks, kind)
     found = ARCHITECTURES[config["task"]]
     with config_must_match(folder):
-        model = found.model(found.config(**config["model"]))
+        settings = {key: value for key, value in config["model"].items() if key not in found.moved}
+        model = found.model(found.config(**settings))
         model.load_state_dict(weights)
         features = FeatureConfig(**config["features"])
         vocab = found.vocab(config["vocab"]) if found.vocab else None

@@ -33,10 +33,25 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from speech.models.vocoder import FrameConditioned, mulaw_levels
+from speech.models.vocoder import FrameConditioned, SegmentsConfig, mulaw_levels
 
 BITS = 8
 CLASSES = 2**BITS
+
+
+@dataclass
+class LPCNetLossConfig(SegmentsConfig):
+    """How the LPC vocoder is taught: segments of 5 frames (800 samples), 4 per utterance, and noise of a
+    random scale up to ``noise`` mu-law steps (Laplacian) in the teacher-forcing loop's excitation."""
+
+    segment_frames: int = 5
+    segments_per_utterance: int = 4
+    noise: float = 2.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.noise < 0:
+            raise ValueError(f"noise must be >= 0, got {self.noise}")
 
 
 @dataclass
@@ -48,15 +63,10 @@ class LPCNetConfig:
     cond: int = 64  # conditioning channels (conv and BiGRU output)
     embedding: int = 32  # width of each mu-law input's embedding
     fc: int = 128  # hidden units of the output layer
-    noise: float = 2.0  # training: largest scale (mu-law steps, Laplacian) of the excitation noise
-    segment_frames: int = 5  # training: frames per teacher-forced segment
-    segments_per_utterance: int = 4  # training: random segments cut from each utterance of a batch
 
     def __post_init__(self) -> None:
         if not 1 <= self.order <= 32:
             raise ValueError(f"order must be between 1 and 32, got {self.order}")
-        if self.noise < 0:
-            raise ValueError(f"noise must be >= 0, got {self.noise}")
 
     @property
     def steps_per_frame(self) -> int:

@@ -26,6 +26,13 @@ from speech.models.rnn import BiRNN
 
 
 @dataclass
+class TTSLossConfig:
+    """What the acoustic model's training minimises, beside its architecture."""
+
+    duration_weight: float = 1.0  # weight of the log-duration MSE in the loss
+
+
+@dataclass
 class TTSModelConfig:
     vocab_size: int = 75  # padding + phonemes + word boundary + pause marks (set by the task)
     n_mels: int = 80  # set by the task from the features
@@ -42,7 +49,6 @@ class TTSModelConfig:
     postnet_layers: int = 5
     dropout: float = 0.1
     prenet_dropout: float = 0.5  # on in generation too (Tacotron 2): the decoder must not copy its input
-    duration_weight: float = 1.0  # weight of the log-duration MSE in the loss
 
 
 class TTSModel(nn.Module):

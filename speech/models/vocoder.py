@@ -40,6 +40,18 @@ from speech.models.rnn import BiRNN
 
 
 @dataclass
+class SegmentsConfig:
+    """How a vocoder is taught: teacher-forced segments cut at random from each utterance of a batch."""
+
+    segment_frames: int = 12  # frames per segment (BPTT length = frames * hop / bands)
+    segments_per_utterance: int = 2
+
+    def __post_init__(self) -> None:
+        if self.segment_frames < 1 or self.segments_per_utterance < 1:
+            raise ValueError("segment_frames and segments_per_utterance must be at least 1")
+
+
+@dataclass
 class VocoderModelConfig:
     input_dims: int = 80  # mel bins (set from the features by the task)
     hop_length: int = 160  # samples per frame (set from the features by the task)
@@ -49,10 +61,6 @@ class VocoderModelConfig:
     cond: int = 128  # conditioning channels (conv and BiGRU output)
     fc: int = 128  # hidden units of each band's output layer
     preemphasis: float = 0.85  # 0 disables
-    segment_frames: int = (
-        12  # training: frames per teacher-forced segment (BPTT length = frames * hop / bands)
-    )
-    segments_per_utterance: int = 2  # training: random segments cut from each utterance of a batch
 
     def __post_init__(self) -> None:
         if self.bands not in (1, 2, 4) or self.hop_length % self.bands:

@@ -1,10 +1,10 @@
 """The LPC vocoder as a training task: teacher-forced cross-entropy of the excitation on random segments.
 
 As for the WaveRNN vocoder (:mod:`speech.tasks.vocoder`, whose validation this task shares), the conditioning
-network runs over whole utterances and the GRU over ``segment_frames``-long segments cut at random. The
+network runs over whole utterances and the GRU over ``loss.segment_frames``-long segments cut at random. The
 segments' inputs come from the closed loop of :func:`speech.vocoder.lpc_kernel.teacher_inputs`, with the
 predictor computed from the batch's own log-mel frames exactly as generation computes it, and with noise of
-a random scale in [0, ``noise``] mu-law steps added to each segment's excitation.
+a random scale in [0, ``loss.noise``] mu-law steps added to each segment's excitation.
 """
 
 from __future__ import annotations
@@ -30,15 +30,15 @@ class LPCNetTask(VocoderTask):
         self.lpc = MelLPC(config.features, config.model.order)
 
     def segment_loss(self, model: LPCNet, batch: Batch, generator: torch.Generator | None = None) -> Tensor:
-        c = model.config
-        hop, frames, order = c.hop_length, c.segment_frames, c.order
+        c, loss = model.config, self.config.loss
+        hop, frames, order = c.hop_length, loss.segment_frames, c.order
         steps = frames * hop
         device = batch.features.device
         lengths = batch.lengths.to(device)
         cond = model.condition(batch.features, batch.lengths)
         predictors = self.lpc.to(device)(batch.features)  # (B, F, order)
 
-        rows = torch.arange(len(lengths), device=device).repeat_interleave(c.segments_per_utterance)
+        rows = torch.arange(len(lengths), device=device).repeat_interleave(loss.segments_per_utterance)
         room = (lengths[rows] - frames).clamp_min(0) + 1
         starts = (torch.rand(len(rows), generator=generator).to(device) * room).long()
         last = lengths[rows, None] - 1
@@ -50,7 +50,7 @@ class LPCNetTask(VocoderTask):
         positions = starts[:, None] * hop + torch.arange(-order, steps, device=device)
         inside = (positions >= 0) & (positions < batch.audio.shape[1])
         audio = batch.audio.to(device)[rows[:, None], positions.clamp(0, batch.audio.shape[1] - 1)] * inside
-        scale = torch.rand(len(rows), 1, generator=generator) * c.noise
+        scale = torch.rand(len(rows), 1, generator=generator) * loss.noise
         laplace = torch.distributions.Laplace(0.0, 1.0).icdf(
             torch.rand(len(rows), steps, generator=generator).clamp(1e-6, 1 - 1e-6)
         )

@@ -124,7 +124,7 @@ class TTSTask(Task):
 
     def loss(self, model: TTSModel, batch: Batch) -> tuple[Tensor, dict[str, float]]:
         terms = self.terms(model, batch)
-        weight = self.config.model.duration_weight
+        weight = self.config.loss.duration_weight
         loss = terms["mel_l1"] + terms["postnet_l1"] + weight * terms["duration_mse"]
         return loss, {key: value.item() for key, value in terms.items()}
 
