@@ -106,7 +106,10 @@ async def _body(
 def _close(services: Services, chunks: Iterator[np.ndarray]) -> None:
     """Stop a stream on the synthesis thread, after any piece it is still making (a generator cannot be
     closed while it runs)."""
-    services.voice_thread.submit(chunks.close)
+    try:
+        services.voice_thread.submit(chunks.close)
+    except RuntimeError:  # the thread has stopped (the server is shutting down): nothing runs the generator
+        chunks.close()
 
 
 async def _next(services: Services, chunks: Iterator[np.ndarray]) -> np.ndarray | None:
