@@ -62,6 +62,20 @@ class FeatureConfig:
         return asdict(self)
 
 
+def mel_filterbank(config: FeatureConfig) -> Tensor:
+    """(fft bins, mels): the triangles :class:`FeatureExtractor` sums power under (Slaney scale and area),
+    for the code that goes back from mels to a spectrum (Griffin-Lim, linear prediction)."""
+    return torchaudio.functional.melscale_fbanks(
+        config.n_fft // 2 + 1,
+        config.f_min,
+        config.f_max or config.sample_rate / 2,
+        config.n_mels,
+        config.sample_rate,
+        norm="slaney",
+        mel_scale="slaney",
+    )
+
+
 class FeatureExtractor(nn.Module):
     """Waveform (samples,) or (batch, samples) -> features (frames, dims) or (batch, frames, dims)."""
 

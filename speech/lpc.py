@@ -16,10 +16,9 @@ sample ``t`` uses the frame whose centre is nearest, ``(t + hop // 2) // hop`` (
 from __future__ import annotations
 
 import torch
-import torchaudio
 from torch import Tensor
 
-from speech.features import LOG_FLOOR, FeatureConfig
+from speech.features import LOG_FLOOR, FeatureConfig, mel_filterbank
 
 ORDER = 16  # LPCNet's order at 16 kHz
 
@@ -27,15 +26,7 @@ ORDER = 16  # LPCNet's order at 16 kHz
 def mel_to_power_matrix(features: FeatureConfig) -> Tensor:
     """(mels, fft bins) float64 matrix: mel band powers -> an estimate of the power spectrum."""
     bins = features.n_fft // 2 + 1
-    fb = torchaudio.functional.melscale_fbanks(
-        bins,
-        features.f_min,
-        features.f_max or features.sample_rate / 2,
-        features.n_mels,
-        features.sample_rate,
-        norm="slaney",
-        mel_scale="slaney",
-    ).double()  # (bins, mels): band m's power is sum_k fb[k, m] P[k]
+    fb = mel_filterbank(features).double()  # (bins, mels): band m's power is sum_k fb[k, m] P[k]
     band_weight = fb.sum(0)  # a band's power over this is the mean power density under its triangle
     coverage = fb.sum(1, keepdim=True)
     share = fb / coverage.clamp_min(1e-12)  # each bin the triangle-weighted mean of its bands' densities

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SPEECH_SHARED", REPO.parent / "shared"))
@@ -49,3 +51,13 @@ def fsdd_dir() -> Path:
     if not recordings.is_dir():
         pytest.skip(f"FSDD recordings not found at {recordings} (set SPEECH_SHARED)")
     return recordings
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """PyTorch on one thread for a module's tests: tiny models and step-by-step loops only lose time to
+    intra-op threads (and far more on a busy 2-core machine). Use: pytestmark = usefixtures(...)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -4,7 +4,6 @@ aligner, `speech align` the corpus, `speech shard` it with durations, `speech tr
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,12 +28,7 @@ CONF = Path(__file__).resolve().parents[1] / "conf"
 TOKENS = ["|", "HH", "AH0", "|", "L", "OW1", ",", "|", "DH", "EH1", "R", ".", "|"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_fill_durations_gives_silence_to_separators_and_sums_to_the_frames() -> None:

@@ -18,13 +18,7 @@ from speech.vocoder import Vocoder
 from speech.vocoder.kernel import CUTOFF
 from speech.vocoder.lpc_kernel import LPCWeights, generate, teacher_inputs
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_model(seed: int = 0) -> LPCNet:

@@ -22,14 +22,7 @@ from speech.vocoder import Vocoder, VocoderError, fold, overlap_add
 from speech.vocoder.graphed import FrameLoop
 from speech.vocoder.kernel import Weights, generate, reference_generate
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny step-by-step PyTorch loops only lose time to intra-op threads (and more on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_model(seed: int = 0, **overrides) -> VocoderModel:

@@ -10,22 +10,14 @@ import numpy as np
 import torch
 import torchaudio
 
-from speech.features import LOG_FLOOR, FeatureConfig
+from speech.features import LOG_FLOOR, FeatureConfig, mel_filterbank
 from speech.vocoder.base import MelVocoder
 
 
 class GriffinLim(MelVocoder):
     def __init__(self, features: FeatureConfig, iterations: int = 32):
         super().__init__(features)
-        bank = torchaudio.functional.melscale_fbanks(
-            features.n_fft // 2 + 1,
-            features.f_min,
-            features.f_max or features.sample_rate / 2,
-            features.n_mels,
-            features.sample_rate,
-            norm="slaney",
-            mel_scale="slaney",
-        )  # (freqs, mels), as FeatureExtractor's
+        bank = mel_filterbank(features)  # (freqs, mels)
         self.inverse = torch.linalg.pinv(bank.T)  # (freqs, mels)
         self.griffin_lim = torchaudio.transforms.GriffinLim(
             features.n_fft,
