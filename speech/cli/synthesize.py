@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import select
-import struct
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -175,17 +174,12 @@ class PCMStream:
         self.samples = 0  # written so far
 
     def write(self, samples: np.ndarray) -> None:
+        from speech.audio import pcm16, streaming_wav_header
+
         if not self.started:
-            unknown = 0xFFFFFFFF
-            self.stream.write(
-                struct.pack(
-                    "<4sI4s4sIHHIIHH4sI",
-                    *(b"RIFF", unknown, b"WAVE", b"fmt ", 16, 1, 1, self.rate, 2 * self.rate, 2, 16),
-                    *(b"data", unknown),
-                )
-            )
+            self.stream.write(streaming_wav_header(self.rate))
             self.started = True
-        self.stream.write((np.clip(samples, -1, 1) * 32767).round().astype("<i2").tobytes())
+        self.stream.write(pcm16(samples))
         self.stream.flush()
         self.samples += len(samples)
 
