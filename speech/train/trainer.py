@@ -26,7 +26,8 @@ from speech.config import ExperimentConfig, check_paths, save_config
 from speech.data.batching import Batch
 from speech.data.corruption import waveform_corruption
 from speech.data.loader import BatchStream, shard_loader
-from speech.model_folder import config_must_match, read_model_folder
+from speech.model_folder import config_must_match
+from speech.registry import load_model
 from speech.tasks import TASKS, Task
 from speech.train import distributed
 from speech.train.checkpoint import prune_checkpoints, resume_latest, save_checkpoint, save_weights
@@ -165,9 +166,9 @@ class Trainer:
     def initialize_from(self, folder: Path) -> None:
         """Start from an exported model's weights, its normalisation statistics included (fine-tuning a
         shipped model on new recordings, or continuing one in a later run with a fresh schedule)."""
-        _, weights = read_model_folder(folder, self.task.name, f"a {self.task.name} model")
-        with config_must_match(folder):
-            self.model.load_state_dict(weights)
+        loaded = load_model(folder, self.task.name, f"a {self.task.name} model")
+        with config_must_match(folder):  # this run's architecture must be the folder's
+            self.model.load_state_dict(loaded.model.state_dict())
         log.info("initialised from %s", folder)
 
     def checkpoint(self) -> None:
