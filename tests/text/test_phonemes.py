@@ -6,6 +6,7 @@ import subprocess
 import pytest
 
 import speech.text.phonemes as phonemes_module
+from speech.text.normalize import PAUSE_MARKS
 from speech.text.phonemes import Phonemizer, PhonemizerError, cmu_dictionary, ipa_to_arpabet
 from speech.text.vocab import PHONEMES, WORD_BOUNDARY, PhonemeVocab
 
@@ -171,3 +172,30 @@ def test_garbage_does_not_crash(phonemizer: Phonemizer, garbage: str) -> None:
 def test_empty_text(phonemizer: Phonemizer) -> None:
     assert phonemizer.phonemize("") == []
     assert phonemizer.phonemize("!?") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "readings"),
+    [
+        ("I will record a new record.", [("R", "IH0", "K", "AO1", "R", "D"), ("R", "EH1", "K", "ER0", "D")]),
+        ("They refuse to collect the refuse.", [("R", "IH0", "F", "Y", "UW1", "Z"), ("R", "EH1", "F", "Y", "UW2", "S")]),
+        ("She has read it. Please read it.", [("R", "EH1", "D"), ("R", "IY1", "D")]),
+        ("We live near a live wire.", [("L", "IH1", "V"), ("L", "AY1", "V")]),
+        ("The wind made us wind the rope.", [("W", "IH1", "N", "D"), ("W", "AY1", "N", "D")]),
+        ("To present the present, we object to no object.", [
+            ("P", "R", "IY0", "Z", "EH1", "N", "T"), ("P", "R", "EH1", "Z", "AH0", "N", "T"),
+            ("AH0", "B", "JH", "EH1", "K", "T"), ("AA1", "B", "JH", "EH0", "K", "T"),
+        ]),
+    ],
+)  # fmt: skip
+def test_homographs_are_read_by_the_word_before_them(text: str, readings: list[tuple[str, ...]]) -> None:
+    phones = Phonemizer().phonemize(text)
+    words, current = [], []
+    for token in [*phones, WORD_BOUNDARY]:
+        if token == WORD_BOUNDARY or token in PAUSE_MARKS:
+            if current:
+                words.append(tuple(current))
+            current = []
+        else:
+            current.append(token)
+    assert [word for word in words if word in readings] == readings
