@@ -354,3 +354,31 @@ def test_a_file_named_with_a_newline_fails_in_one_line(
     assert errors[1] == f"error: {tmp_path / 'noise.mp3'}: not a recognised audio format"
     failures = (out / "failures.txt").read_text().splitlines()
     assert [line[len("error: ") :] for line in errors] == failures and len(failures) == 2
+
+
+def test_noise_is_not_transcribed(tmp_path: Path, capsys: pytest.CaptureFixture, librivox_dir: Path) -> None:
+    """A minute of pink and brown noise used to come out as invented words; real speech keeps every word."""
+    generator = np.random.default_rng(0)
+    white = generator.normal(size=(2, 60 * 16000))
+    spectrum = np.fft.rfft(white, axis=1)
+    frequencies = np.fft.rfftfreq(white.shape[1], 1 / 16000)
+    for row, slope in enumerate((0.5, 1.0)):  # pink (-3 dB/octave) and brown (-6 dB/octave)
+        spectrum[row, 1:] /= frequencies[1:] ** slope
+    noises = np.fft.irfft(spectrum, axis=1)
+    for name, noise in zip(("pink", "brown"), noises, strict=True):
+        write_audio(tmp_path / f"{name}.wav", 0.3 * noise / np.abs(noise).max(), 16000)
+    speech_file = sorted(librivox_dir.glob("*.wav"))[0]
+    out = tmp_path / "out"
+    common = ["--format", "txt", "--overwrite"]
+    assert (
+        main(["transcribe", str(tmp_path / "pink.wav"), str(tmp_path / "brown.wav"), "-o", str(out), *common])
+        == 0
+    )
+    assert (out / "pink.txt").read_text().strip() == "" and (out / "brown.txt").read_text().strip() == ""
+    main(["transcribe", str(tmp_path / "pink.wav"), "-o", str(out), "--min-confidence", "0", *common])
+    assert len((out / "pink.txt").read_text().split()) > 5  # what the filter removes: invented words
+    main(["transcribe", str(speech_file), "-o", str(out), *common])
+    kept = (out / f"{speech_file.stem}.txt").read_text()
+    main(["transcribe", str(speech_file), "-o", str(out), "--min-confidence", "0", *common])
+    assert kept == (out / f"{speech_file.stem}.txt").read_text() and len(kept.split()) > 10
+    capsys.readouterr()

@@ -80,10 +80,17 @@ def add_recognizer_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--lexicon", help="lexicon for beam search (default: lexicon.txt in the model folder)"
     )
+    parser.add_argument(
+        "--min-confidence",
+        type=float,
+        default=0.5,
+        help="drop stretches between pauses whose words' mean confidence is lower, or with under 1.5 "
+        "letters a second: noise, not speech; 0 keeps everything (default: 0.5)",
+    )
     add_device_option(parser)
 
 
 def load_recognizer(args: argparse.Namespace):
     from speech.recognizer import Recognizer  # imports torch: only when a command runs
 
-    return Recognizer.load(args.model, args.device, args.beam, args.lm, args.lexicon)
+    return Recognizer.load(args.model, args.device, args.beam, args.lm, args.lexicon, args.min_confidence)

@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         beam=args.beam,
         lm=args.lm,
         lexicon=args.lexicon,
+        min_confidence=args.min_confidence,
         device=args.device,
         vocoder=args.vocoder,
         tts=not args.no_tts,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from speech.assets import ASR_MODEL, VOICES
 from speech.errors import SpeechError, shown
-from speech.recognizer import Recognizer
+from speech.recognizer import MIN_CONFIDENCE, Recognizer
 from speech.serve.batching import TranscriptionBatcher
 from speech.serve.errors import ApiError
 from speech.synthesizer import Synthesizer
@@ -41,6 +41,7 @@ class ServeConfig:
     beam: int = 0
     lm: str | None = None
     lexicon: str | None = None
+    min_confidence: float = MIN_CONFIDENCE
     device: str = "cpu"
     voice: str = next(iter(VOICES))  # a shipped voice's name or a voice folder: the default voice
     vocoder: str | None = None
@@ -90,7 +91,9 @@ class Services:
 
     @classmethod
     def load(cls, config: ServeConfig) -> Services:
-        recognizer = Recognizer.load(config.asr_model, config.device, config.beam, config.lm, config.lexicon)
+        recognizer = Recognizer.load(
+            config.asr_model, config.device, config.beam, config.lm, config.lexicon, config.min_confidence
+        )
         services = cls(config, recognizer)
         if config.tts:
             services.default_voice, folders = _voice_folders(config.voice)
