@@ -233,3 +233,20 @@ def test_speech_synthesize_piper_flags_voices_and_long_text(
     plain, _ = sf.read(str(tmp_path / "plain" / "story.wav"))
     assert len(streamed) == len(plain)
     assert sorted(p.name for p in (tmp_path / "streamed").iterdir()) == ["story.wav"]  # no temporary left
+
+
+def test_speech_synthesize_outputs_never_overwrite_each_other(
+    voice: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    for folder in ("x", "y"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "story.txt").write_text(f"The {folder} story.")
+    (tmp_path / "..txt").write_text("Dots only.")
+    out = tmp_path / "out"
+    inputs = [str(tmp_path / "x" / "story.txt"), str(tmp_path / "y" / "story.txt"), str(tmp_path / "..txt")]
+    status, output = run([*inputs, "-o", str(out), "--voice", str(voice), "--vocoder", "griffin-lim"], capsys)
+    assert status == 0 and "written as 'story-2'" in output
+    assert sorted(p.name for p in out.iterdir()) == ["__txt.wav", "story-2.wav", "story.wav"]
+    (tmp_path / "file").write_text("")
+    status, output = run([inputs[0], "-o", str(tmp_path / "file"), "--voice", str(voice)], capsys)
+    assert status == 1 and "-o must be a folder" in output

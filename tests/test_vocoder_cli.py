@@ -16,7 +16,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from speech.audio import read_audio
+from speech.audio import read_audio, write_audio
 from speech.cli import main
 from speech.data.importers import import_sphinx
 from speech.data.shards import write_shards
@@ -142,3 +142,29 @@ def test_speech_vocode_with_griffin_lim(
     # Griffin-Lim from the mel keeps the speech: its own mel is close to the input's.
     again = FeatureExtractor(FeatureConfig())(generated.astype(np.float32)).numpy()[: len(mel)]
     assert np.abs(again - mel).mean() < 1.0
+
+
+def test_speech_vocode_names_keep_every_dot_of_the_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """talk.part1.wav and talk.part2.wav once both wrote talk.wav."""
+    tone = 0.3 * np.sin(2 * np.pi * 220 * np.arange(8000) / 16000)
+    for name in ("talk.part1.wav", "talk.part2.wav"):
+        write_audio(tmp_path / name, tone, 16000)
+    out = tmp_path / "out"
+    assert (
+        main(
+            [
+                "vocode",
+                str(tmp_path / "talk.part1.wav"),
+                str(tmp_path / "talk.part2.wav"),
+                "-o",
+                str(out),
+                "--model",
+                "griffin-lim",
+            ]
+        )
+        == 0
+    )
+    assert sorted(path.name for path in out.iterdir()) == ["talk.part1.wav", "talk.part2.wav"]
+    capsys.readouterr()

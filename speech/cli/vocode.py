@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         from speech.vocoder import Vocoder  # imports torch and numba: only when the command runs
 
         vocoder = Vocoder.load(args.model, args.device)
-    jobs = [(path, out / stem.with_suffix(".wav")) for path, stem in expand_inputs(args.inputs, _usable)]
+    jobs = [(path, out / f"{stem}.wav") for path, stem in expand_inputs(args.inputs, _usable)]
     todo = [(path, target) for path, target in jobs if args.overwrite or not target.exists()]
     options = {"seed": args.seed, "temperature": args.temperature, "threads": args.threads}
     report = BatchReport(out, "vocoded", skipped=len(jobs) - len(todo))
