@@ -45,6 +45,7 @@ from speech.word_timing import align_words
 # (0.1 to 0.7 letters a second). The 205 held-out speech files (synthetic voices, Debian's librivox reading)
 # give a mean confidence of 0.75 at the least (0.90 median) and 7.4 letters a second at the least (14 median).
 MIN_CONFIDENCE = 0.5
+BACKENDS = ("torch", "onnx", "onnx-int8")
 MIN_LETTERS_PER_SECOND = 1.5
 DECODER_SETTINGS = "decoder.json"  # beam-search weights tuned for the model's LM, beside it
 
@@ -113,6 +114,7 @@ class Recognizer:
         self.min_confidence = min_confidence
         self.device = resolve_device(device)
         self.model = model.eval().to(self.device)
+        self.acoustic_model = self.model  # or an exported copy of it (speech.export.OnnxAcousticModel)
         self.extractor = FeatureExtractor(features)
         self.features = features
         self.vocab = vocab
@@ -128,13 +130,18 @@ class Recognizer:
         lm: str | os.PathLike | None = None,
         lexicon: str | os.PathLike | None = None,
         min_confidence: float = MIN_CONFIDENCE,
+        backend: str = "torch",
     ) -> Recognizer:
         """A model folder holds ``model.safetensors`` and ``config.json`` (as ``speech train`` exports them).
 
         ``beam`` > 0 decodes with beam search; ``lm`` (ARPA) and ``lexicon`` default to ``lm.arpa`` and
         ``lexicon.txt`` in the model folder when they exist there, and the LM weight, word score and beam
-        threshold to ``decoder.json`` there (written by ``tools/tune_decoder.py``).
+        threshold to ``decoder.json`` there (written by ``tools/tune_decoder.py``). ``backend`` "onnx" (or
+        "onnx-int8") runs the acoustic model exported beside the weights by ``speech export`` in onnxruntime,
+        on the CPU; features and decoding are the same as with "torch".
         """
+        if backend not in BACKENDS:
+            raise SpeechError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         if isinstance(beam, bool) or not isinstance(beam, int) or beam < 0:
             raise SpeechError(f"beam size must be 0 (greedy decoding) or more, got {beam!r}")
         folder = Path(folder)
@@ -142,7 +149,14 @@ class Recognizer:
         decoder = None
         if beam > 0:
             decoder = beam_decoder(folder, loaded.vocab, beam, lm, lexicon, **_decoder_settings(folder))
-        return cls(loaded.model, loaded.features, loaded.vocab, device, decoder, min_confidence)
+        recognizer = cls(loaded.model, loaded.features, loaded.vocab, device, decoder, min_confidence)
+        if backend != "torch":
+            from speech.export import INT8_FILE, ONNX_FILE, OnnxAcousticModel
+
+            recognizer.acoustic_model = OnnxAcousticModel(
+                Path(folder) / (INT8_FILE if backend == "onnx-int8" else ONNX_FILE)
+            )
+        return recognizer
 
     def transcribe(
         self,
@@ -232,7 +246,7 @@ class Recognizer:
     def log_probs(self, waveforms: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
         """CTC log-probabilities (B, T, V) on the CPU and their lengths for a batch of 16 kHz waveforms."""
         padded, lengths = featurize_and_pad(waveforms, self.extractor)
-        log_probs, out_lengths = self.model(padded.to(self.device), lengths)
+        log_probs, out_lengths = self.acoustic_model(padded.to(self.device), lengths)
         return log_probs.float().cpu(), out_lengths.cpu()
 
     def _recognise(self, batch: list[_Piece]) -> list[Segment]:

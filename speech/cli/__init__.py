@@ -15,7 +15,18 @@ from speech import __version__
 from speech.cli.logs import configure_logging
 from speech.errors import SpeechError, shown
 
-COMMANDS = ["prepare", "shard", "align", "train", "transcribe", "eval", "vocode", "synthesize", "serve"]
+COMMANDS = [
+    "prepare",
+    "shard",
+    "align",
+    "train",
+    "transcribe",
+    "eval",
+    "vocode",
+    "synthesize",
+    "serve",
+    "export",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -87,10 +87,18 @@ def add_recognizer_options(parser: argparse.ArgumentParser) -> None:
         help="drop stretches between pauses whose words' mean confidence is lower, or with under 1.5 "
         "letters a second: noise, not speech; 0 keeps everything (default: 0.5)",
     )
+    parser.add_argument(
+        "--backend",
+        choices=("torch", "onnx", "onnx-int8"),
+        default="torch",
+        help="run the acoustic model in PyTorch, or in onnxruntime as speech export wrote it (default: torch)",
+    )
     add_device_option(parser)
 
 
 def load_recognizer(args: argparse.Namespace):
     from speech.recognizer import Recognizer  # imports torch: only when a command runs
 
-    return Recognizer.load(args.model, args.device, args.beam, args.lm, args.lexicon, args.min_confidence)
+    return Recognizer.load(
+        args.model, args.device, args.beam, args.lm, args.lexicon, args.min_confidence, args.backend
+    )

@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         lm=args.lm,
         lexicon=args.lexicon,
         min_confidence=args.min_confidence,
+        backend=args.backend,
         device=args.device,
         vocoder=args.vocoder,
         tts=not args.no_tts,

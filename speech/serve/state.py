@@ -42,6 +42,7 @@ class ServeConfig:
     lm: str | None = None
     lexicon: str | None = None
     min_confidence: float = MIN_CONFIDENCE
+    backend: str = "torch"
     device: str = "cpu"
     voice: str = next(iter(VOICES))  # a shipped voice's name or a voice folder: the default voice
     vocoder: str | None = None
@@ -92,7 +93,13 @@ class Services:
     @classmethod
     def load(cls, config: ServeConfig) -> Services:
         recognizer = Recognizer.load(
-            config.asr_model, config.device, config.beam, config.lm, config.lexicon, config.min_confidence
+            config.asr_model,
+            config.device,
+            config.beam,
+            config.lm,
+            config.lexicon,
+            config.min_confidence,
+            config.backend,
         )
         services = cls(config, recognizer)
         if config.tts:
