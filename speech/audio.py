@@ -97,6 +97,13 @@ def _wav_shortfall(path: Path) -> int:
     return 0
 
 
+def _mp3_start(path: Path) -> bool:
+    """Whether a file begins as MP3 files do: an ID3 tag, or an MPEG audio frame's 11-bit sync word."""
+    with path.open("rb") as stream:
+        head = stream.read(3)
+    return head.startswith(b"ID3") or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)
+
+
 def audio_info(path: str | os.PathLike) -> AudioInfo:
     """Header facts (rate, channels, length) without decoding the samples."""
     path = Path(path)
@@ -108,6 +115,9 @@ def audio_info(path: str | os.PathLike) -> AudioInfo:
         raise AudioError(path, "not a regular file (a pipe, socket or device), not an audio file")
     if path.stat().st_size == 0:
         raise AudioError(path, "file is empty")
+    if path.suffix.lower() == ".mp3" and not _mp3_start(path):
+        # libmpg123 would print its own "Note: Illegal Audio-MPEG-Header ..." lines before failing
+        raise AudioError(path, "not a recognised audio format (no ID3 tag or MPEG frame at its start)")
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, ValueError) as error:

@@ -193,3 +193,15 @@ def test_a_segment_out_of_the_recording_is_one_line(speech_wav: Path) -> None:
         assert str(caught.value).startswith(str(speech_wav)), caught.value
     samples, rate = read_audio(speech_wav, offset=0.5, duration=1e308)  # a duration past the end: the rest
     assert len(samples) == audio_info(speech_wav).frames - int(0.5 * rate)
+
+
+def test_random_bytes_named_mp3_make_no_decoder_noise(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
+    """libmpg123 printed its own 'Note: Illegal Audio-MPEG-Header' lines beside the one-line error."""
+    path = tmp_path / "noise.mp3"
+    path.write_bytes(np.random.default_rng(2).bytes(20000))  # (seed 1's bytes begin with an MPEG sync word)
+    with pytest.raises(AudioError, match="not a recognised audio format"):
+        read_audio(path)
+    assert capfd.readouterr().err == ""
+    real = tmp_path / "tone.mp3"
+    sf.write(real, 0.3 * np.sin(np.arange(16000) / 8), 16000, format="MP3")
+    assert len(read_audio(real)[0]) == 16000  # real MP3 files still read
