@@ -117,7 +117,7 @@ def audio_info(path: str | os.PathLike) -> AudioInfo:
         raise AudioError(path, "file is empty")
     if path.suffix.lower() == ".mp3" and not _mp3_start(path):
         # libmpg123 would print its own "Note: Illegal Audio-MPEG-Header ..." lines before failing
-        raise AudioError(path, "not a recognised audio format (no ID3 tag or MPEG frame at its start)")
+        raise AudioError(path, "not a recognised audio format")
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, ValueError) as error:
