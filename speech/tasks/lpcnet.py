@@ -15,7 +15,7 @@ from torch import Tensor
 
 from speech.config import ExperimentConfig
 from speech.data.batching import Batch
-from speech.lpc import MelLPC
+from speech.lpc import MelLPC, sample_frames
 from speech.models.lpcnet import LPCNet
 from speech.models.vocoder import interpolate_frames
 from speech.tasks.vocoder import VocoderTask
@@ -44,7 +44,7 @@ class LPCNetTask(VocoderTask):
         last = lengths[rows, None] - 1
         frame_index = (starts[:, None] + torch.arange(frames + 1, device=device)).minimum(last)
         up = interpolate_frames(cond[rows[:, None], frame_index], hop, steps)
-        nearest = torch.div(torch.arange(steps, device=device) + hop // 2, hop, rounding_mode="floor")
+        nearest = sample_frames(steps, hop, frames + 1).to(device)  # within the segment (never clamped)
         lpc = predictors[rows[:, None], (starts[:, None] + nearest).minimum(last)]
 
         positions = starts[:, None] * hop + torch.arange(-order, steps, device=device)

@@ -84,7 +84,7 @@ def _generate(gates, spf, w_x, w_hh, b_hh, w1, b1, w2, b2, uniforms, inv_temp): 
     hidden = width // 3
     bands, fc, classes = w2.shape
     steps = uniforms.shape[1]
-    levels = _mulaw_levels(classes)
+    levels = mulaw_levels_compiled(classes)
     h = np.zeros((folds, hidden), np.float32)
     x = np.zeros((folds, bands), np.float32)
     gi = np.empty((folds, width), np.float32)
@@ -193,7 +193,7 @@ def _exp(x, out, bits, n):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
-def _mulaw_levels(classes):  # pragma: no cover - compiled; equals speech.models.vocoder.mulaw_levels
+def mulaw_levels_compiled(classes):  # pragma: no cover - compiled; equals speech.models.vocoder.mulaw_levels
     mu = classes - 1
     levels = np.empty(classes, np.float32)
     for i in range(classes):

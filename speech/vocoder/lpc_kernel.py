@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from speech.models.lpcnet import CLASSES
-from speech.vocoder.kernel import gru_update, sample_index
+from speech.vocoder.kernel import gru_update, mulaw_levels_compiled, sample_index
 
 MU = CLASSES - 1
 
@@ -27,15 +27,6 @@ def _encode(x):  # pragma: no cover - compiled; speech.models.vocoder.mulaw_enco
     y = min(abs(x), 1.0)
     y = math.copysign(math.log1p(MU * y) / math.log1p(MU), x)
     return min(max(int((y + 1) / 2 * MU + 0.5), 0), MU)
-
-
-@numba.njit(cache=True)
-def _levels():  # pragma: no cover - compiled; speech.models.vocoder.mulaw_levels at 8 bits
-    levels = np.empty(CLASSES, np.float32)
-    for i in range(CLASSES):
-        y = i / MU * 2 - 1
-        levels[i] = np.float32(math.copysign((math.pow(1 + MU, abs(y)) - 1) / MU, y))
-    return levels
 
 
 def teacher_inputs(
@@ -55,7 +46,7 @@ def teacher_inputs(
 @numba.njit(cache=True, nogil=True)
 def _teacher_inputs(audio, lpc, noise):  # pragma: no cover - compiled
     n, steps, order = lpc.shape
-    levels = _levels()
+    levels = mulaw_levels_compiled(CLASSES)
     signal = np.empty((n, steps), np.int64)
     prediction = np.empty((n, steps), np.int64)
     excitation = np.empty((n, steps), np.int64)
@@ -142,7 +133,7 @@ def _generate(gates, lpc, hop, tables, w_hh, b_hh, w1, b1, w2, b2, uniforms, inv
     hidden = width // 3
     fc = w1.shape[1]
     steps = uniforms.shape[1]
-    levels = _levels()
+    levels = mulaw_levels_compiled(CLASSES)
     h = np.zeros((folds, hidden), np.float32)
     made = np.zeros((folds, order + steps), np.float32)
     previous = np.full(folds, _encode(0.0), np.int64)
