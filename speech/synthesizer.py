@@ -18,6 +18,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -139,9 +140,12 @@ class Synthesizer:
         device: str = "cpu",
     ) -> Synthesizer:
         """A voice folder as ``speech train conf/tts/...`` exports it. ``vocoder``: a vocoder folder or object,
-        "griffin-lim", or None for the shipped vocoder when there is one (Griffin-Lim otherwise)."""
+        "griffin-lim", or None for the voice folder's own ``vocoder/`` (a recipe's voice packages the vocoder
+        trained on its recordings there), else the shipped vocoder when there is one, else Griffin-Lim."""
         loaded = load_model(folder, "tts", "a voice")
         model, features, vocab = loaded.model, loaded.features, loaded.vocab
+        if vocoder is None and (Path(folder) / "vocoder" / "config.json").exists():
+            vocoder = Path(folder) / "vocoder"
         if vocoder is None and (VOCODER_MODEL / "config.json").exists():
             vocoder = VOCODER_MODEL
         if vocoder == "griffin-lim":
