@@ -180,6 +180,19 @@ class SpecAugmentConfig:
     # the speed factor, drawn uniformly from 1 +- this (0.1: 0.9-1.1); batches are sized before it, so a
     # slowed one holds up to 1 / (1 - speed_max) times batch_seconds of audio
     speed_max: float = 0.1
+    reverb_prob: float = 0.0  # share of training utterances heard in a simulated room (0: none)
+    reverb_rt60_min: float = 0.2  # the room's reverberation time in seconds, drawn uniformly between these
+    reverb_rt60_max: float = 0.8
+    reverb_drr_min: float = 0.0  # direct-to-reverberant energy ratio in dB, drawn uniformly between these
+    reverb_drr_max: float = 12.0
+    babble_prob: float = 0.0  # share of training utterances mixed with other utterances of their batch
+    babble_snr_min: float = 5.0  # the target's power over the babble's, in dB, drawn uniformly between these
+    babble_snr_max: float = 25.0
+    babble_talkers: int = 3  # at most this many other utterances in the babble (drawn from 1)
+    telephone_prob: float = 0.0  # share sent through a telephone channel (300-3400 Hz, 8 kHz G.711 mu-law)
+    clip_prob: float = 0.0  # share of training utterances clipped, as by a recording level set too high
+    clip_fraction_max: float = 0.02  # at most this share of an utterance's samples clipped (drawn from 0)
+
 
     def __post_init__(self) -> None:
         if not 0 <= self.noise_prob <= 1 or self.noise_snr_min > self.noise_snr_max:
@@ -188,10 +201,36 @@ class SpecAugmentConfig:
             raise SpeechError("augment.tilt_prob must be in [0, 1] and tilt_max >= 0")
         if not 0 <= self.speed_prob <= 1 or not 0 <= self.speed_max <= 0.3:
             raise SpeechError("augment.speed_prob must be in [0, 1] and speed_max in [0, 0.3]")
+        if not 0 <= self.reverb_prob <= 1 or not 0 < self.reverb_rt60_min <= self.reverb_rt60_max <= 2:
+            raise SpeechError(
+                "augment.reverb_prob must be in [0, 1] and 0 < reverb_rt60_min <= reverb_rt60_max <= 2"
+            )
+        if self.reverb_drr_min > self.reverb_drr_max:
+            raise SpeechError("augment.reverb_drr_min must be <= reverb_drr_max")
+        if (
+            not 0 <= self.babble_prob <= 1
+            or self.babble_snr_min > self.babble_snr_max
+            or self.babble_talkers < 1
+        ):
+            raise SpeechError(
+                "augment.babble_prob must be in [0, 1], babble_snr_min <= babble_snr_max and babble_talkers >= 1"
+            )
+        if not 0 <= self.telephone_prob <= 1:
+            raise SpeechError("augment.telephone_prob must be in [0, 1]")
+        if not 0 <= self.clip_prob <= 1 or not 0 < self.clip_fraction_max <= 0.2:
+            raise SpeechError("augment.clip_prob must be in [0, 1] and clip_fraction_max in (0, 0.2]")
 
     @property
     def corrupts_audio(self) -> bool:
-        return bool(self.noise_prob or self.tilt_prob or self.speed_prob)
+        return bool(
+            self.noise_prob
+            or self.tilt_prob
+            or self.speed_prob
+            or self.reverb_prob
+            or self.babble_prob
+            or self.telephone_prob
+            or self.clip_prob
+        )
 
 
 class SpecAugment(nn.Module):

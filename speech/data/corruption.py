@@ -1,6 +1,7 @@
 """Corrupting training audio for recognizers: a model that heard one clean channel spells words into any other.
 
-Three corruptions, each applied to a drawn share of the utterances, in this order:
+Seven corruptions, each applied to a drawn share of the utterances, in this order (a talker in a room, other
+talkers, noise, then the channel and the recording level):
 
 - **speed**, another speaker: the waveform resampled so that it plays faster or slower by a factor drawn
   uniformly from 1 +- ``speed_max``, which moves the pitch and every formant by that factor and the
@@ -8,8 +9,19 @@ Three corruptions, each applied to a drawn share of the utterances, in this orde
 - **spectral tilt**, a different microphone or voice effort: the spectrum is multiplied by a slope of
   so many dB per octave about a pivot at 1/8 of the Nyquist frequency (1 kHz at 16 kHz), drawn uniformly
   from +- ``tilt_max`` dB, and the waveform keeps its power;
+- **reverberation**, a room: convolution with a simulated impulse response, the direct sound followed by
+  the statistical model of a diffuse tail (Polack's exponentially decaying noise, 60 dB down after the drawn
+  reverberation time), its energy set by a drawn direct-to-reverberant ratio; high frequencies decay faster,
+  as walls and air absorb them more. The statistical tail needs no room geometry, costs one FFT convolution,
+  and spans the reverberation times and ratios of real rooms, which is what a recognizer must learn to ignore;
+- **babble**, other talkers: up to ``babble_talkers`` other utterances of the same batch, each from a random
+  point (wrapping), summed and mixed in at a drawn signal-to-babble ratio;
 - **additive noise**, Gaussian noise whose spectrum slopes as 1 / f**alpha, alpha drawn from [0, 2] (white,
-  pink, brown and between), at a signal-to-noise ratio drawn uniformly in decibels.
+  pink, brown and between), at a signal-to-noise ratio drawn uniformly in decibels;
+- **telephone**: band-limited to 300-3400 Hz, sampled at 8 kHz and companded by G.711's 8-bit mu-law, the
+  narrow-band channel of telephone and VoIP audio, then brought back to 16 kHz;
+- **clipping**, a recording level set too high: the loudest share of the samples (drawn up to
+  ``clip_fraction_max``) flattened at the level they exceed.
 
 The random draws come from a generator the stream seeds per batch, so a resumed run corrupts alike.
 """
@@ -21,12 +33,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
+import scipy.signal
 
 from speech.audio import resample
 from speech.features import SpecAugmentConfig
 
 TILT_PIVOT = 1 / 8  # of the Nyquist frequency: the level there is unchanged
 TILT_FLOOR = 1 / 80  # below this (100 Hz at 16 kHz) the slope stops, so hum and DC are not blown up
+SAMPLE_RATE = 16000  # of the training audio (the features' rate)
+TELEPHONE_RATE = 8000
+TELEPHONE_BAND = (300.0, 3400.0)  # Hz: the voice band of ITU-T G.712
+MULAW = 255.0  # G.711's mu
+HIGH_FREQUENCY_DECAY = 2.0  # the tail's top frequencies decay this many times faster than its lowest
 
 
 def shape_spectrum(signal: np.ndarray, gain: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
@@ -76,25 +94,124 @@ def change_speed(waveform: np.ndarray, factor: float) -> np.ndarray:
     return np.clip(faster, -1.0, 1.0)
 
 
+def matched_power(changed: np.ndarray, original: np.ndarray) -> np.ndarray:
+    """``changed`` at ``original``'s mean power, clipped to [-1, 1], float32."""
+    scale = np.sqrt(np.mean(original.astype(np.float64) ** 2) / max(float(np.mean(changed**2)), 1e-20))
+    return np.clip(changed * scale, -1.0, 1.0).astype(np.float32)
+
+
+def room_impulse_response(
+    rt60: float, drr_db: float, rng: np.random.Generator, sample_rate: int = SAMPLE_RATE
+) -> np.ndarray:
+    """A simulated room's impulse response: a unit direct impulse, then a diffuse tail of Gaussian noise
+    decaying by 60 dB over ``rt60`` seconds (faster at high frequencies), ``drr_db`` dB below the direct
+    sound in energy. The tail starts 2.5 ms after the direct sound, about the first reflection's delay."""
+    start = int(0.0025 * sample_rate)
+    time = np.arange(int(rt60 * sample_rate)) / sample_rate
+    # Two bands of noise, each with its own decay, stand in for a frequency-dependent decay: the low one
+    # decays in rt60, the high one HIGH_FREQUENCY_DECAY times as fast.
+    low = shape_spectrum(rng.standard_normal(len(time)), lambda fraction: (fraction < 0.25).astype(float))
+    high = shape_spectrum(rng.standard_normal(len(time)), lambda fraction: (fraction >= 0.25).astype(float))
+    decay = 3 * np.log(10) / rt60  # amplitude falls 60 dB (a factor of 1000) in rt60 seconds
+    tail = low * np.exp(-decay * time) + high * np.exp(-HIGH_FREQUENCY_DECAY * decay * time)
+    tail *= np.sqrt(10 ** (-drr_db / 10) / max(float(np.sum(tail**2)), 1e-20))
+    response = np.zeros(start + len(tail))
+    response[0] = 1.0
+    response[start:] = tail
+    return response
+
+
+def reverberate(waveform: np.ndarray, response: np.ndarray) -> np.ndarray:
+    """``waveform`` heard through ``response`` (direct sound first, so nothing moves in time), at its own
+    length and mean power, clipped to [-1, 1]."""
+    wet = scipy.signal.fftconvolve(waveform.astype(np.float64), response)[: len(waveform)]
+    return matched_power(wet, waveform)
+
+
+def babble(
+    target: np.ndarray, others: list[np.ndarray], snr_db: float, rng: np.random.Generator
+) -> np.ndarray:
+    """``target`` plus the sum of ``others``, each read from a random point and wrapped to ``target``'s
+    length, ``snr_db`` below ``target``'s mean power, clipped to [-1, 1]."""
+    mixture = np.zeros(len(target))
+    for other in others:
+        start = int(rng.integers(len(other)))
+        mixture += np.resize(np.roll(other.astype(np.float64), -start), len(target))
+    power = float(np.mean(target.astype(np.float64) ** 2))
+    mixture *= np.sqrt(power / 10 ** (snr_db / 10) / max(float(np.mean(mixture**2)), 1e-20))
+    return np.clip(target + mixture, -1.0, 1.0).astype(np.float32)
+
+
+def mulaw_companding(waveform: np.ndarray, mu: float = MULAW) -> np.ndarray:
+    """``waveform`` (in [-1, 1]) encoded to 8-bit mu-law codes and decoded back, as G.711 does."""
+    levels = int(mu) + 1
+    compressed = np.sign(waveform) * np.log1p(mu * np.abs(waveform)) / np.log1p(mu)
+    codes = np.round((compressed + 1) / 2 * (levels - 1))
+    restored = codes / (levels - 1) * 2 - 1
+    return np.sign(restored) * ((1 + mu) ** np.abs(restored) - 1) / mu
+
+
+def telephone(waveform: np.ndarray) -> np.ndarray:
+    """``waveform`` as a telephone line delivers it: 300-3400 Hz, 8 kHz, G.711 mu-law, back at 16 kHz, at
+    its own mean power, clipped to [-1, 1]."""
+    low, high = (edge / (TELEPHONE_RATE / 2) for edge in TELEPHONE_BAND)
+    narrow = resample(waveform.astype(np.float32), SAMPLE_RATE, TELEPHONE_RATE).astype(np.float64)
+    narrow = shape_spectrum(narrow, lambda fraction: ((fraction >= low) & (fraction <= high)).astype(float))
+    narrow = mulaw_companding(np.clip(narrow / max(float(np.max(np.abs(narrow))), 1e-9), -1.0, 1.0))
+    wide = resample(narrow.astype(np.float32), TELEPHONE_RATE, SAMPLE_RATE).astype(np.float64)
+    wide = np.pad(wide, (0, max(0, len(waveform) - len(wide))))[: len(waveform)]
+    return matched_power(wide, waveform)
+
+
+def clip(waveform: np.ndarray, fraction: float) -> np.ndarray:
+    """``waveform`` with its loudest ``fraction`` of samples flattened at the level they exceed."""
+    level = float(np.quantile(np.abs(waveform), 1 - fraction))
+    return np.clip(waveform, -level, level).astype(np.float32) if level > 0 else waveform
+
+
 @dataclass(frozen=True)
 class WaveformCorruption:
-    """The ``augment`` section's waveform corruptions (``speed_*``, ``tilt_*``, ``noise_*``) as a batch
-    transform."""
+    """The ``augment`` section's waveform corruptions (``speed_*``, ``tilt_*``, ``reverb_*``, ``babble_*``,
+    ``noise_*``, ``telephone_prob``, ``clip_*``) as a batch transform."""
 
     config: SpecAugmentConfig
 
     def __call__(self, waveforms: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
-        return [self._corrupt(waveform, rng) if len(waveform) >= 2 else waveform for waveform in waveforms]
+        return [
+            self._corrupt(waveform, waveforms[:index] + waveforms[index + 1 :], rng)
+            if len(waveform) >= 2
+            else waveform
+            for index, waveform in enumerate(waveforms)
+        ]
 
-    def _corrupt(self, waveform: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def _corrupt(
+        self, waveform: np.ndarray, others: list[np.ndarray], rng: np.random.Generator
+    ) -> np.ndarray:
+        """One utterance corrupted; ``others`` are the batch's other (clean) utterances, for babble. A
+        corruption that is off draws nothing, so adding one keeps the others' draws of older configs."""
         config = self.config
-        if config.speed_prob and rng.random() < config.speed_prob:  # no draw when off
+        if config.speed_prob and rng.random() < config.speed_prob:
             waveform = change_speed(waveform, 1 + rng.uniform(-config.speed_max, config.speed_max))
-        if config.tilt_prob and rng.random() < config.tilt_prob:  # no draw when off
+        if config.tilt_prob and rng.random() < config.tilt_prob:
             waveform = tilt_spectrum(waveform, rng.uniform(-config.tilt_max, config.tilt_max))
+        if config.reverb_prob and rng.random() < config.reverb_prob:
+            rt60 = rng.uniform(config.reverb_rt60_min, config.reverb_rt60_max)
+            drr_db = rng.uniform(config.reverb_drr_min, config.reverb_drr_max)
+            waveform = reverberate(waveform, room_impulse_response(rt60, drr_db, rng))
+        talkers = [other for other in others if len(other) >= 2]
+        if config.babble_prob and talkers and rng.random() < config.babble_prob:
+            count = int(rng.integers(1, min(config.babble_talkers, len(talkers)) + 1))
+            chosen = [talkers[i] for i in rng.choice(len(talkers), size=count, replace=False)]
+            waveform = babble(
+                waveform, chosen, rng.uniform(config.babble_snr_min, config.babble_snr_max), rng
+            )
         if rng.random() < config.noise_prob:
             snr_db = rng.uniform(config.noise_snr_min, config.noise_snr_max)
             waveform = add_noise(waveform, snr_db, rng.uniform(0.0, 2.0), rng)
+        if config.telephone_prob and rng.random() < config.telephone_prob:
+            waveform = telephone(waveform)
+        if config.clip_prob and rng.random() < config.clip_prob:
+            waveform = clip(waveform, rng.uniform(0.0, config.clip_fraction_max))
         return waveform
 
 

@@ -23,14 +23,14 @@ class Task:
     name: ClassVar[str]
     needs_audio: ClassVar[bool] = False  # batches carry padded waveforms (models that predict audio)
     corruptible: ClassVar[bool] = (
-        False  # training audio may be sped up, tilted and noised (augment.speed_prob, tilt_prob, noise_prob)
+        False  # training audio may be corrupted (augment's speed, tilt, reverb, babble, noise, ... *_prob)
     )
 
     def __init__(self, config: ExperimentConfig):
         if config.augment.corrupts_audio and not self.corruptible:
             raise ConfigError(
-                f"augment.speed_prob, tilt_prob, noise_prob: the {self.name} task learns from clean audio; "
-                "leave them 0"
+                f"augment's waveform corruptions (speed_prob, tilt_prob, reverb_prob, babble_prob, noise_prob, "
+                f"telephone_prob, clip_prob): the {self.name} task learns from clean audio; leave them 0"
             )
         self.config = config
         self.extractor = FeatureExtractor(config.features)

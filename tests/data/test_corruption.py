@@ -4,10 +4,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.signal
 
 from speech.audio import read_audio
 from speech.config import ConfigError, load_config
-from speech.data.corruption import WaveformCorruption, change_speed, coloured_noise, tilt_spectrum
+from speech.data.corruption import (
+    WaveformCorruption,
+    babble,
+    change_speed,
+    clip,
+    coloured_noise,
+    reverberate,
+    room_impulse_response,
+    shape_spectrum,
+    telephone,
+    tilt_spectrum,
+)
 from speech.features import SpecAugmentConfig
 from speech.tasks import TASKS
 
@@ -118,7 +130,7 @@ def test_only_recognizers_take_corrupted_audio() -> None:
     config = load_config(CONF / "asr/tiny.yaml", ["augment.noise_prob=0.5", "augment.tilt_prob=0.5"])
     TASKS["asr"](config)
     for task in ("tts", "vocoder"):
-        for key in ("noise_prob", "tilt_prob", "speed_prob"):
+        for key in ("noise_prob", "tilt_prob", "speed_prob", "reverb_prob", "babble_prob", "telephone_prob"):
             with pytest.raises(ConfigError, match="learns from clean audio"):
                 TASKS[task](load_config(CONF / f"{task}/tiny.yaml", [f"augment.{key}=0.5"]))
     with pytest.raises(ConfigError, match="noise_prob must be in"):
@@ -127,3 +139,114 @@ def test_only_recognizers_take_corrupted_audio() -> None:
         TASKS["asr"](load_config(CONF / "asr/tiny.yaml", ["augment.tilt_max=-1"]))
     with pytest.raises(ConfigError, match="speed_prob must be in"):
         TASKS["asr"](load_config(CONF / "asr/tiny.yaml", ["augment.speed_max=0.5"]))
+    with pytest.raises(ConfigError, match="reverb_prob must be in"):
+        TASKS["asr"](load_config(CONF / "asr/tiny.yaml", ["augment.reverb_rt60_min=0"]))
+    with pytest.raises(ConfigError, match="babble_prob must be in"):
+        TASKS["asr"](load_config(CONF / "asr/tiny.yaml", ["augment.babble_talkers=0"]))
+    with pytest.raises(ConfigError, match="clip_prob must be in"):
+        TASKS["asr"](load_config(CONF / "asr/tiny.yaml", ["augment.clip_fraction_max=0.5"]))
+
+
+def librivox_speech(librivox_dir: Path, count: int = 1, seconds: float = 3.0) -> list[np.ndarray]:
+    paths = sorted(librivox_dir.glob("*.wav"))[:count]
+    return [read_audio(path, 16000)[0][: int(seconds * 16000)] for path in paths]
+
+
+def decay_time(response: np.ndarray, sample_rate: int = 16000) -> float:
+    """Reverberation time from Schroeder's backward-integrated energy: the -5 to -25 dB slope (T20) x 3."""
+    energy = np.cumsum(response[::-1] ** 2)[::-1]
+    level = 10 * np.log10(energy / energy[0])
+    return 3 * float(np.argmax(level < -25) - np.argmax(level < -5)) / sample_rate
+
+
+@pytest.mark.parametrize(("rt60", "drr_db"), [(0.3, 0.0), (0.8, 10.0)])
+def test_room_response_decays_in_the_drawn_time_at_the_drawn_ratio(rt60: float, drr_db: float) -> None:
+    response = room_impulse_response(rt60, drr_db, np.random.default_rng(0))
+    assert 10 * np.log10(response[0] ** 2 / np.sum(response[1:] ** 2)) == pytest.approx(drr_db, abs=0.01)
+    tail = response[1:]
+    low = shape_spectrum(tail, lambda fraction: (fraction < 0.2).astype(float))
+    high = shape_spectrum(tail, lambda fraction: (fraction > 0.3).astype(float))
+    assert decay_time(low) == pytest.approx(rt60, rel=0.15)
+    assert decay_time(high) < 0.7 * decay_time(low)  # walls and air absorb high frequencies sooner
+
+
+def test_reverberation_fills_the_gaps_of_real_speech_in_place(librivox_dir: Path) -> None:
+    speech = librivox_speech(librivox_dir)[0]
+    wet = reverberate(speech, room_impulse_response(0.8, 0.0, np.random.default_rng(0)))
+    assert len(wet) == len(speech) and wet.dtype == np.float32
+    assert np.mean(wet.astype(np.float64) ** 2) == pytest.approx(
+        np.mean(speech.astype(np.float64) ** 2), rel=0.01
+    )
+    lags = scipy.signal.correlation_lags(len(wet), len(speech))
+    assert lags[np.argmax(scipy.signal.correlate(wet, speech))] == 0  # the direct sound stays in place
+
+    def quiet_frames(waveform: np.ndarray) -> int:
+        energy = np.mean(waveform[: len(waveform) // 160 * 160].reshape(-1, 160).astype(np.float64) ** 2, 1)
+        quiet = energy < energy.max() * 1e-3  # 30 dB below the loudest 10 ms
+        return int(np.sum(quiet[np.argmin(quiet) :]))  # after speech starts: the gaps between words
+
+    assert quiet_frames(wet) < 0.5 * quiet_frames(speech)
+
+
+def tone(hz: float, seconds: float = 1.0, amplitude: float = 0.5) -> np.ndarray:
+    return (amplitude * np.sin(2 * np.pi * hz * np.arange(int(seconds * 16000)) / 16000)).astype(np.float32)
+
+
+def level_db(waveform: np.ndarray, hz: float) -> float:
+    spectrum = np.abs(np.fft.rfft(waveform.astype(np.float64) * np.hanning(len(waveform))))
+    return float(
+        20 * np.log10(spectrum[np.argmin(np.abs(np.fft.rfftfreq(len(waveform), 1 / 16000) - hz))] + 1e-12)
+    )
+
+
+def test_babble_is_the_other_talkers_at_the_drawn_ratio(librivox_dir: Path) -> None:
+    speech = 0.5 * librivox_speech(librivox_dir)[0] / np.max(np.abs(librivox_speech(librivox_dir)[0]))
+    other = tone(440, seconds=0.7)  # shorter than the target: wrapped around
+    mixed = babble(speech, [other], 10.0, np.random.default_rng(0))
+    added = mixed.astype(np.float64) - speech
+    assert 10 * np.log10(np.mean(speech.astype(np.float64) ** 2) / np.mean(added**2)) == pytest.approx(
+        10.0, abs=0.1
+    )
+    assert level_db(added, 440) > level_db(added, 1000) + 40  # what was added is the other talker
+
+
+def test_babble_draws_its_talkers_from_the_batch(librivox_dir: Path) -> None:
+    speech = librivox_speech(librivox_dir, count=5)
+    mixed = corruption(babble_prob=1.0, babble_talkers=2)(speech, np.random.default_rng(0))
+    assert all(a is not b and len(a) == len(b) for a, b in zip(mixed, speech, strict=True))
+    alone = corruption(babble_prob=1.0)(speech[:1], np.random.default_rng(0))
+    assert alone[0] is speech[0]  # a batch of one has nobody to babble
+
+
+def test_telephone_passes_the_voice_band_only_through_mulaw() -> None:
+    mixture = (tone(150) + tone(1013) + tone(5000)) / 3
+    line = telephone(mixture)
+    assert len(line) == len(mixture) and line.dtype == np.float32
+    assert level_db(line, 1013) - level_db(mixture, 1013) == pytest.approx(
+        4.8, abs=1.5
+    )  # power kept in one tone
+    for hz in (150, 5000):
+        assert level_db(line, hz) < level_db(line, 1013) - 50
+    clean = tone(1013, amplitude=0.9)
+    received = telephone(clean).astype(np.float64)
+    error = received - clean * np.dot(received, clean) / np.dot(clean, clean)
+    snr_db = 10 * np.log10(np.mean(received**2) / np.mean(error[200:-200] ** 2))
+    assert 30 < snr_db < 45  # G.711's 8-bit companding: about 38 dB on a loud tone
+
+
+def test_clipping_flattens_the_loudest_share_only(librivox_dir: Path) -> None:
+    speech = librivox_speech(librivox_dir)[0]
+    clipped = clip(speech, 0.01)
+    level = np.max(np.abs(clipped))
+    assert np.mean(np.abs(clipped) >= level) == pytest.approx(0.01, abs=0.002)
+    below = np.abs(speech) < level
+    assert np.array_equal(clipped[below], speech[below])
+
+
+@pytest.mark.parametrize("key", ["reverb_prob", "babble_prob", "telephone_prob", "clip_prob"])
+def test_each_new_corruption_applies_to_the_chosen_share(key: str) -> None:
+    rng = np.random.default_rng(0)
+    waveforms = [0.1 * coloured_noise(8000, 0.0, rng).astype(np.float32) for _ in range(40)]
+    changed = corruption(**{key: 0.5})(waveforms, np.random.default_rng(1))
+    assert 10 < sum(a is not b for a, b in zip(changed, waveforms, strict=True)) < 30
+    assert all(len(a) == len(b) and a.dtype == np.float32 for a, b in zip(changed, waveforms, strict=True))
