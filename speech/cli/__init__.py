@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what --nproc runs again under torchrun
     configure_logging(args.verbose, all_ranks=getattr(args, "log_all_ranks", False))
     try:
         return args.run(args) or 0

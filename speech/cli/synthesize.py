@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import select
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -22,6 +22,17 @@ from tqdm import tqdm
 from speech.assets import VOICES
 from speech.cli.options import add_output_folder
 from speech.cli.outputs import OutputNames, output_folder, safe_stem
+from speech.cli.ranks import (
+    add_nproc_option,
+    launch,
+    main_rank_notes,
+    merge_reports,
+    process_group,
+    rank_device,
+    refuse_standard_input,
+    share_work,
+    under_launcher,
+)
 from speech.cli.report import BatchReport, note
 from speech.errors import SpeechError, shown
 
@@ -38,6 +49,7 @@ class Job:
     source: str  # for messages: "a.txt" or "a.txt:3"
     text: str
     target: Path | None  # None: standard output
+    done: bool = False  # its output exists (and --overwrite is not given)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -106,6 +118,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--overwrite", action="store_true", help="synthesise texts whose output already exists"
     )
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    add_nproc_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -187,6 +200,8 @@ class PCMStream:
 def run(args: argparse.Namespace) -> int:
     if args.list_voices:
         return list_voices()
+    if args.nproc != 1 and not under_launcher():
+        return launch(args.nproc, args.argv)
     rate = speaking_rate(args)
     voice = voice_folder(args.voice)
     to_stdout = args.out == "-" or args.output_raw
@@ -195,35 +210,80 @@ def run(args: argparse.Namespace) -> int:
 
     if not MIN_RATE <= rate <= MAX_RATE:
         raise SpeechError(f"--rate must be between {MIN_RATE} and {MAX_RATE}, got {rate}")
-    synthesizer = Synthesizer.load(voice, args.vocoder, args.device)
-    report = BatchReport(out, "synthesized")
-    sink = PCMStream(sys.stdout.buffer, synthesizer.sample_rate, args.output_raw) if to_stdout else None
-    options = {"rate": rate, "speaker": args.speaker, "seed": args.seed}
-    options["sentence_silence"] = args.sentence_silence
-    manifests: dict[Path, list[tuple[str, str, Path]]] = {}  # --lines: STEM.jsonl -> (id, text, audio)
-    jobs = _jobs(args, out, report, manifests)
-    with tqdm(unit="line" if args.lines else "file", desc="synthesizing", disable=None) as bar:
-        for group in _groups(jobs):
-            for job in group:
-                _note_unspeakable(job)
-            streamed = [bool(sink) or args.stream or len(job.text) > STREAM_CHARS for job in group]
-            batched = [job for job, stream in zip(group, streamed, strict=True) if not stream]
-            if batched:
-                results = synthesizer.synthesize_many([job.text for job in batched], **options)
-                for job, spoken in zip(batched, results, strict=True):
-                    if spoken.error:
-                        report.failed(f"{job.source}: {spoken.error}")
-                    else:
-                        _write(job.target, spoken.samples, synthesizer.sample_rate)
-                        report.succeeded(len(spoken.samples) / synthesizer.sample_rate)
-                    bar.update(1)
-            for job, stream in zip(group, streamed, strict=True):
-                if stream:
-                    _stream(synthesizer, job, sink, report, options, args.format)
-                    bar.update(1)
+    with process_group() as ranks:
+        refuse_standard_input(args.inputs, ranks)
+        if ranks.enabled and to_stdout:
+            raise SpeechError("standard output cannot be shared between processes; give -o FOLDER")
+        synthesizer = Synthesizer.load(voice, args.vocoder, rank_device(args.device, ranks))
+        report = BatchReport(out, "synthesized")
+        sink = PCMStream(sys.stdout.buffer, synthesizer.sample_rate, args.output_raw) if to_stdout else None
+        options = {"rate": rate, "speaker": args.speaker, "seed": args.seed}
+        options["sentence_silence"] = args.sentence_silence
+        manifests: dict[Path, list[tuple[str, str, Path]]] = {}  # --lines: STEM.jsonl -> (id, text, audio)
+        # Every rank lists the whole job; only rank 0's report counts what the listing finds wrong.
+        listing = report if ranks.is_main else BatchReport(None, "listed")
+        groups: Iterable[list[Job]] = _groups(_jobs(args, out, listing, manifests))
+        if ranks.enabled:
+            with main_rank_notes(ranks):
+                groups, finished = share_work(list(groups), _finished, _characters, ranks)
+            report.skipped += sum(len(group) for group in finished)
+        with tqdm(unit="line" if args.lines else "file", desc="synthesizing", disable=ranks.hide_bar) as bar:
+            for group in groups:
+                _synthesize_group(group, synthesizer, sink, report, options, args, bar)
+        if not merge_reports(report, ranks):
+            return 0
     for path, entries in manifests.items():
         _write_manifest(path, entries)
     return report.finish()
+
+
+def _finished(group: list[Job]) -> bool:
+    return all(job.done for job in group)
+
+
+def _characters(group: list[Job]) -> float:
+    """A group's text length: what balances the ranks' shares (speech takes time in proportion)."""
+    return float(sum(len(job.text) for job in group))
+
+
+def _synthesize_group(
+    group: list[Job],
+    synthesizer: Synthesizer,
+    sink: PCMStream | None,
+    report: BatchReport,
+    options: dict,
+    args: argparse.Namespace,
+    bar: tqdm,
+) -> None:
+    """One group of texts. A text's audio depends on the texts it is batched with (the pre-net's dropout
+    and the vocoder's noise are drawn for the batch), so groups are fixed by position in the job and a
+    group with any output missing is made again whole, its finished outputs left as they are: the missing
+    ones come out byte for byte as an uninterrupted run makes them, whichever process makes them, after
+    whatever stopped the last run. A streamed text stands alone."""
+    if _finished(group):
+        report.skipped += len(group)
+        return
+    for job in group:
+        _note_unspeakable(job)
+    streamed = [bool(sink) or args.stream or len(job.text) > STREAM_CHARS for job in group]
+    batched = [job for job, stream in zip(group, streamed, strict=True) if not stream]
+    if batched:
+        results = synthesizer.synthesize_many([job.text for job in batched], **options)
+        for job, spoken in zip(batched, results, strict=True):
+            if job.done:  # made again only for its group's sake: the file holds these very bytes
+                report.skipped += 1
+            elif spoken.error:
+                report.failed(f"{job.source}: {spoken.error}")
+            else:
+                _write(job.target, spoken.samples, synthesizer.sample_rate)
+                report.succeeded(len(spoken.samples) / synthesizer.sample_rate)
+            bar.update(1)
+    for job, stream in zip(group, streamed, strict=True):
+        if stream and job.done:
+            report.skipped += 1
+        elif stream:
+            _stream(synthesizer, job, sink, report, options, args.format)
+            bar.update(1)
 
 
 def _jobs(
@@ -232,19 +292,17 @@ def _jobs(
     report: BatchReport,
     manifests: dict[Path, list[tuple[str, str, Path]]],
 ) -> Iterator[Job]:
-    """The texts to synthesise, in order; done outputs counted as skipped, unreadable inputs reported.
-    Standard input in --lines mode is read a line at a time, so lines are spoken as they arrive."""
+    """The texts to synthesise, in order, done ones marked; unreadable inputs reported. Standard input in
+    --lines mode is read a line at a time, so lines are spoken as they arrive."""
     names = OutputNames()
     for item in args.inputs:
         source = "standard input" if item == "-" else item
         stem = names.claim(Path(item), Path("stdin" if item == "-" else safe_stem(Path(item).name)))
         if not args.lines:
             whole = None if out is None else out / f"{stem}.{args.format}"
-            if whole and item != "-" and whole.exists() and not args.overwrite:
-                report.skipped += 1
-                continue
+            done = bool(whole) and item != "-" and whole.exists() and not args.overwrite
             try:
-                yield Job(source, read_text(item), whole)
+                yield Job(source, read_text(item), whole, done)
             except SpeechError as error:
                 report.failed(str(error))
             continue
@@ -262,15 +320,13 @@ def _jobs(
             if not line.strip():
                 note(f"note: {source}:{number}: empty line, skipped")
                 continue
-            target = None
+            target, done = None, False
             if out is not None:
                 name = f"{stem}_{number:0{width}d}"
                 target = out / f"{name}.{args.format}"
                 entries.append((name, line.strip(), target))
-                if target.exists() and not args.overwrite and item != "-":
-                    report.skipped += 1
-                    continue
-            yield Job(f"{source}:{number}", line, target)
+                done = target.exists() and not args.overwrite and item != "-"
+            yield Job(f"{source}:{number}", line, target, done)
 
 
 def _stdin_lines() -> Iterator[str | SpeechError]:

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from speech.cli.logs import log_to_file, process_rank
 from speech.cli.options import add_output_folder
-from speech.errors import SpeechError
+from speech.cli.ranks import add_nproc_option, launch, under_launcher
 
 LOG_FILE = "train.log"  # in the run folder, beside metrics.jsonl and the checkpoints
 
@@ -40,12 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="continue from the newest checkpoint in train.out_dir (starts fresh if there is none)",
     )
-    parser.add_argument(
-        "--nproc",
-        type=int,
-        default=1,
-        help="launch this many processes on this machine with torchrun (default: 1, no launcher)",
-    )
+    add_nproc_option(parser)
     parser.add_argument(
         "--log-all-ranks",
         action="store_true",
@@ -57,15 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     overrides = [*args.overrides, *([f"train.out_dir={args.out}"] if args.out else [])]
-    if args.nproc > 1 and "LOCAL_RANK" not in os.environ:
+    if args.nproc != 1 and not under_launcher():
         command = [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            f"--nproc_per_node={args.nproc}",
-            "-m",
-            "speech",
             *(["--verbose"] if args.verbose else []),
             "train",
             args.config,
@@ -73,9 +58,7 @@ def run(args: argparse.Namespace) -> int:
             *(["--resume"] if args.resume else []),
             *(["--log-all-ranks"] if args.log_all_ranks else []),
         ]
-        return subprocess.run(command, check=False).returncode
-    if args.nproc < 1:
-        raise SpeechError(f"--nproc must be at least 1, got {args.nproc}")
+        return launch(args.nproc, command)
 
     from speech.config import load_config
     from speech.train import train_model

@@ -12,6 +12,18 @@ from speech.cli.inputs import expand_inputs
 from speech.cli.live import add_stream_options, run_stream
 from speech.cli.options import add_output_folder, add_recognizer_options, load_recognizer
 from speech.cli.outputs import output_folder
+from speech.cli.ranks import (
+    add_nproc_option,
+    header_seconds,
+    launch,
+    main_rank_notes,
+    merge_reports,
+    process_group,
+    rank_device,
+    refuse_standard_input,
+    share_work,
+    under_launcher,
+)
 from speech.cli.report import BatchReport
 from speech.errors import SpeechError
 from speech.transcript import FORMATS, outputs_exist, parse_formats, write_transcript
@@ -56,6 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--overwrite", action="store_true", help="transcribe files whose outputs already exist"
     )
     add_recognizer_options(parser)
+    add_nproc_option(parser)
     add_stream_options(parser)
     parser.set_defaults(run=run)
 
@@ -65,21 +78,36 @@ def run(args: argparse.Namespace) -> int:
         return run_stream(args)
     if not args.inputs:
         raise SpeechError("give audio files to transcribe, or --stream to transcribe PCM on standard input")
+    if args.nproc != 1 and not under_launcher():
+        return launch(args.nproc, args.argv)
     formats = parse_formats(args.format)
     out = output_folder(args.out)
-    recognizer = load_recognizer(args)
-    stems = {str(path): out / stem for path, stem in expand_inputs(args.inputs, is_audio_file)}
-    todo = {path: stem for path, stem in stems.items() if args.overwrite or not outputs_exist(stem, formats)}
-    report = BatchReport(out, "transcribed", skipped=len(stems) - len(todo))
-    with tqdm(total=len(todo), unit="file", desc="transcribing", disable=None) as progress:
-        for result in recognizer.transcribe(list(todo), batch_seconds=args.batch_seconds):
-            if result.error:
-                report.failed(result.error)
-            else:
-                try:
-                    write_transcript(result.transcript, todo[result.source], formats)
-                    report.succeeded(result.duration)
-                except SpeechError as error:  # an output that cannot be written (disk full): the next may
-                    report.failed(str(error))
-            progress.update(1)
+    with process_group() as ranks:
+        refuse_standard_input(args.inputs, ranks)
+        args.device = rank_device(args.device, ranks)
+        recognizer = load_recognizer(args)
+        with main_rank_notes(ranks):
+            jobs = [(str(path), out / stem) for path, stem in expand_inputs(args.inputs, is_audio_file)]
+
+        mine, skipped = share_work(
+            jobs,
+            lambda job: not args.overwrite and outputs_exist(job[1], formats),
+            lambda job: header_seconds(job[0]),
+            ranks,
+        )
+        todo = dict(mine)
+        report = BatchReport(out, "transcribed", skipped=len(skipped))
+        with tqdm(total=len(todo), unit="file", desc="transcribing", disable=ranks.hide_bar) as progress:
+            for result in recognizer.transcribe(list(todo), batch_seconds=args.batch_seconds):
+                if result.error:
+                    report.failed(result.error)
+                else:
+                    try:
+                        write_transcript(result.transcript, todo[result.source], formats)
+                        report.succeeded(result.duration)
+                    except SpeechError as error:  # an output that cannot be written (disk full): the next may
+                        report.failed(str(error))
+                progress.update(1)
+        if not merge_reports(report, ranks):
+            return 0
     return report.finish()
