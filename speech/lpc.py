@@ -73,6 +73,8 @@ class MelLPC(torch.nn.Module):
         return levinson(r, self.order).float()
 
 
-def sample_frames(steps: int, hop: int, frames: int) -> Tensor:
-    """The frame each of ``steps`` samples takes its predictor from: the one whose centre is nearest."""
-    return torch.div(torch.arange(steps) + hop // 2, hop, rounding_mode="floor").clamp(max=frames - 1)
+def sample_frames(steps: int, hop: int, frames: int, first: int = 0) -> Tensor:
+    """The frame each of ``steps`` samples, from sample ``first`` on (negative: before the first frame's
+    centre, for a loop's history), takes its predictor from: the one whose centre is nearest."""
+    samples = torch.arange(first, first + steps)
+    return torch.div(samples + hop // 2, hop, rounding_mode="floor").clamp(max=frames - 1)

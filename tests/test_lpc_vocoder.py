@@ -21,9 +21,9 @@ from speech.vocoder.lpc_kernel import LPCWeights, generate, teacher_inputs
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def tiny_model(seed: int = 0) -> LPCNet:
+def tiny_model(seed: int = 0, pitch: bool = False) -> LPCNet:
     torch.manual_seed(seed)
-    model = LPCNet(LPCNetConfig(hidden=24, cond=8, embedding=4, fc=8)).eval()
+    model = LPCNet(LPCNetConfig(hidden=24, cond=8, embedding=4, fc=8, pitch=pitch)).eval()
     with torch.no_grad():  # livelier than the initial weights: peaked, input-dependent distributions
         model.out.weight.mul_(4)
         model.rnn.weight_hh_l0.mul_(2)
@@ -89,11 +89,14 @@ def test_teacher_inputs_without_noise_follow_the_clean_signal(librivox_dir: Path
     start, steps = 16000, 3200
     x = torch.from_numpy(samples[start - 16 : start + steps])  # the segment and 16 samples of history
     per_sample = lpc[sample_frames(start + steps, 160, len(lpc))[start:]][None]
-    silent = np.zeros((1, steps), np.int64)
-    signal, prediction, excitation, target = teacher_inputs(x[None].numpy(), per_sample.numpy(), silent)
+    silent = np.zeros((1, 16 + steps), np.int64)
+    per_sample = torch.cat([per_sample[:, :1].expand(1, 16, 16), per_sample], 1)  # history rows: unused
+    signal, prediction, excitation, _, target = teacher_inputs(
+        x[None].numpy(), per_sample.numpy(), silent, silent, 16
+    )
     levels = LPCNet(LPCNetConfig()).levels
     assert snr(x[16:-1], levels[signal[0, 1:]]) > 30  # s[t-1] is the clean signal, mu-law quantised
-    clean_excitation = prediction_error(x, per_sample[0], 1)[16:]  # x[t] - its clean prediction
+    clean_excitation = prediction_error(x, per_sample[0, 16:], 1)[16:]  # x[t] - its clean prediction
     # The loop predicts from what it rebuilt (within a quantisation step of the clean signal), so the
     # targets are the clean excitation up to that step.
     assert snr(clean_excitation.float(), levels[target[0]]) > 15
@@ -101,29 +104,63 @@ def test_teacher_inputs_without_noise_follow_the_clean_signal(librivox_dir: Path
     assert snr(x[16:], levels[prediction[0]] + levels[target[0]]) > 25  # s[t] = p[t] + e[t]
 
     # With noise the loop drifts from the clean signal and the targets steer back towards it.
-    noise = np.random.default_rng(0).integers(-2, 3, (1, steps))
-    _, _, noisy_excitation, noisy_target = teacher_inputs(x[None].numpy(), per_sample.numpy(), noise)
+    noise = np.random.default_rng(0).integers(-2, 3, (1, 16 + steps))
+    _, _, noisy_excitation, _, noisy_target = teacher_inputs(
+        x[None].numpy(), per_sample.numpy(), noise, silent, 16
+    )
     assert not np.array_equal(noisy_target, target)
-    assert np.array_equal(noisy_excitation[0, 1:], np.clip(noisy_target[0, :-1] + noise[0, :-1], 0, 255))
+    assert np.array_equal(noisy_excitation[0, 1:], np.clip(noisy_target[0, :-1] + noise[0, 16:-1], 0, 255))
+
+
+def test_teacher_loop_runs_through_its_history_for_the_long_term_input(librivox_dir: Path) -> None:
+    samples, _ = read_audio(sorted(librivox_dir.glob("*.wav"))[0], 16000)
+    features = FeatureConfig()
+    lpc = MelLPC(features)(FeatureExtractor(features)(torch.from_numpy(samples)))
+    start, steps, history = 16000, 800, 16 + 300
+    x = torch.from_numpy(samples[start - history : start + steps])
+    per_sample = lpc[sample_frames(history + steps, 160, len(lpc), first=start - history)][None].numpy()
+    noise = np.random.default_rng(0).integers(-2, 3, (1, history + steps))
+    periods = np.random.default_rng(1).integers(40, 300, (1, history + steps))
+    _, _, excitation, past, target = teacher_inputs(x[None].numpy(), per_sample, noise, periods, history)
+    # The loop's noisy excitation over history and segment: e[t-1] at the segment's start is the
+    # history's last, and e[t-T] is read from as far back as the history reaches.
+    made = np.concatenate([np.full(16, 128), np.empty(history - 16 + steps, np.int64)])
+    full_target = teacher_inputs(x[None].numpy(), per_sample, noise, periods, 16)[4][0]
+    made[16:] = np.clip(full_target + noise[0, 16:], 0, 255)
+    t = np.arange(history, history + steps)
+    assert np.array_equal(excitation[0], made[t - 1])
+    assert np.array_equal(past[0], made[t - periods[0, t]])
+    assert np.array_equal(target[0], full_target[history - 16 :])
 
 
 def reference_generate(
-    model: LPCNet, cond: torch.Tensor, lpc: torch.Tensor, uniforms: torch.Tensor, temperature: float
+    model: LPCNet,
+    cond: torch.Tensor,
+    lpc: torch.Tensor,
+    periods: torch.Tensor,
+    uniforms: torch.Tensor,
+    temperature: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The kernel's computation as a plain PyTorch loop: samples (folds, steps) and logits per step."""
     c = model.config
     folds, steps = uniforms.shape
     up = interpolate_frames(cond, c.hop_length, steps)
     frame = sample_frames(steps, c.hop_length, cond.shape[1])
-    cell = torch.nn.GRUCell(c.cond + 3 * c.embedding, c.hidden)
+    cell = torch.nn.GRUCell(c.cond + model.sample_inputs * c.embedding, c.hidden)
     cell.load_state_dict({k.removesuffix("_l0"): v for k, v in model.rnn.state_dict().items()})
     h = torch.zeros(folds, c.hidden)
     made = torch.zeros(folds, c.order + steps)
-    previous = mulaw_encode(torch.zeros(folds), 8)
+    silent = mulaw_encode(torch.zeros(folds), 8)
+    previous, excitations = silent, []
     all_logits, all_inputs = [], []
     for t in range(steps):
         p = (lpc[:, frame[t]] * made[:, c.order + t - 1 - torch.arange(c.order)]).sum(-1)
         inputs = (mulaw_encode(made[:, c.order + t - 1], 8), mulaw_encode(p, 8), previous)
+        if c.pitch:
+            lag = t - periods[:, frame[t]]
+            made_so_far = torch.stack([*excitations, silent], 1)  # the last column: before the start
+            past = made_so_far[torch.arange(folds), torch.where(lag >= 0, lag, len(excitations))]
+            inputs = (*inputs, past)
         h = cell(torch.cat([up[:, t], model.inputs(*inputs)], -1), h)
         logits = model.out(torch.relu(model.fc(h)))
         s = (logits - logits.amax(-1, keepdim=True)) / temperature
@@ -131,24 +168,27 @@ def reference_generate(
         index = (weights <= (uniforms[:, t].double() * weights[:, -1])[:, None]).sum(-1).clamp(max=255)
         made[:, c.order + t] = (p + model.levels[index]).clamp(-1, 1)
         previous = index
+        excitations.append(index)
         all_logits.append(logits)
         all_inputs.append(torch.stack(inputs, -1))
     return made[:, c.order :], torch.stack(all_logits, 1), torch.stack(all_inputs, 1)
 
 
-@pytest.mark.parametrize("temperature", [1.0, 0.7])
-def test_compiled_sampler_equals_pytorch_step_loop(temperature: float) -> None:
-    model = tiny_model()
+@pytest.mark.parametrize(("temperature", "pitch"), [(1.0, False), (0.7, False), (1.0, True)])
+def test_compiled_sampler_equals_pytorch_step_loop(temperature: float, pitch: bool) -> None:
+    model = tiny_model(pitch=pitch)
     generator = torch.Generator().manual_seed(1)
     cond = torch.randn(3, 4, model.config.cond, generator=generator)
     lpc = torch.randn(3, 4, 16, generator=generator) * 0.05  # small, so the filter stays stable
+    periods = torch.randint(32, 160, (3, 4), generator=generator)
     steps = 400  # 2.5 frames: the loop crosses frame and predictor boundaries
     uniforms = torch.rand(3, steps, generator=generator)
 
     with torch.no_grad():
-        samples, logits, inputs = reference_generate(model, cond, lpc, uniforms, temperature)
+        samples, logits, inputs = reference_generate(model, cond, lpc, periods, uniforms, temperature)
         gates = model.frame_gates(cond).numpy()
-    compiled = generate(gates, lpc.numpy(), 160, LPCWeights.from_model(model), uniforms.numpy(), temperature)
+    weights = LPCWeights.from_model(model)
+    compiled = generate(gates, lpc.numpy(), periods.numpy(), 160, weights, uniforms.numpy(), temperature)
     assert compiled.shape == (3, steps)
     np.testing.assert_allclose(compiled, samples.numpy(), atol=1e-5)
     assert len(np.unique(np.round(compiled, 4))) > 50  # a real random walk, not a constant

@@ -7,6 +7,9 @@ sample per GRU step, with the spectral envelope left to a linear-prediction filt
     [cond(t), E(s[t-1]), E(p[t]), E_exc(e[t-1])] -> GRU(hidden) -> relu(fc) -> 256 logits of e[t]
     s[t] = p[t] + e[t]
 
+    with ``pitch``: cond -> linear -> (log2 period T, voicing) per frame, trained on YIN's (speech.pitch),
+    and E_exc(e[t-T]) as a fourth GRU input: a long-term predictor, as in CELP codecs' adaptive codebook
+
 Why this design, for training on 2 CPU cores (issue: the 4-band WaveRNN needed ~78 CPU-hours):
 - The filter hands the network the envelope, so the GRU only learns the excitation (pitch pulses and
   noise): small (192 units) and early intelligible, since even a poor excitation passes through the
@@ -20,6 +23,12 @@ Why this design, for training on 2 CPU cores (issue: the 4-band WaveRNN needed ~
   every 256 input channels ~11 us, so the inputs stay narrow (64 conditioning channels, 32-wide embeddings).
   A whole training step here (~100,000 samples) takes 3.2-3.9 s: about 2 audio-seconds learned per second.
 - Generation: 10 s of speech in 1.4 s on one busy core (tools/bench_vocoder.py), over the 3x target.
+- Long-term prediction (``pitch``; run 1 without it learned the envelope in minutes but had barely begun
+  to form the harmonics after 1,500 steps): voiced excitation is a pulse train, so the excitation one pitch
+  period ago predicts the next pulse, as the adaptive codebook of CELP codecs exploits. Handing the GRU
+  e[t-T] saves it discovering the period from its own past samples; T comes from a frame-level head on the
+  conditioning, so generation needs nothing but the mel. The period is the waveform's (YIN's), which on a
+  creaky voice may be two glottal cycles: for a long-term predictor that is the right lag.
 - Teacher forcing with noise (LPCNet's trick): training inputs come from a closed loop in which noise is
   added to the excitation, so the network sees the imperfect past it will generate from and learns to
   steer back to the clean signal (speech.vocoder.lpc_kernel.teacher_inputs).
@@ -50,11 +59,15 @@ class LPCNetLossConfig(SegmentsConfig):
     segment_frames: int = 5
     segments_per_utterance: int = 4
     noise: float = 2.0
+    pitch_weight: float = 0.5  # of the F0 head's loss (voicing cross-entropy + L1 of log2 period), with pitch
+    period_jitter: int = 1  # training periods moved by up to this many samples, as the head's errors will
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.noise < 0:
             raise ValueError(f"noise must be >= 0, got {self.noise}")
+        if self.pitch_weight < 0 or self.period_jitter < 0:
+            raise ValueError("pitch_weight and period_jitter must be >= 0")
 
 
 @dataclass
@@ -66,6 +79,7 @@ class LPCNetConfig:
     cond: int = 64  # conditioning channels (conv and BiGRU output)
     embedding: int = 32  # width of each mu-law input's embedding
     fc: int = 128  # hidden units of the output layer
+    pitch: bool = False  # long-term prediction: an F0 head and the excitation one period ago as an input
 
     def __post_init__(self) -> None:
         if not 1 <= self.order <= 32:
@@ -76,35 +90,61 @@ class LPCNetConfig:
         return self.hop_length
 
 
+PERIOD_CENTRE = 7.0  # log2 samples: the F0 head predicts log2(T) - 7, about 0 for a 125 Hz voice at 16 kHz
+
+
 class LPCNet(FrameConditioned):
     def __init__(self, config: LPCNetConfig):
         super().__init__(config.input_dims, config.cond)
         self.config = c = config
         self.embed_signal = nn.Embedding(CLASSES, c.embedding)  # for s[t-1] and p[t]
-        self.embed_excitation = nn.Embedding(CLASSES, c.embedding)
-        self.rnn = nn.GRU(c.cond + 3 * c.embedding, c.hidden, batch_first=True)
+        self.embed_excitation = nn.Embedding(CLASSES, c.embedding)  # for e[t-1] (and e[t-T])
+        self.rnn = nn.GRU(c.cond + self.sample_inputs * c.embedding, c.hidden, batch_first=True)
         self.fc = nn.Linear(c.hidden, c.fc)
         self.out = nn.Linear(c.fc, CLASSES)
+        if c.pitch:
+            self.pitch_head = nn.Linear(c.cond, 2)  # log2 period - PERIOD_CENTRE, voicing logit
         self.register_buffer("levels", mulaw_levels(BITS), persistent=False)
 
-    def inputs(self, signal: Tensor, prediction: Tensor, excitation: Tensor) -> Tensor:
-        """(..., 3 * embedding) embeddings of s[t-1], p[t] and e[t-1], given as mu-law indices."""
-        return torch.cat(
-            [self.embed_signal(signal), self.embed_signal(prediction), self.embed_excitation(excitation)], -1
-        )
+    @property
+    def sample_inputs(self) -> int:
+        """How many mu-law inputs each step takes: s[t-1], p[t], e[t-1] (and e[t-T] with pitch)."""
+        return 4 if self.config.pitch else 3
 
-    def forward(self, cond: Tensor, signal: Tensor, prediction: Tensor, excitation: Tensor) -> Tensor:
+    def inputs(
+        self, signal: Tensor, prediction: Tensor, excitation: Tensor, past: Tensor | None = None
+    ) -> Tensor:
+        """(..., inputs * embedding) embeddings of s[t-1], p[t], e[t-1] (and e[t-T]), as mu-law indices."""
+        parts = [self.embed_signal(signal), self.embed_signal(prediction), self.embed_excitation(excitation)]
+        if self.config.pitch:
+            parts.append(self.embed_excitation(excitation if past is None else past))
+        return torch.cat(parts, -1)
+
+    def forward(
+        self, cond: Tensor, signal: Tensor, prediction: Tensor, excitation: Tensor, past: Tensor | None = None
+    ) -> Tensor:
         """Teacher-forced logits of e[t] (B, S, 256) from sample-rate conditioning (B, S, cond) and the
-        mu-law indices (B, S) of s[t-1], p[t] and e[t-1]."""
-        x, _ = self.rnn(torch.cat([cond, self.inputs(signal, prediction, excitation)], -1))
+        mu-law indices (B, S) of s[t-1], p[t], e[t-1] and, with pitch, e[t-T]."""
+        x, _ = self.rnn(torch.cat([cond, self.inputs(signal, prediction, excitation, past)], -1))
         return self.out(torch.relu(self.fc(x)))
+
+    def pitch(self, cond: Tensor) -> tuple[Tensor, Tensor]:
+        """(..., cond) frames -> their predicted log2 pitch period in samples, and voicing logits."""
+        log_period, voicing = self.pitch_head(cond).unbind(-1)
+        return log_period + PERIOD_CENTRE, voicing
+
+    def periods(self, cond: Tensor, min_lag: int, max_lag: int) -> Tensor:
+        """(..., cond) frames -> the long-term predictor's lag per frame, whole samples in [min_lag, max_lag]."""
+        log_period, _ = self.pitch(cond)
+        return torch.exp2(log_period).round().clamp(min_lag, max_lag).long()
 
     @torch.no_grad()
     def input_tables(self) -> Tensor:
-        """(3, 256, 3H): the input gates' share of s[t-1], p[t] and e[t-1] for each mu-law index."""
+        """(inputs, 256, 3H): the input gates' share of s[t-1], p[t], e[t-1] (and e[t-T]) per mu-law index."""
         index = torch.arange(CLASSES)
-        embedded = self.inputs(index, index, index).unflatten(-1, (3, self.config.embedding))
-        weights = self.rnn.weight_ih_l0[:, self.config.cond :].unflatten(1, (3, self.config.embedding))
+        n, e = self.sample_inputs, self.config.embedding
+        embedded = self.inputs(index, index, index, index).unflatten(-1, (n, e))
+        weights = self.rnn.weight_ih_l0[:, self.config.cond :].unflatten(1, (n, e))
         return torch.einsum("cke,gke->kcg", embedded, weights)
 
     def waveform(self, values: Tensor) -> Tensor:

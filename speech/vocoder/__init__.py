@@ -31,6 +31,7 @@ from speech.features import FeatureConfig
 from speech.lpc import MelLPC
 from speech.models.lpcnet import LPCNet
 from speech.models.vocoder import VocoderModel
+from speech.pitch import lag_range
 from speech.registry import load_model
 from speech.vocoder import lpc_kernel
 from speech.vocoder.base import MelVocoder, VocoderError
@@ -131,7 +132,7 @@ class Vocoder(MelVocoder):
         if not mels:
             return []
         spf, lengths = self.config.steps_per_frame, [len(mel) for mel in mels]
-        gates = self._frame_gates(mels)
+        gates, periods = self._frame_gates(mels)
         pieces = fold(lengths, fold_frames, overlap_frames)
         width = max(piece.end - piece.start for piece in pieces)
 
@@ -142,22 +143,29 @@ class Vocoder(MelVocoder):
         frames = column([p.start for p in pieces]) + torch.arange(width + 1, device=self.device)
         last = column([lengths[p.utterance] - 1 for p in pieces])
         batch = gates[column([p.utterance for p in pieces]), frames.minimum(last)]
-        lpc = None
+        lpc = period = None
         if self.lpc is not None:
-            lpc = self._frame_lpc(mels)[column([p.utterance for p in pieces]), frames.minimum(last)].numpy()
+            rows = column([p.utterance for p in pieces]), frames.minimum(last)
+            lpc, period = self._frame_lpc(mels)[rows].numpy(), periods[rows].cpu().numpy()
         bands = getattr(self.config, "bands", 1)
         uniforms = np.random.default_rng(seed).random((len(pieces), width * spf, bands), np.float32)
-        generated = self._generate(batch, lpc, uniforms, temperature, threads)
+        generated = self._generate(batch, lpc, period, uniforms, temperature, threads)
         values = overlap_add(pieces, list(generated), lengths, spf, overlap_frames)
         return [self.model.waveform(torch.from_numpy(v)[None])[0].clamp(-1, 1).numpy() for v in values]
 
-    def _frame_gates(self, mels: list[np.ndarray]) -> torch.Tensor:
-        """(inputs, frames, 3H) on the vocoder's device: every input conditioned in one padded batch. (On a
+    def _frame_gates(self, mels: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(inputs, frames, 3H) on the vocoder's device: every input conditioned in one padded batch (on a
         GPU, cuDNN's TF32 arithmetic makes these differ slightly from the CPU's, so a seed gives the same
-        samples on the same kind of device, not across devices.)"""
+        samples on the same kind of device, not across devices); and (inputs, frames) long-term lags, zero
+        for a model without pitch."""
         lengths = torch.tensor([len(mel) for mel in mels])
         padded = pad_sequence([torch.from_numpy(mel) for mel in mels], batch_first=True)
-        return self.conditioner.frame_gates(self.conditioner.condition(padded.to(self.device), lengths))
+        cond = self.conditioner.condition(padded.to(self.device), lengths)
+        if getattr(self.config, "pitch", False):
+            periods = self.conditioner.periods(cond, *lag_range(self.features.sample_rate))
+        else:
+            periods = torch.zeros(cond.shape[:2], dtype=torch.long, device=cond.device)
+        return self.conditioner.frame_gates(cond), periods
 
     def _frame_lpc(self, mels: list[np.ndarray]) -> torch.Tensor:
         """(inputs, frames, order) predictor coefficients of every input, padded."""
@@ -167,6 +175,7 @@ class Vocoder(MelVocoder):
         self,
         gates: torch.Tensor,
         lpc: np.ndarray | None,
+        periods: np.ndarray | None,
         uniforms: np.ndarray,
         temperature: float,
         threads: int | None,
@@ -182,7 +191,7 @@ class Vocoder(MelVocoder):
                 indices = generate(gates[rows], spf, self.weights, uniforms[rows], temperature)
                 return self.weights.levels[indices]
             samples = lpc_kernel.generate(
-                gates[rows], lpc[rows], spf, self.weights, uniforms[rows, :, 0], temperature
+                gates[rows], lpc[rows], periods[rows], spf, self.weights, uniforms[rows, :, 0], temperature
             )
             return samples[..., None]
 

@@ -30,51 +30,63 @@ def _encode(x):  # pragma: no cover - compiled; speech.models.vocoder.mulaw_enco
 
 
 def teacher_inputs(
-    audio: np.ndarray, lpc: np.ndarray, noise: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Training inputs and targets for segments: ``audio`` (N, order + S) holds each segment with its
-    ``order`` preceding samples, ``lpc`` (N, S, order) each sample's predictor, ``noise`` (N, S) integer
-    mu-law steps added to the excitation. Returns the mu-law indices (N, S) of s[t-1], p[t] and e[t-1] as
-    the loop made them, and the target e[t]: the excitation that leads back to the clean sample."""
+    audio: np.ndarray, lpc: np.ndarray, noise: np.ndarray, periods: np.ndarray, history: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Training inputs and targets for segments: ``audio`` (N, history + S) holds each segment after
+    ``history`` preceding samples (at least the predictor's order), ``lpc`` (N, history + S, order) each
+    sample's predictor, ``noise`` (N, history + S) integer mu-law steps added to the excitation, ``periods``
+    (N, history + S) each sample's long-term lag T (used by models with pitch; 0: none). The loop runs over the
+    history too, so that e[t-1] and e[t-T] at the segment's start are what generation would have made.
+    Returns, for the S segment samples, the mu-law indices of s[t-1], p[t], e[t-1] and e[t-T] as the loop
+    made them, and the target e[t]: the excitation that leads back to the clean sample."""
     return _teacher_inputs(
         np.ascontiguousarray(audio, np.float32),
         np.ascontiguousarray(lpc, np.float32),
         np.ascontiguousarray(noise, np.int64),
+        np.ascontiguousarray(periods, np.int64),
+        history,
     )
 
 
 @numba.njit(cache=True, nogil=True)
-def _teacher_inputs(audio, lpc, noise):  # pragma: no cover - compiled
-    n, steps, order = lpc.shape
+def _teacher_inputs(audio, lpc, noise, periods, history):  # pragma: no cover - compiled
+    n, length, order = lpc.shape
+    steps = length - history
     levels = mulaw_levels_compiled(CLASSES)
     signal = np.empty((n, steps), np.int64)
     prediction = np.empty((n, steps), np.int64)
     excitation = np.empty((n, steps), np.int64)
+    past = np.empty((n, steps), np.int64)
     target = np.empty((n, steps), np.int64)
-    made = np.empty(order + steps, np.float32)
+    made = np.empty(length, np.float32)
+    made_excitation = np.empty(length, np.int64)
+    silent = _encode(0.0)
     for b in range(n):
         made[:order] = audio[b, :order]
-        previous = _encode(0.0)
-        for t in range(steps):
+        made_excitation[:order] = silent  # before the loop starts there is no excitation
+        for t in range(order, length):
             p = np.float32(0)
             for i in range(order):
-                p += lpc[b, t, i] * made[order + t - 1 - i]
-            e = _encode(audio[b, order + t] - p)
-            signal[b, t] = _encode(made[order + t - 1])
-            prediction[b, t] = _encode(p)
-            excitation[b, t] = previous
-            target[b, t] = e
+                p += lpc[b, t, i] * made[t - 1 - i]
+            e = _encode(audio[b, t] - p)
+            if t >= history:
+                lag = t - periods[b, t]
+                signal[b, t - history] = _encode(made[t - 1])
+                prediction[b, t - history] = _encode(p)
+                excitation[b, t - history] = made_excitation[t - 1]
+                past[b, t - history] = made_excitation[lag] if 0 <= lag < t else silent
+                target[b, t - history] = e
             noisy = min(max(e + noise[b, t], 0), MU)
-            made[order + t] = min(max(p + levels[noisy], np.float32(-1)), np.float32(1))
-            previous = noisy
-    return signal, prediction, excitation, target
+            made[t] = min(max(p + levels[noisy], np.float32(-1)), np.float32(1))
+            made_excitation[t] = noisy
+    return signal, prediction, excitation, past, target
 
 
 @dataclass
 class LPCWeights:
     """The GRU and output layers as contiguous float32 arrays laid out for the kernel."""
 
-    tables: np.ndarray  # (3, 256, 3H): input gates for s[t-1], p[t], e[t-1] by mu-law index
+    tables: np.ndarray  # (3 or 4, 256, 3H): input gates for s[t-1], p[t], e[t-1] (, e[t-T]) by mu-law index
     w_hh: np.ndarray  # (H, 3H)
     b_hh: np.ndarray  # (3H,)
     w1: np.ndarray  # (H, fc)
@@ -101,18 +113,21 @@ class LPCWeights:
 def generate(
     gates: np.ndarray,
     lpc: np.ndarray,
+    periods: np.ndarray,
     hop: int,
     weights: LPCWeights,
     uniforms: np.ndarray,
     temperature: float = 1.0,
 ) -> np.ndarray:
     """Samples (folds, steps) from ``gates`` (folds, frames, 3H) (``LPCNet.frame_gates``), ``lpc`` (folds,
-    frames, order) and ``uniforms`` (folds, steps) in [0, 1). Runs without the GIL: threads can split the
-    folds."""
+    frames, order), ``periods`` (folds, frames) (each frame's long-term lag; read only by models with
+    pitch, whose tables have a fourth input) and ``uniforms`` (folds, steps) in [0, 1). Runs without the
+    GIL: threads can split the folds."""
     w = weights
     return _generate(
         np.ascontiguousarray(gates, np.float32),
         np.ascontiguousarray(lpc, np.float32),
+        np.ascontiguousarray(periods, np.int64),
         hop,
         w.tables,
         w.w_hh,
@@ -127,16 +142,21 @@ def generate(
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
-def _generate(gates, lpc, hop, tables, w_hh, b_hh, w1, b1, w2, b2, uniforms, inv_temp):  # pragma: no cover
+def _generate(
+    gates, lpc, periods, hop, tables, w_hh, b_hh, w1, b1, w2, b2, uniforms, inv_temp
+):  # pragma: no cover
     folds, frames, width = gates.shape
     order = lpc.shape[2]
     hidden = width // 3
     fc = w1.shape[1]
     steps = uniforms.shape[1]
+    long_term = tables.shape[0] == 4
     levels = mulaw_levels_compiled(CLASSES)
+    silent = _encode(0.0)
     h = np.zeros((folds, hidden), np.float32)
     made = np.zeros((folds, order + steps), np.float32)
-    previous = np.full(folds, _encode(0.0), np.int64)
+    made_excitation = np.empty((folds, steps), np.int64)
+    previous = np.full(folds, silent, np.int64)
     gi = np.empty((folds, width), np.float32)
     gh = np.empty((folds, width), np.float32)
     o1 = np.empty((folds, fc), np.float32)
@@ -167,6 +187,11 @@ def _generate(gates, lpc, hop, tables, w_hh, b_hh, w1, b1, w2, b2, uniforms, inv
                     + tables[1, p_index, g]
                     + tables[2, previous[b], g]
                 )
+            if long_term:
+                lag = t - periods[b, fl]
+                past = made_excitation[b, lag] if lag >= 0 else silent
+                for g in range(width):
+                    gi[b, g] += tables[3, past, g]
         np.dot(h, w_hh, gh)
         for b in range(folds):
             gru_update(gi[b], gh[b], b_hh, h[b], v, e, bits)
@@ -178,5 +203,6 @@ def _generate(gates, lpc, hop, tables, w_hh, b_hh, w1, b1, w2, b2, uniforms, inv
         for b in range(folds):
             index = sample_index(logits[b], b2, inv_temp, uniforms[b, t], v, e, bits)
             previous[b] = index
+            made_excitation[b, t] = index
             made[b, order + t] = min(max(predictions[b] + levels[index], np.float32(-1)), np.float32(1))
     return made[:, order:].copy()

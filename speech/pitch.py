@@ -1,0 +1,110 @@
+"""Fundamental frequency (F0) and voicing of speech frames, by YIN (de Cheveigné & Kawahara, 2002).
+
+The LPC vocoder learns to predict F0 from the log-mel (for its long-term predictor, see
+:mod:`speech.models.lpcnet`), so training needs F0 targets for the frames it trains on. YIN is the classic
+choice for that: no training, no dependency, robust on clean read speech, and vectorised here over all the
+frames of a batch, with each frame's difference function computed by one FFT correlation, so estimating the
+few thousand frames a training step uses costs milliseconds.
+
+For a frame centred at sample ``c``, the difference function of lag ``tau`` compares the window
+``x[c - W/2 : c + W/2]`` with itself ``tau`` samples later; its cumulative-mean-normalised form dips below
+``threshold`` at the period of a voiced frame. The first dip (after the lag of ``f0_max``) is taken, refined
+to its local minimum and by a parabola through its neighbours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+F0_MIN = 60.0  # Hz: the lowest voice expected (a deep male voice)
+F0_MAX = 500.0  # Hz: the highest (a child's, or a singing voice's upper range)
+WINDOW_SECONDS = 0.025  # the integration window: the mel frames' own 25 ms
+THRESHOLD = 0.2  # cumulative-mean-normalised difference below which a frame counts as voiced
+SILENCE_DB = -50.0  # frames whose RMS is below this (dB re full scale) are unvoiced whatever their shape
+
+
+@dataclass(frozen=True)
+class Pitch:
+    """Per-frame estimates: ``period`` in samples (fractional; the best lag even where unvoiced),
+    ``voiced`` (bool), and ``f0`` in Hz (``sample_rate / period``)."""
+
+    period: np.ndarray
+    voiced: np.ndarray
+    sample_rate: int
+
+    @property
+    def f0(self) -> np.ndarray:
+        return self.sample_rate / self.period
+
+
+def lag_range(sample_rate: int, f0_min: float = F0_MIN, f0_max: float = F0_MAX) -> tuple[int, int]:
+    """The shortest and longest period searched, in whole samples."""
+    return max(2, int(np.floor(sample_rate / f0_max))), int(np.ceil(sample_rate / f0_min))
+
+
+def estimate_pitch(
+    audio: np.ndarray,
+    centres: np.ndarray,
+    sample_rate: int,
+    f0_min: float = F0_MIN,
+    f0_max: float = F0_MAX,
+    threshold: float = THRESHOLD,
+) -> Pitch:
+    """YIN estimates for frames of ``audio`` (..., L) centred at the sample indices ``centres`` (..., M)
+    (the same leading shape, or none for one waveform); samples outside the audio count as silence."""
+    audio = np.asarray(audio, np.float64)
+    centres = np.asarray(centres, np.int64)
+    single = audio.ndim == 1
+    if single:
+        audio, centres = audio[None], centres[None]
+    window = int(round(WINDOW_SECONDS * sample_rate))
+    min_lag, max_lag = lag_range(sample_rate, f0_min, f0_max)
+    span = window + max_lag + 1
+
+    starts = centres - window // 2
+    positions = starts[..., None] + np.arange(span)
+    inside = (positions >= 0) & (positions < audio.shape[-1])
+    rows = np.arange(audio.shape[0]).reshape((-1,) + (1,) * (centres.ndim))
+    frames = np.where(inside, audio[rows, positions.clip(0, audio.shape[-1] - 1)], 0.0)  # (..., M, span)
+
+    # d(tau) = sum_j (x_j - x_{j+tau})^2 over j < window = e(0) + e(tau) - 2 r(tau).
+    size = 1 << int(np.ceil(np.log2(2 * span)))
+    head = np.fft.rfft(frames[..., :window], size)
+    whole = np.fft.rfft(frames, size)
+    correlation = np.fft.irfft(np.conj(head) * whole, size)[..., : max_lag + 1]
+    energy = np.cumsum(np.concatenate([np.zeros(frames.shape[:-1] + (1,)), frames**2], -1), -1)
+    lags = np.arange(max_lag + 1)
+    shifted = energy[..., lags + window] - energy[..., lags]  # e(tau): the window's energy tau later
+    difference = np.maximum(shifted[..., :1] + shifted - 2 * correlation, 0.0)
+    running = np.cumsum(difference[..., 1:], -1) / lags[1:]
+    normalised = np.ones_like(difference)
+    normalised[..., 1:] = difference[..., 1:] / np.maximum(running, 1e-12)
+
+    search = normalised[..., min_lag : max_lag + 1]
+    below = search < threshold
+    first = np.where(below.any(-1), below.argmax(-1), search.argmin(-1))
+    # Walk down from the first dip to its local minimum (a dip spans a few lags at most).
+    lag = first + min_lag
+    for _ in range(max_lag):
+        nxt = np.minimum(lag + 1, max_lag)
+        better = (
+            np.take_along_axis(normalised, nxt[..., None], -1)[..., 0]
+            < np.take_along_axis(normalised, lag[..., None], -1)[..., 0]
+        )
+        if not better.any():
+            break
+        lag = np.where(better, nxt, lag)
+    value = np.take_along_axis(normalised, lag[..., None], -1)[..., 0]
+    left = np.take_along_axis(normalised, np.maximum(lag - 1, 0)[..., None], -1)[..., 0]
+    right = np.take_along_axis(normalised, np.minimum(lag + 1, max_lag)[..., None], -1)[..., 0]
+    curvature = left - 2 * value + right
+    offset = np.where(curvature > 1e-12, 0.5 * (left - right) / np.maximum(curvature, 1e-12), 0.0)
+    period = lag + np.clip(offset, -0.5, 0.5)
+
+    rms = np.sqrt(shifted[..., 0] / window)
+    voiced = (value < threshold) & (20 * np.log10(np.maximum(rms, 1e-12)) > SILENCE_DB)
+    if single:
+        period, voiced = period[0], voiced[0]
+    return Pitch(period=period, voiced=voiced, sample_rate=sample_rate)

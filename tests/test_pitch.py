@@ -1,0 +1,56 @@
+"""YIN pitch estimates (speech.pitch): the targets of the LPC vocoder's F0 head."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from speech.audio import read_audio
+from speech.pitch import estimate_pitch, lag_range
+
+
+def pulse_train(f0: float, seconds: float = 1.0, rate: int = 16000) -> np.ndarray:
+    """A glottal-like source: one decaying resonance per period, so the waveform repeats every 1 / f0."""
+    t = np.arange(int(seconds * rate)) / rate
+    phase = (t * f0) % 1.0
+    return (0.5 * np.exp(-phase * 8) * np.sin(2 * np.pi * 700 * phase / f0)).astype(np.float32)
+
+
+@pytest.mark.parametrize("f0", [85.0, 123.4, 210.0, 330.0])
+def test_periodic_signals_give_their_period(f0: float) -> None:
+    pitch = estimate_pitch(pulse_train(f0), np.arange(10, 90) * 160, 16000)
+    assert pitch.voiced.all()
+    np.testing.assert_allclose(pitch.f0, f0, rtol=0.005)
+
+
+def test_silence_and_noise_are_unvoiced() -> None:
+    centres = np.arange(5, 95) * 160
+    assert not estimate_pitch(np.zeros(16000), centres, 16000).voiced.any()
+    noise = np.random.default_rng(0).standard_normal(16000) * 0.1
+    assert estimate_pitch(noise, centres, 16000).voiced.mean() < 0.05
+
+
+def test_real_speech_agrees_with_world_harvest(librivox_dir: Path) -> None:
+    pyworld = pytest.importorskip("pyworld")
+    for path in sorted(librivox_dir.glob("*.wav"))[:2]:
+        audio = read_audio(path, 16000)[0].astype(np.float64)
+        frames = len(audio) // 160
+        ours = estimate_pitch(audio, np.arange(frames) * 160, 16000)
+        harvest, _ = pyworld.harvest(audio, 16000, f0_floor=60.0, f0_ceil=500.0, frame_period=10.0)
+        count = min(frames, len(harvest))
+        both = ours.voiced[:count] & (harvest[:count] > 0)
+        assert both.mean() > 0.25  # read speech is voiced about half the time; YIN is the stricter
+        error = np.abs(np.log2(ours.f0[:count][both] / harvest[:count][both]))
+        assert np.mean(error > np.log2(1.2)) < 0.02  # gross pitch errors
+        assert np.median(error) * 1200 < 20  # cents
+
+
+def test_batches_of_waveforms_and_the_lag_range() -> None:
+    waves = np.stack([pulse_train(100.0), pulse_train(200.0)])
+    centres = np.array([[1600, 3200], [4800, 6400]])
+    pitch = estimate_pitch(waves, centres, 16000)
+    assert pitch.f0.shape == (2, 2)
+    np.testing.assert_allclose(pitch.f0, [[100, 100], [200, 200]], rtol=0.005)
+    assert lag_range(16000) == (32, 267)
