@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextvars
 import csv
 import inspect
+import io
 import logging
 import os
 import re
@@ -159,41 +160,69 @@ def _require(path: Path, what: str) -> Path:
     return path
 
 
-def _lines(path: Path) -> list[tuple[int, str]]:
-    """Non-blank lines with their numbers; a BOM (files saved by spreadsheet programs) is dropped."""
+def _decode(path: Path, builder: _Builder | None = None) -> str:
+    """A text file's contents; a BOM (files saved by spreadsheet programs) is dropped.
+
+    With ``builder``, a line that is not UTF-8 (one mis-encoded transcript in a large index) is reported as a
+    skipped entry and read as blank, so the line numbers of the rest hold; a file that is mostly not UTF-8 is
+    in another encoding altogether and is refused whole.
+    """
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise CorpusError(f"{path}: not UTF-8 text (byte {error.start})") from None
+        data = path.read_bytes()
     except OSError as error:
         raise CorpusError(f"{path}: cannot read ({error.strerror})") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        whole = CorpusError(
+            f"{path}: not UTF-8 text (byte {error.start}); convert it, e.g. iconv -f latin1 -t utf-8"
+        )
+        if builder is None:
+            raise whole from None
+    lines = data.removeprefix(b"\xef\xbb\xbf").split(b"\n")
+    decoded: list[str] = []
+    bad: list[tuple[int, str]] = []
+    for number, raw in enumerate(lines, start=1):
+        try:
+            decoded.append(raw.decode("utf-8"))
+        except UnicodeDecodeError as error:
+            bad.append(
+                (number, f"not UTF-8 text (byte 0x{raw[error.start]:02x} at column {error.start + 1})")
+            )
+            decoded.append("")
+    if 2 * len(bad) > sum(1 for raw in lines if raw.strip()):
+        raise whole
+    for number, reason in bad:
+        builder.skip(f"{path}:{number}", f"{reason}; the line is left out")
+    return "\n".join(decoded)
+
+
+def _lines(path: Path, builder: _Builder | None = None) -> list[tuple[int, str]]:
+    """Non-blank lines with their numbers (``builder``: see :func:`_decode`)."""
+    text = _decode(path, builder)
     return [(number, line.strip()) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
 
 
-def _table(path: Path) -> dict[str, str]:
+def _table(path: Path, builder: _Builder | None = None) -> dict[str, str]:
     """A Kaldi-style ``key rest-of-line`` file as a dict (a key with nothing after it maps to '')."""
     table: dict[str, str] = {}
-    for _, line in _lines(path):
+    for _, line in _lines(path, builder):
         key, _, rest = line.partition(" ")
         table[key] = rest.strip()
     return table
 
 
 def _rows(
-    path: Path, delimiter: str, quoting: int = csv.QUOTE_MINIMAL
+    path: Path, delimiter: str, quoting: int = csv.QUOTE_MINIMAL, builder: _Builder | None = None
 ) -> tuple[list[str], list[dict[str, str]]]:
-    """A delimited file with a header row: (column names, rows)."""
+    """A delimited file with a header row: (column names, rows) (``builder``: see :func:`_decode`)."""
+    text = _decode(path, builder)
     try:
-        with path.open(encoding="utf-8-sig", newline="") as stream:
-            reader = csv.DictReader(stream, delimiter=delimiter, quoting=quoting)
-            rows = list(reader)
-            return list(reader.fieldnames or []), rows
-    except UnicodeDecodeError as error:
-        raise CorpusError(f"{path}: not UTF-8 text (byte {error.start})") from None
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
+        rows = list(reader)
+        return list(reader.fieldnames or []), rows
     except csv.Error as error:
         raise CorpusError(f"{path}: not a valid delimited file ({error})") from None
-    except OSError as error:
-        raise CorpusError(f"{path}: cannot read ({error.strerror})") from None
 
 
 def _check_columns(path: Path, columns: list[str], wanted: Iterable[str]) -> None:
@@ -235,7 +264,7 @@ def import_librispeech(source: Path) -> ImportResult:
     builder = _Builder()
     used: set[Path] = set()
     for transcript in transcripts:
-        for id, text in _table(transcript).items():
+        for id, text in _table(transcript, builder).items():
             audio = transcript.parent / f"{id}.flac"
             if not audio.exists() and (transcript.parent / f"{id}.wav").exists():
                 audio = transcript.parent / f"{id}.wav"
@@ -256,7 +285,7 @@ def import_ljspeech(source: Path) -> ImportResult:
     source = _source_dir(source)
     metadata = _require(source / "metadata.csv", "LJSpeech metadata")
     builder = _Builder()
-    for number, line in _lines(metadata):
+    for number, line in _lines(metadata, builder):
         fields = line.split("|")
         if len(fields) < 2 or not fields[0].strip():
             builder.skip(f"{metadata}:{number}", "expected 'id|text|normalized text'")
@@ -280,9 +309,9 @@ def import_commonvoice(source: Path, split: str = "train") -> ImportResult:
         known = f" (splits here: {', '.join(available)})" if available else ""
         raise CorpusError(f"{index}: not found{known}")
     # Sentences contain quote characters that are text, not CSV quoting.
-    columns, rows = _rows(index, "\t", quoting=csv.QUOTE_NONE)
-    _check_columns(index, columns, ("client_id", "path", "sentence"))
     builder = _Builder()
+    columns, rows = _rows(index, "\t", quoting=csv.QUOTE_NONE, builder=builder)
+    _check_columns(index, columns, ("client_id", "path", "sentence"))
     for number, row in enumerate(rows, start=2):
         clip = (row.get("path") or "").strip()
         if not clip:
@@ -316,11 +345,11 @@ def import_kaldi(source: Path) -> ImportResult:
     Relative paths are tried against the data folder, the current folder and the recipe folder above ``data/``.
     """
     source = _source_dir(source)
-    recordings = _table(_require(source / "wav.scp", "Kaldi recording list"))
-    texts = _table(_require(source / "text", "Kaldi transcripts"))
-    speakers = _table(source / "utt2spk") if (source / "utt2spk").exists() else {}
-    bases = [source, Path.cwd(), source.parent.parent]
     builder = _Builder()
+    recordings = _table(_require(source / "wav.scp", "Kaldi recording list"), builder)
+    texts = _table(_require(source / "text", "Kaldi transcripts"), builder)
+    speakers = _table(source / "utt2spk", builder) if (source / "utt2spk").exists() else {}
+    bases = [source, Path.cwd(), source.parent.parent]
 
     audio: dict[str, Path] = {}
     for recording, location in recordings.items():
@@ -334,7 +363,7 @@ def import_kaldi(source: Path) -> ImportResult:
     listed: set[str] = set()
     segments = source / "segments"
     if segments.exists():
-        for number, line in _lines(segments):
+        for number, line in _lines(segments, builder):
             fields = line.split()
             where = f"{segments}:{number}"
             if len(fields) != 4:
@@ -382,8 +411,11 @@ def import_folder(source: Path) -> ImportResult:
         transcript = audio.with_suffix(".txt")
         try:
             text = transcript.read_text(encoding="utf-8-sig") if transcript.is_file() else None
-        except (OSError, UnicodeDecodeError) as error:
-            builder.skip(transcript, f"cannot read transcript ({type(error).__name__})")
+        except UnicodeDecodeError as error:
+            builder.skip(transcript, f"transcript is not UTF-8 text (byte {error.start})")
+            continue
+        except OSError as error:
+            builder.skip(transcript, f"cannot read transcript ({error.strerror})")
             continue
         if text is None:
             builder.skip(os.path.abspath(audio), f"no transcript ({transcript.name} not found)")
@@ -409,12 +441,12 @@ def import_csv(
     source = Path(source)
     if not source.is_file():
         raise CorpusError(f"{source}: not a file" if source.exists() else f"{source}: not found")
-    columns, rows = _rows(source, delimiter)
+    builder = _Builder()
+    columns, rows = _rows(source, delimiter, builder=builder)
     _check_columns(
         source, columns, [audio_column, text_column] + ([speaker_column] if speaker_column else [])
     )
     base = source.parent.absolute()
-    builder = _Builder()
     for number, row in enumerate(rows, start=2):
         location = (row.get(audio_column) or "").strip()
         if not location:
@@ -458,7 +490,7 @@ def import_sphinx(source: Path) -> ImportResult:
     builder = _Builder()
     for fileids, transcription in pairs:
         texts: dict[str, str] = {}
-        for number, line in _lines(transcription):
+        for number, line in _lines(transcription, builder):
             match = _SPHINX_LINE.match(line)
             if match is None:
                 builder.skip(f"{transcription}:{number}", "expected '<s> text </s> (id)'")
