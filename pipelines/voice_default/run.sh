@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
-# The first default voice: flite's slt (a voice built from the CMU ARCTIC recordings of one American woman),
-# made by the generic voice recipe (pipelines/voice/run.sh) with this voice's seed and folders, so that the
-# commands in speech/assets/voice/README.md reproduce it:
+# The default voices, made by the generic voice recipe (pipelines/voice/run.sh) with each voice's corpus,
+# seed and folders, so that the commands in their model cards reproduce them:
 #
 #   bash pipelines/voice_default/run.sh [TTS_STEPS] [VOCODER_STEPS] [VOCODER_CONFIG] [more run.sh options]
 #
-# TTS_OVERRIDES, VOCODER_OVERRIDES, JOBS, SCORE, SHIP and VOCODER_BESIDE work as pipelines/voice/run.sh says;
-# COUNT=200 makes a smaller corpus, for a quick run-through.
+# VOICE=slt (the default, the voice shipped in speech/assets/voice): flite's slt (a voice built from the CMU
+#   ARCTIC recordings of one American woman) reading every corpus sentence, seed 7, in exp/voice_default;
+#   vocoder config small.
+# VOICE=joe (the voice the default is moving to): Piper's joe reading 1,500 sentences with seed 1, the same
+#   corpus (data/voice_joe) that pipelines/vocoder/run.sh trains the LPC vocoder on, in
+#   exp/voice_default_joe; vocoder config lpc.
+#
+# TTS_OVERRIDES, VOCODER_OVERRIDES, JOBS, SCORE, BENCH, SHIP and VOCODER_BESIDE work as pipelines/voice/run.sh
+# says; COUNT=200 makes a smaller corpus, for a quick run-through; --smoke checks every stage in minutes.
 set -euo pipefail
-exec bash "$(dirname "$0")/../voice/run.sh" --voice flite:slt --seed 7 --exp exp/voice_default \
-    --tts-steps "${1:-40000}" --vocoder-steps "${2:-100000}" --vocoder-config "${3:-small}" \
+case ${VOICE:-slt} in
+    slt) voice=(--voice flite:slt --seed 7 --exp exp/voice_default) vocoder_config=small ;;
+    joe) voice=(--voice piper:joe --seed 1 --count "${COUNT:-1500}" --exp exp/voice_default_joe) vocoder_config=lpc ;;
+    *) echo "voice_default/run.sh: VOICE must be slt or joe, not $VOICE" >&2; exit 2 ;;
+esac
+exec bash "$(dirname "$0")/../voice/run.sh" "${voice[@]}" \
+    --tts-steps "${1:-40000}" --vocoder-steps "${2:-100000}" --vocoder-config "${3:-$vocoder_config}" \
     ${COUNT:+--count "$COUNT"} "${@:4}"
