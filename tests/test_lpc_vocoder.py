@@ -10,10 +10,12 @@ import pytest
 import torch
 
 from speech.audio import read_audio
+from speech.config import load_config
 from speech.features import FeatureConfig, FeatureExtractor
 from speech.lpc import MelLPC, levinson, sample_frames
 from speech.models.lpcnet import LPCNet, LPCNetConfig
 from speech.models.vocoder import interpolate_frames, mulaw_encode
+from speech.tasks import TASKS
 from speech.vocoder import Vocoder
 from speech.vocoder.kernel import CUTOFF
 from speech.vocoder.lpc_kernel import LPCWeights, generate, teacher_inputs
@@ -209,3 +211,23 @@ def test_vocode_length_determinism_and_threads(speech_wav: Path) -> None:
     np.testing.assert_array_equal(one, two)
     other, _ = vocoder.vocode(mel, seed=4)
     assert not np.array_equal(one, other)
+
+
+def test_a_model_grows_pitch_computing_what_it_did_before() -> None:
+    config = load_config(
+        Path(__file__).resolve().parents[1] / "conf/vocoder/lpc_tiny.yaml", ["model.pitch=true"]
+    )
+    task = TASKS["lpc_vocoder"](config)
+    grown, source = task.build_model(), task.build_model()
+    source = LPCNet(LPCNetConfig(**{**vars(source.config), "pitch": False}))
+    task.initialize(grown, source)
+    generator = torch.Generator().manual_seed(0)
+    cond = torch.randn(2, 50, grown.config.cond, generator=generator)
+    signal, prediction, excitation, past = torch.randint(0, 256, (4, 2, 50), generator=generator)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            grown(cond, signal, prediction, excitation, past), source(cond, signal, prediction, excitation)
+        )
+    wider = LPCNet(LPCNetConfig(**{**vars(source.config), "hidden": source.config.hidden * 2}))
+    with pytest.raises(ValueError, match="more than pitch"):
+        task.initialize(grown, wider)

@@ -52,6 +52,11 @@ class Task:
                 stats.update(features[:length])
         model.normalize.load_state_dict(stats.normalizer().state_dict())
 
+    def initialize(self, model: nn.Module, source: nn.Module) -> None:
+        """``train.init_from``: start ``model`` from an exported model of the same architecture (a task
+        whose models can grow, such as the LPC vocoder gaining pitch, also accepts a smaller one)."""
+        model.load_state_dict(source.state_dict())
+
     def loss(self, model: nn.Module, batch: Batch) -> tuple[Tensor, dict[str, float]]:
         """The scalar to minimise and any extra numbers to log for this batch."""
         raise NotImplementedError

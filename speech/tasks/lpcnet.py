@@ -43,6 +43,23 @@ class LPCNetTask(VocoderTask):
         self.lpc = MelLPC(config.features, config.model.order)
         self.lags = lag_range(config.features.sample_rate)
 
+    def initialize(self, model: LPCNet, source: LPCNet) -> None:
+        """As the base task; a model with pitch may also start from one without: every shared weight is
+        copied and the GRU's weights for the new input start at zero, so the grown model first computes
+        exactly what the old one did and learns to use e[t-T] from there (its F0 head starts untrained)."""
+        if not (model.config.pitch and not source.config.pitch):
+            return super().initialize(model, source)
+        if vars(model.config) != {**vars(source.config), "pitch": True}:
+            raise ValueError("the models differ in more than pitch")
+        state = source.state_dict()
+        old = state["rnn.weight_ih_l0"]
+        grown = torch.zeros_like(model.rnn.weight_ih_l0)
+        grown[:, : old.shape[1]] = old  # the new input's columns come last (LPCNet.inputs)
+        state["rnn.weight_ih_l0"] = grown
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if unexpected or any(not key.startswith("pitch_head.") for key in missing):
+            raise ValueError(f"cannot grow: missing {missing}, unexpected {unexpected}")
+
     def segment_loss(self, model: LPCNet, batch: Batch, generator: torch.Generator | None = None) -> Tensor:
         return self.segment_terms(model, batch, generator)[0]
 

@@ -168,7 +168,7 @@ class Trainer:
         shipped model on new recordings, or continuing one in a later run with a fresh schedule)."""
         loaded = load_model(folder, self.task.name, f"a {self.task.name} model")
         with config_must_match(folder):  # this run's architecture must be the folder's
-            self.model.load_state_dict(loaded.model.state_dict())
+            self.task.initialize(self.model, loaded.model)
         log.info("initialised from %s", folder)
 
     def checkpoint(self) -> None:
