@@ -143,13 +143,17 @@ def process_group() -> Iterator[Ranks]:
 
 def rank_device(request: str, ranks: Ranks) -> str:
     """The ``--device`` a rank runs on: ``cuda`` (or ``auto`` on a GPU machine) becomes the GPU of this
-    rank's LOCAL_RANK, so the ranks of a node share out its GPUs; a request the machine cannot serve is the
-    usual one-line error."""
-    if request == "cpu":  # nothing to check: importing torch for it would cost onnxruntime runs a second
-        return request
+    rank's LOCAL_RANK, so the ranks of a node share out its GPUs (round robin where there are more ranks
+    than GPUs: the models are small enough to share one); a request the machine cannot serve is the usual
+    one-line error."""
     from speech.device import resolve_device
 
-    device = resolve_device(request, "--device", ranks.local_rank)
+    gpu = ranks.local_rank
+    if request in ("cuda", "auto"):
+        import torch
+
+        gpu %= max(1, torch.cuda.device_count())
+    device = resolve_device(request, "--device", gpu)
     if device.type == "cuda":
         import torch
 
@@ -162,9 +166,10 @@ def cpu_threads(ranks: Ranks) -> int:
     return max(1, (os.cpu_count() or 1) // ranks.local_world_size)
 
 
-def refuse_standard_input(inputs: Sequence[str], ranks: Ranks) -> None:
-    """Standard input is one stream and cannot be shared out: several ranks need the paths in a file."""
-    if ranks.enabled and "-" in inputs:
+def refuse_standard_input(inputs: Sequence[str], processes: int) -> None:
+    """Standard input is one stream and cannot be shared out: several processes need the paths in a file.
+    Checked before --nproc launches anything, and again in each rank that torchrun started."""
+    if processes != 1 and "-" in inputs:
         raise SpeechError(
             "- (standard input) cannot be shared between processes; give the paths in a file as @LIST"
         )

@@ -201,6 +201,7 @@ def run(args: argparse.Namespace) -> int:
     if args.list_voices:
         return list_voices()
     if args.nproc != 1 and not under_launcher():
+        _refuse_shared_streams(args, args.nproc)
         return launch(args.nproc, args.argv)
     rate = speaking_rate(args)
     voice = voice_folder(args.voice)
@@ -211,9 +212,7 @@ def run(args: argparse.Namespace) -> int:
     if not MIN_RATE <= rate <= MAX_RATE:
         raise SpeechError(f"--rate must be between {MIN_RATE} and {MAX_RATE}, got {rate}")
     with process_group() as ranks:
-        refuse_standard_input(args.inputs, ranks)
-        if ranks.enabled and to_stdout:
-            raise SpeechError("standard output cannot be shared between processes; give -o FOLDER")
+        _refuse_shared_streams(args, ranks.world_size)
         synthesizer = Synthesizer.load(voice, args.vocoder, rank_device(args.device, ranks))
         report = BatchReport(out, "synthesized")
         sink = PCMStream(sys.stdout.buffer, synthesizer.sample_rate, args.output_raw) if to_stdout else None
@@ -235,6 +234,12 @@ def run(args: argparse.Namespace) -> int:
     for path, entries in manifests.items():
         _write_manifest(path, entries)
     return report.finish()
+
+
+def _refuse_shared_streams(args: argparse.Namespace, processes: int) -> None:
+    refuse_standard_input(args.inputs, processes)
+    if processes != 1 and (args.out == "-" or args.output_raw):
+        raise SpeechError("standard output cannot be shared between processes; give -o FOLDER")
 
 
 def _finished(group: list[Job]) -> bool:

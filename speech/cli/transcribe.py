@@ -79,11 +79,12 @@ def run(args: argparse.Namespace) -> int:
     if not args.inputs:
         raise SpeechError("give audio files to transcribe, or --stream to transcribe PCM on standard input")
     if args.nproc != 1 and not under_launcher():
+        refuse_standard_input(args.inputs, args.nproc)
         return launch(args.nproc, args.argv)
     formats = parse_formats(args.format)
     out = output_folder(args.out)
     with process_group() as ranks:
-        refuse_standard_input(args.inputs, ranks)
+        refuse_standard_input(args.inputs, ranks.world_size)
         args.device = rank_device(args.device, ranks)
         recognizer = load_recognizer(args)
         with main_rank_notes(ranks):

@@ -92,10 +92,11 @@ def run(args: argparse.Namespace) -> int:
     from speech.audio import write_audio
 
     if args.nproc != 1 and not under_launcher():
+        refuse_standard_input(args.inputs, args.nproc)
         return launch(args.nproc, args.argv)
     out = output_folder(args.out)  # before the model loads: a wrong -o is found at once
     with process_group() as ranks:
-        refuse_standard_input(args.inputs, ranks)
+        refuse_standard_input(args.inputs, ranks.world_size)
         if args.model == "griffin-lim":
             from speech.features import FeatureConfig
             from speech.vocoder.griffin_lim import GriffinLim
