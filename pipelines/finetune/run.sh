@@ -5,14 +5,15 @@
 #   bash pipelines/finetune/run.sh DATA --format folder|kaldi|csv|ljspeech|librispeech|commonvoice|sphinx|manifests
 #        [--name NAME] [--init speech/assets/asr] [--from-scratch] [--config conf/asr/finetune.yaml]
 #        [--lm shipped|words|chars|none] [--lm-order 3] [--weights best|last] [--stage N] [--stop-stage M]
-#        [--smoke] [--nproc N] [--exp DIR] [--out DIR] [--min-utterances 20] [--seed 0]
+#        [--smoke] [--nproc N] [--data DIR] [--exp DIR] [--out DIR] [--min-utterances 20] [--seed 0]
 #
 # DATA is read by `speech prepare`'s importers (a folder of audio files each with a same-name .txt, whose
 # folder names are the speakers; a Kaldi data folder; a CSV with audio and text columns, --speaker-column
-# for speakers; ...). Every clip is decoded, checked and rewritten at 16 kHz into data/finetune_NAME (NAME:
-# --name, else DATA's name); clips that cannot be used (no or empty transcript, unreadable audio, under 0.2 s
-# or over 30 s, silent, duplicate ids, transcripts that are not UTF-8) are reported one a line, counted by
-# kind and listed in skipped.tsv; the run stops only when fewer than --min-utterances are left to train on.
+# for speakers, given as PREPARE_OPTIONS="--speaker-column speaker"; ...). Every clip is decoded, checked
+# and rewritten at 16 kHz into --data (default data/finetune_NAME; NAME: --name, else DATA's name); clips
+# that cannot be used (no or empty transcript, unreadable audio, under 0.2 s or over 30 s, silent, duplicate
+# ids, transcripts that are not UTF-8) are reported one a line, counted by kind and listed in skipped.tsv;
+# the run stops only when fewer than --min-utterances are left to train on.
 # With three or more speakers known, whole speakers are held out for testing (10% of the utterances), so
 # the scores are for voices the model never heard; otherwise 10% of the utterances. 5% of the rest validate.
 # --format manifests: DATA already holds train.jsonl, valid.jsonl and test*.jsonl (one or more test sets),
@@ -47,14 +48,14 @@ for arg in "$@"; do
     esac
 done
 set -- "${args[@]+"${args[@]}"}"
-format= name= init=speech/assets/asr config= lm= lm_order=3 weights=best stage=1 stop_stage=6 exp= out=
+format= name= init=speech/assets/asr config= lm= lm_order=3 weights=best stage=1 stop_stage=6 data= exp= out=
 nproc=1 min_utterances=20 seed=0
 . pipelines/parse_options.sh
 source_dir=${1:?usage: run.sh DATA --format FORMAT [options] (see --help)}
 [ -n "$format" ] || { echo "finetune/run.sh: DATA needs --format (see --help)" >&2; exit 2; }
 name=${name:-$(basename "${source_dir%/}")}
 name=${name%.*}
-if [ "$format" = manifests ]; then data=${source_dir%/}; else data=data/finetune_$name; fi
+if [ "$format" = manifests ]; then data=${source_dir%/}; else data=${data:-data/finetune_$name}; fi
 exp=${exp:-exp/finetune_$name}
 out=${out:-$exp/model}
 model=$exp/$weights

@@ -4,16 +4,16 @@
 #
 #   bash pipelines/voice/run.sh DATA --format ljspeech|folder|csv [--name NAME] [--stage N] [--stop-stage M]
 #        [--smoke] [--tts-steps 40000] [--vocoder-steps 100000] [--vocoder-config lpc] [--nproc N]
-#        [--exp DIR] [--out DIR] [--min-utterances 20]
+#        [--data DIR] [--exp DIR] [--out DIR] [--min-utterances 20]
 #   bash pipelines/voice/run.sh --voice piper:joe [--seed 1] [--count N] [the options above]
 #
 # DATA: an LJSpeech folder (metadata.csv + wavs/), a folder of audio files each with a same-name .txt, or a
 # CSV file with `audio` and `text` columns (paths relative to the CSV). Every clip is decoded, checked and
-# rewritten at 16 kHz into data/voice_NAME (NAME: --name, else DATA's name); clips that cannot be used (no or
-# empty transcript, unreadable audio, under 16 kHz, under 0.5 s or over 20 s, silent, duplicate ids,
-# transcripts that are not UTF-8) are reported one a line, counted by kind and listed in skipped.tsv; the
-# run stops only when fewer than --min-utterances are left to train on. 10% of the sentences (2 to 100) are
-# held out for testing and 5% of the rest (2 to 50) for validation.
+# rewritten at 16 kHz into --data (default data/voice_NAME; NAME: --name, else DATA's name); clips that
+# cannot be used (no or empty transcript, unreadable audio, under 16 kHz, under 0.5 s or over 20 s, silent,
+# duplicate ids, transcripts that are not UTF-8) are reported one a line, counted by kind and listed in
+# skipped.tsv; the run stops only when fewer than --min-utterances are left to train on. 10% of the
+# sentences (2 to 100) are held out for testing and 5% of the rest (2 to 50) for validation.
 #
 # --voice piper:joe (or flite:slt, espeak:...) makes the corpus instead: the voice reads every sentence of
 # tools/corpus_text/sentences.txt once (--count fewer: a prefix of the same seeded order, so a larger count
@@ -54,7 +54,7 @@ for arg in "$@"; do
 done
 set -- "${args[@]+"${args[@]}"}"
 voice= format= name= seed=1 count= stage=1 stop_stage=8 tts_steps=40000 vocoder_steps=100000
-vocoder_config=lpc exp= out= nproc=1 min_utterances=20
+vocoder_config=lpc data= exp= out= nproc=1 min_utterances=20
 . pipelines/parse_options.sh
 source_dir=${1:-}
 if [ -n "$source_dir" ]; then
@@ -68,7 +68,7 @@ else
     name=${voice#*:}
     ship_default=1
 fi
-data=data/voice_$name
+data=${data:-data/voice_$name}
 exp=${exp:-exp/voice_$name}
 out=${out:-$exp/voice}
 

@@ -62,7 +62,7 @@ class Prepared:
 def skip_kind(reason: str) -> str:
     """The kind of a skip reason, without the item's particulars, for the per-kind counts:
     "duplicate id 'LJ001-0002' (the first one is kept)" -> "duplicate id"."""
-    kind = re.split(r" '| \(|: |; |\d", reason, maxsplit=1)[0].strip(" ,.")
+    kind = re.split(r" '| \(|: |; ", reason, maxsplit=1)[0].strip(" ,.")
     return re.sub(r" (for|at|of|in|is)$", "", kind) or reason
 
 
@@ -113,7 +113,7 @@ def clean(
         elif seconds > limits.max_seconds:
             reason = f"too long: {seconds:.1f} s, over {limits.max_seconds:g} s (split it into sentences)"
         elif float(np.abs(samples).max()) < SILENT_PEAK:
-            reason = f"silent: peak {20 * np.log10(max(float(np.abs(samples).max()), 1e-10)):.0f} dBFS"
+            reason = f"silent: no sample reaches {20 * np.log10(SILENT_PEAK):.0f} dBFS"
         elif not normalize_text(utterance.text):
             reason = f"nothing to say: the transcript '{utterance.text}' has no words"
         else:
