@@ -106,6 +106,7 @@ def launch(nproc: int, speech_args: Sequence[str]) -> int:
     environment sets it."""
     if nproc < 1:
         raise SpeechError(f"--nproc must be at least 1, got {nproc}")
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import elastic_launch
     from torch.distributed.run import config_from_args, get_args_parser
@@ -122,6 +123,8 @@ def launch(nproc: int, speech_args: Sequence[str]) -> int:
     except ChildFailedError as error:
         codes = [failure.exitcode for failure in error.failures.values()]
         return max(code if code >= 0 else 128 - code for code in codes)  # -9 (SIGKILL) -> 137, as a shell
+    except SignalException as stopped:  # Ctrl-C or a TERM to the launcher: it has stopped the processes
+        return 128 + int(stopped.sigval)
     return 0
 
 
