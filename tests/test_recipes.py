@@ -330,3 +330,19 @@ def test_finetune_recipe_smoke_on_a_folder_of_pairs(tmp_path: Path) -> None:
     )
     heard = next((tmp_path / "heard").glob("*.txt")).read_text(encoding="utf-8")
     assert len(set(heard.split()) & set(clip.text.lower().split())) >= 2
+
+
+def test_a_synthesiser_voice_is_still_one_corpus_source(tmp_path: Path) -> None:
+    """pipelines/vocoder/run.sh and the default voices make their corpora through stage 1 with --voice."""
+    flite("check")  # skips without flite
+    data = tmp_path / "data"
+    recipe(
+        "voice", "--voice", "flite:slt", "--seed", "7", "--count", "160", "--stage", "1", "--stop-stage", "1",
+        "--data", str(data), "--exp", str(tmp_path / "exp"),
+    )  # fmt: skip
+    made = [u.id for u in read_manifest(data / "manifest.jsonl")]
+    splits = {
+        name: [u.id for u in read_manifest(data / f"{name}.jsonl")] for name in ("test", "valid", "train")
+    }
+    assert splits == {"test": made[:100], "valid": made[100:150], "train": made[150:]} and len(made) == 160
+    assert {audio_info(u.audio).sample_rate for u in read_manifest(data / "train.jsonl")} == {16000}
