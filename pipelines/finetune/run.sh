@@ -30,10 +30,11 @@
 #   6 the model folder (--out, default EXP/model) for `speech transcribe --model DIR`, with a model card;
 #     the last line of output is its path
 #
-# --smoke runs every stage with tiny settings (10 fine-tuning steps; conf/asr/tiny.yaml from scratch): a few
-# minutes, to check a corpus and the set-up. --nproc N trains with N processes (torchrun, one per GPU); on a
-# machine with a GPU, training uses it without any option. TRAIN_OVERRIDES adds key=value overrides to
-# training, e.g. TRAIN_OVERRIDES="train.max_minutes=60".
+# --smoke runs every stage with tiny settings (10 fine-tuning steps; conf/asr/tiny.yaml from scratch): a
+# minute or two, to check a corpus and the set-up, in folders of their own (NAME_smoke). --nproc N trains
+# with N processes (torchrun, one per GPU); on a machine with a GPU, training uses it without any option.
+# TRAIN_OVERRIDES adds key=value overrides to training, e.g. TRAIN_OVERRIDES="train.max_minutes=60";
+# PREPARE_OPTIONS adds options to the import (--speaker-column NAME, --delimiter tab, --split dev, ...).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="$PWD/.venv/bin:$PATH"
@@ -54,9 +55,11 @@ nproc=1 min_utterances=20 seed=0
 source_dir=${1:?usage: run.sh DATA --format FORMAT [options] (see --help)}
 [ -n "$format" ] || { echo "finetune/run.sh: DATA needs --format (see --help)" >&2; exit 2; }
 name=${name:-$(basename "${source_dir%/}")}
-name=${name%.*}
-if [ "$format" = manifests ]; then data=${source_dir%/}; else data=${data:-data/finetune_$name}; fi
-exp=${exp:-exp/finetune_$name}
+[ ! -f "$source_dir" ] || name=${name%.*}  # a CSV file: its name without .csv
+suffix=
+[ "$smoke" = 0 ] || suffix=_smoke  # a smoke run keeps its own folders: a real run must not resume it
+if [ "$format" = manifests ]; then data=${source_dir%/}; else data=${data:-data/finetune_$name$suffix}; fi
+exp=${exp:-exp/finetune_$name$suffix}
 out=${out:-$exp/model}
 model=$exp/$weights
 

@@ -30,7 +30,8 @@
 # into speech/assets, as the shipped default voice is made.
 #
 # --smoke runs every stage with the tiny configs (conf/*/tiny.yaml, 20 steps each) and scores 3 sentences:
-# a few minutes, to check a corpus and the set-up before spending hours. Its folder says it is a smoke run.
+# a few minutes, to check a corpus and the set-up before spending hours, in folders of its own (NAME_smoke).
+# Its voice folder says it is a smoke run.
 # --nproc N trains each model with N processes (torchrun; one per GPU: data.batch_seconds is per GPU); on a
 # machine with a GPU, training uses it (bf16) without any option.
 #
@@ -61,15 +62,18 @@ if [ -n "$source_dir" ]; then
     [ -z "$voice" ] || { echo "voice/run.sh: give DATA or --voice, not both" >&2; exit 2; }
     [ -n "$format" ] || { echo "voice/run.sh: DATA needs --format ljspeech|folder|csv" >&2; exit 2; }
     name=${name:-$(basename "${source_dir%/}")}
-    name=${name%.*}
+    [ ! -f "$source_dir" ] || name=${name%.*}  # a CSV file: its name without .csv
     ship_default=0
 else
     voice=${voice:-piper:joe}
     name=${voice#*:}
     ship_default=1
 fi
-data=${data:-data/voice_$name}
-exp=${exp:-exp/voice_$name}
+# A smoke run keeps its own folders: its tiny models and alignments must not be resumed by a real run.
+suffix=
+[ "$smoke" = 0 ] || suffix=_smoke
+data=${data:-data/voice_$name$suffix}
+exp=${exp:-exp/voice_$name$suffix}
 out=${out:-$exp/voice}
 
 aligner_config=conf/aligner/small.yaml tts_config=conf/tts/small.yaml
