@@ -221,6 +221,43 @@ def test_standard_input_and_a_bad_nproc_are_one_line_errors(tmp_path: Path) -> N
     assert "Traceback" not in result.stderr
 
 
+LISTS_A_JOB = """
+import os, sys
+from speech.cli.ranks import process_group, share_work
+from speech.errors import SpeechError
+with process_group() as ranks:
+    jobs = [f"item-{index}" for index in range(int(sys.argv[1]))]
+    try:
+        print(share_work(jobs, lambda job: False, lambda job: 1.0, ranks)[0])
+    except SpeechError as error:
+        print(f"error: {error}")
+"""
+
+
+@needs_torchrun
+def test_processes_that_list_different_jobs_stop_with_one_line_each() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    group = {**ONE_THREAD, "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+    ranks = [
+        subprocess.Popen(
+            [sys.executable, "-c", LISTS_A_JOB, count],
+            env={**group, "RANK": str(rank), "LOCAL_RANK": str(rank), "LOCAL_WORLD_SIZE": "2"},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for rank, count in enumerate(["5", "4"])  # rank 1 sees one input fewer
+    ]
+    outputs = [rank.communicate(timeout=60)[0] for rank in ranks]
+    assert outputs == [
+        "error: the processes listed different jobs (this one 5 items, others up to 5): every machine must "
+        "see the same inputs at the same paths (a shared file system)\n",
+        "error: the processes listed different jobs (this one 4 items, others up to 5): every machine must "
+        "see the same inputs at the same paths (a shared file system)\n",
+    ]
+
+
 @pytest.mark.parametrize("world_size", [1, 2, 3, 7])
 def test_the_split_is_whole_balanced_and_the_same_on_every_rank(world_size: int) -> None:
     weights = [((index * 7919) % 97) / 10 + 0.5 for index in range(200)]

@@ -29,6 +29,7 @@ import io
 import logging
 import os
 import uuid
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -149,6 +150,8 @@ def rank_device(request: str, ranks: Ranks) -> str:
     rank's LOCAL_RANK, so the ranks of a node share out its GPUs (round robin where there are more ranks
     than GPUs: the models are small enough to share one); a request the machine cannot serve is the usual
     one-line error."""
+    if request == "cpu":  # nothing to check; importing torch for it costs onnxruntime runs a second
+        return request  # (tests/test_export.py::test_transcription_never_imports_torch)
     from speech.device import resolve_device
 
     gpu = ranks.local_rank
@@ -196,6 +199,8 @@ def share_work(
     on rank 0, none on the others, so that the merged report counts each once). ``length`` is a job's
     size, cheaply (a header's seconds): it is only asked for when there are ranks to balance."""
 
+    _check_same_job(jobs, ranks)
+
     def measure(index: int) -> tuple[float, float]:
         if done(jobs[index]):
             return 1.0, 0.0
@@ -206,6 +211,23 @@ def share_work(
     mine = balanced_share([jobs[i] for i in left], [table[i][1] for i in left], ranks)
     finished = [job for job, (flag, _) in zip(jobs, table, strict=True) if flag] if ranks.is_main else []
     return mine, finished
+
+
+def _check_same_job(jobs: Sequence[object], ranks: Ranks) -> None:
+    """Every rank must have listed the same job (count and a checksum of the items, outputs named): a
+    machine that sees other inputs, or none, is a one-line error on every rank rather than a collective
+    that never matches up."""
+    if not ranks.enabled:
+        return
+    checksum = 0
+    for job in jobs:
+        checksum = zlib.crc32(repr(job).encode(), checksum)
+    count, total, lowest, least = _max_over_ranks([len(jobs), checksum, -len(jobs), -checksum])
+    if (count, total) != (-lowest, -least):
+        raise SpeechError(
+            f"the processes listed different jobs (this one {len(jobs)} items, others up to {int(count)}): "
+            "every machine must see the same inputs at the same paths (a shared file system)"
+        )
 
 
 def header_seconds(path: str | os.PathLike) -> float:
@@ -272,11 +294,19 @@ def merge_reports(report: BatchReport, ranks: Ranks) -> bool:
 
 
 def _sum_over_ranks(values: Sequence[float]) -> list[float]:
+    return _reduce(values, "SUM")
+
+
+def _max_over_ranks(values: Sequence[float]) -> list[float]:
+    return _reduce(values, "MAX")
+
+
+def _reduce(values: Sequence[float], operation: str) -> list[float]:
     import torch
     import torch.distributed as dist
 
     tensor = torch.tensor(values, dtype=torch.float64)
-    dist.all_reduce(tensor)
+    dist.all_reduce(tensor, op=getattr(dist.ReduceOp, operation))
     return tensor.tolist()
 
 

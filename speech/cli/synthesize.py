@@ -12,7 +12,7 @@ import argparse
 import select
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -49,7 +49,8 @@ class Job:
     source: str  # for messages: "a.txt" or "a.txt:3"
     text: str
     target: Path | None  # None: standard output
-    done: bool = False  # its output exists (and --overwrite is not given)
+    # its output exists (and --overwrite is not given); left out of repr, which the ranks compare as the job
+    done: bool = field(default=False, repr=False)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
