@@ -11,7 +11,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,39 +25,13 @@ from speech.data.importers import CorpusError
 from speech.data.manifest import Utterance, read_manifest
 
 REPO = Path(__file__).resolve().parents[1]
-SENTENCES = (REPO / "tools" / "corpus_text" / "sentences.txt").read_text(encoding="utf-8").splitlines()
-FLITE_VOICES = ("slt", "rms", "awb", "kal")  # kal speaks at 8 kHz, the others at 16 kHz
+sys.path.insert(0, str(REPO / "tools"))
 
+from bench_recipes import SENTENCES, flite, ljspeech_corpus, pairs_corpus  # noqa: E402
 
-def flite(text: str, voice: str = "slt") -> tuple[np.ndarray, int]:
-    """``text`` said by one of flite's voices (skips the test if flite is missing)."""
-    if shutil.which("flite") is None:
-        pytest.skip("flite is not installed (make setup installs it as root)")
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "said.wav"
-        subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(path)], check=True)
-        return read_audio(path)
-
-
-def ljspeech_corpus(folder: Path, count: int, rate: int = 22050) -> Path:
-    """An LJSpeech-layout folder: flite slt reading ``count`` sentences, stored at ``rate`` as LJSpeech is."""
-    lines = []
-    for index, text in enumerate(SENTENCES[:count]):
-        samples, source_rate = flite(text)
-        write_audio(folder / "wavs" / f"LJ{index:04d}.wav", resample(samples, source_rate, rate), rate)
-        lines.append(f"LJ{index:04d}|{text}|{text}")
-    (folder / "metadata.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return folder
-
-
-def pairs_corpus(folder: Path, count: int) -> Path:
-    """A folder of WAV + TXT pairs, one sub-folder per speaker (four flite voices, two sample rates)."""
-    for index, text in enumerate(SENTENCES[200 : 200 + count]):
-        voice = FLITE_VOICES[index % len(FLITE_VOICES)]
-        samples, rate = flite(text, voice)
-        write_audio(folder / voice / f"{index:04d}.wav", samples, rate)
-        (folder / voice / f"{index:04d}.txt").write_text(text + "\n", encoding="utf-8")
-    return folder
+needs_flite = pytest.mark.skipif(
+    shutil.which("flite") is None, reason="flite is not installed (make setup installs it as root)"
+)
 
 
 # --- bad corpora ------------------------------------------------------------------------------------------
@@ -91,6 +64,7 @@ def add_bad_clips(wavs: Path) -> list[str]:
     ]
 
 
+@needs_flite
 def test_a_voice_corpus_with_bad_items_keeps_the_good_ones_and_counts_the_rest(tmp_path: Path) -> None:
     corpus = ljspeech_corpus(tmp_path / "lj", 24)
     lines = add_bad_clips(corpus / "wavs")
@@ -133,6 +107,7 @@ def test_a_voice_corpus_with_bad_items_keeps_the_good_ones_and_counts_the_rest(t
     assert [len(prepared.splits[name]) for name in ("train", "valid", "test")] == [21, 2, 3]
 
 
+@needs_flite
 def test_a_folder_corpus_reports_missing_empty_and_undecodable_transcripts(tmp_path: Path) -> None:
     corpus = pairs_corpus(tmp_path / "pairs", 12)
     (corpus / "slt" / "0000.txt").unlink()
@@ -148,6 +123,7 @@ def test_a_folder_corpus_reports_missing_empty_and_undecodable_transcripts(tmp_p
     assert prepared.rates == {16000: 6, 8000: 3}  # kal's 8 kHz kept for a recognizer (no --min-rate)
 
 
+@needs_flite
 def test_too_little_left_stops_the_recipe_with_one_line(tmp_path: Path) -> None:
     corpus = pairs_corpus(tmp_path / "pairs", 6)
     for transcript in list(corpus.rglob("*.txt"))[:4]:
@@ -191,6 +167,7 @@ def test_known_speakers_are_held_out_whole_and_the_split_is_seeded() -> None:
     assert rule.startswith("by utterance (2 speakers known)") and len(two["test"]) == 6
 
 
+@needs_flite
 def test_an_index_that_is_not_utf8_at_all_is_refused_whole(tmp_path: Path) -> None:
     corpus = ljspeech_corpus(tmp_path / "lj", 2)
     (corpus / "metadata.csv").write_bytes("LJ0000|Caf\u00e9|\nLJ0001|na\u00efve|\n".encode("latin-1"))
@@ -230,6 +207,7 @@ def served() -> Iterator[list]:
 
 
 @pytest.mark.recipe_smoke
+@needs_flite
 def test_voice_recipe_smoke_on_an_ljspeech_folder(tmp_path: Path, served: list) -> None:
     corpus = ljspeech_corpus(tmp_path / "myvoice", 50)
     out = tmp_path / "voice"
@@ -296,6 +274,7 @@ def test_voice_recipe_smoke_on_an_ljspeech_folder(tmp_path: Path, served: list) 
 
 
 @pytest.mark.recipe_smoke
+@needs_flite
 def test_finetune_recipe_smoke_on_a_folder_of_pairs(tmp_path: Path) -> None:
     corpus = pairs_corpus(tmp_path / "mine", 50)
     (corpus / "slt" / "0000.txt").unlink()  # one bad item: reported, skipped, the run goes on
@@ -332,9 +311,9 @@ def test_finetune_recipe_smoke_on_a_folder_of_pairs(tmp_path: Path) -> None:
     assert len(set(heard.split()) & set(clip.text.lower().split())) >= 2
 
 
+@needs_flite
 def test_a_synthesiser_voice_is_still_one_corpus_source(tmp_path: Path) -> None:
     """pipelines/vocoder/run.sh and the default voices make their corpora through stage 1 with --voice."""
-    flite("check")  # skips without flite
     data = tmp_path / "data"
     recipe(
         "voice", "--voice", "flite:slt", "--seed", "7", "--count", "160", "--stage", "1", "--stop-stage", "1",

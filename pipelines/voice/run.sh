@@ -8,7 +8,8 @@
 #   bash pipelines/voice/run.sh --voice piper:joe [--seed 1] [--count N] [the options above]
 #
 # DATA: an LJSpeech folder (metadata.csv + wavs/), a folder of audio files each with a same-name .txt, or a
-# CSV file with `audio` and `text` columns (paths relative to the CSV). Every clip is decoded, checked and
+# CSV file with `audio` and `text` columns (paths relative to the CSV; PREPARE_OPTIONS="--text-column
+# sentence --delimiter tab" for others). Every clip is decoded, checked and
 # rewritten at 16 kHz into --data (default data/voice_NAME; NAME: --name, else DATA's name); clips that
 # cannot be used (no or empty transcript, unreadable audio, under 16 kHz, under 0.5 s or over 20 s, silent,
 # duplicate ids, transcripts that are not UTF-8) are reported one a line, counted by kind and listed in
@@ -91,7 +92,7 @@ if stage_on 1; then
     if [ -n "$source_dir" ]; then
         [ -f $data/train.jsonl ] || python pipelines/recipe.py prepare "$source_dir" --format "$format" \
             --out $data --min-rate 16000 --max-seconds 20 --min-utterances "$min_utterances" --seed "$seed" \
-            --no-speakers
+            --no-speakers ${PREPARE_OPTIONS:-}
     else
         count=${count:-$(python -c "import sys; sys.path.insert(0, 'tools'); import make_synthetic_corpus as c; print(len(c.load_sentences(c.DEFAULT_SENTENCES)))")}
         python tools/make_synthetic_corpus.py --out $data --voices "$voice" --count "$count" --seed "$seed" \
