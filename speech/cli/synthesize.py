@@ -270,10 +270,13 @@ def _synthesize_group(
         report.skipped += len(group)
         return
     for job in group:
-        _note_unspeakable(job)
+        if not job.done:
+            _note_unspeakable(job)
     streamed = [bool(sink) or args.stream or len(job.text) > STREAM_CHARS for job in group]
     batched = [job for job, stream in zip(group, streamed, strict=True) if not stream]
-    if batched:
+    if _finished(batched):  # only streamed texts are missing
+        report.skipped += len(batched)
+    else:
         results = synthesizer.synthesize_many([job.text for job in batched], **options)
         for job, spoken in zip(batched, results, strict=True):
             if job.done:  # made again only for its group's sake: the file holds these very bytes
