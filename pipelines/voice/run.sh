@@ -178,7 +178,9 @@ fi
 
 # 8. The voice folder (its path is the last line of output); SHIP=1 also copies the models into the package.
 if stage_on 8; then
-    if [ "${SHIP:-$ship_default}" = 1 ]; then
+    if [ "${SHIP:-$ship_default}" = 1 ] && [ "$smoke" = 1 ]; then
+        echo "voice/run.sh: a smoke run's models are not shipped into speech/assets" >&2
+    elif [ "${SHIP:-$ship_default}" = 1 ]; then
         for kind in tts:voice vocoder:vocoder; do
             [ -f $exp/${kind%%:*}/best/model.safetensors ] || continue
             mkdir -p speech/assets/${kind#*:}

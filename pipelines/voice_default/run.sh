@@ -14,11 +14,16 @@
 # TTS_OVERRIDES, VOCODER_OVERRIDES, JOBS, SCORE, BENCH, SHIP and VOCODER_BESIDE work as pipelines/voice/run.sh
 # says; COUNT=200 makes a smaller corpus, for a quick run-through; --smoke checks every stage in minutes.
 set -euo pipefail
+smoke=() suffix= args=()  # --smoke, anywhere: a smoke run, kept out of the real run's folder
+for arg in "$@"; do
+    if [ "$arg" = --smoke ]; then smoke=(--smoke) suffix=_smoke; else args+=("$arg"); fi
+done
+set -- "${args[@]+"${args[@]}"}"
 case ${VOICE:-slt} in
-    slt) voice=(--voice flite:slt --seed 7 --exp exp/voice_default) vocoder_config=small ;;
-    joe) voice=(--voice piper:joe --seed 1 --count "${COUNT:-1500}" --exp exp/voice_default_joe) vocoder_config=lpc ;;
+    slt) voice=(--voice flite:slt --seed 7 --exp exp/voice_default$suffix) vocoder_config=small ;;
+    joe) voice=(--voice piper:joe --seed 1 --count "${COUNT:-1500}" --exp exp/voice_default_joe$suffix) vocoder_config=lpc ;;
     *) echo "voice_default/run.sh: VOICE must be slt or joe, not $VOICE" >&2; exit 2 ;;
 esac
 exec bash "$(dirname "$0")/../voice/run.sh" "${voice[@]}" \
     --tts-steps "${1:-40000}" --vocoder-steps "${2:-100000}" --vocoder-config "${3:-$vocoder_config}" \
-    ${COUNT:+--count "$COUNT"} "${@:4}"
+    ${COUNT:+--count "$COUNT"} "${smoke[@]+"${smoke[@]}"}" "${@:4}"
