@@ -18,7 +18,7 @@ _EXPORTS = {
     "SpeechError": "speech.errors",  # what every failure on bad input raises, with a one-line message
     "read_audio": "speech.audio",  # any audio file -> mono float32 samples at the rate asked for
     "write_audio": "speech.audio",  # samples -> WAV/FLAC, atomically
-    "FeatureConfig": "speech.features",  # what a feature frame means (rate, window, mels)
+    "FeatureConfig": "speech.logmel",  # what a feature frame means (rate, window, mels)
     "FeatureExtractor": "speech.features",  # waveform -> log-mel (or MFCC) frames, as models see them
     "normalize_text": "speech.text.normalize",  # written English -> spoken words (numbers, money, abbreviations)
     "Phonemizer": "speech.text.phonemes",  # words -> ARPAbet phonemes (CMUdict, else espeak-ng)

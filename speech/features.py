@@ -2,14 +2,16 @@
 
 Features are time-major, shape (frames, dims) for one utterance or (batch, frames, dims) for a batch, which is
 what the recurrent models consume. The :class:`FeatureConfig` travels with a model's weights, so inference
-always computes exactly the features the model was trained on.
+always computes exactly the features the model was trained on. The config lives in :mod:`speech.logmel`
+(imported from here too), with the numpy computation of the same features that transcription through
+onnxruntime uses without importing torch.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,47 +21,7 @@ from torch import Tensor, nn
 
 from speech.audio import atomic_output
 from speech.errors import SpeechError
-
-LOG_FLOOR = 1e-6  # keeps log() finite on digital silence, ~-60 dB below a full-scale power of 1
-
-
-@dataclass(frozen=True)
-class FeatureConfig:
-    """Everything that decides what a feature frame means.
-
-    Defaults are the usual ASR front end: 16 kHz, 25 ms windows every 10 ms, 80 Slaney-scale mels (the
-    librosa convention, so features match librosa's and most published recipes).
-    """
-
-    sample_rate: int = 16000
-    n_fft: int = 400
-    win_length: int = 400
-    hop_length: int = 160
-    n_mels: int = 80
-    f_min: float = 0.0
-    f_max: float | None = None
-    kind: str = "logmel"  # "logmel" or "mfcc"
-    n_mfcc: int = 13
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("logmel", "mfcc"):
-            raise SpeechError(f"feature kind must be 'logmel' or 'mfcc', not {self.kind!r}")
-        if self.win_length > self.n_fft:
-            raise SpeechError(f"win_length {self.win_length} exceeds n_fft {self.n_fft}")
-        nyquist = self.sample_rate / 2
-        if not 0 <= self.f_min < (self.f_max or nyquist) <= nyquist:
-            raise SpeechError(f"need 0 <= f_min < f_max <= {nyquist:g} Hz, got {self.f_min}, {self.f_max}")
-
-    @property
-    def dims(self) -> int:
-        return self.n_mfcc if self.kind == "mfcc" else self.n_mels
-
-    def num_frames(self, num_samples: int) -> int:
-        """Frames produced for a signal of this length (centred STFT)."""
-        return num_samples // self.hop_length + 1
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from speech.logmel import LOG_FLOOR, FeatureConfig
 
 
 def mel_filterbank(config: FeatureConfig) -> Tensor:
@@ -79,8 +41,9 @@ def mel_filterbank(config: FeatureConfig) -> Tensor:
 class FeatureExtractor(nn.Module):
     """Waveform (samples,) or (batch, samples) -> features (frames, dims) or (batch, frames, dims)."""
 
-    def __init__(self, config: FeatureConfig = FeatureConfig()):
+    def __init__(self, config: FeatureConfig | None = None):
         super().__init__()
+        config = config or FeatureConfig()
         self.config = config
         self.mel = torchaudio.transforms.MelSpectrogram(
             sample_rate=config.sample_rate,
@@ -192,7 +155,6 @@ class SpecAugmentConfig:
     telephone_prob: float = 0.0  # share sent through a telephone channel (300-3400 Hz, 8 kHz G.711 mu-law)
     clip_prob: float = 0.0  # share of training utterances clipped, as by a recording level set too high
     clip_fraction_max: float = 0.02  # at most this share of an utterance's samples clipped (drawn from 0)
-
 
     def __post_init__(self) -> None:
         if not 0 <= self.noise_prob <= 1 or self.noise_snr_min > self.noise_snr_max:
