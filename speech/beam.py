@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from speech.ctc import as_array
 from speech.errors import SpeechError
 from speech.text.vocab import BLANK, WORD_BOUNDARY, CharVocab
 
@@ -132,7 +133,8 @@ class BeamSearchDecoder:
         return f"{type(self).__name__}(lm={self.lm}, lexicon={self.lexicon})"
 
     def decode(self, log_probs: Tensor, lengths: Tensor) -> list[str]:
-        """Best transcript per utterance of ``log_probs`` (B, T, V) with valid ``lengths`` (B,) frames.
+        """Best transcript per utterance of ``log_probs`` (B, T, V) with valid ``lengths`` (B,) frames, numpy
+        arrays or tensors.
 
         Returns normalised text: the words joined by single spaces.
         """
@@ -143,8 +145,8 @@ class BeamSearchDecoder:
             )
         if lengths.ndim != 1 or lengths.shape[0] != log_probs.shape[0]:
             raise DecoderError(f"expected {log_probs.shape[0]} lengths, got shape {tuple(lengths.shape)}")
-        emissions = log_probs.detach().to("cpu", torch.float32)
-        lengths = lengths.detach().cpu().long().clamp(0, emissions.shape[1])
+        emissions = torch.as_tensor(as_array(log_probs), dtype=torch.float32)
+        lengths = torch.as_tensor(as_array(lengths)).long().clamp(0, emissions.shape[1])
         if self.lexicon is not None:
             emissions, lengths = self._close_last_word(emissions, lengths)
         emissions = emissions.contiguous()

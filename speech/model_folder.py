@@ -8,13 +8,12 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-from safetensors import SafetensorError
-from safetensors.torch import load_file
-from torch import Tensor
+from typing import TYPE_CHECKING, Any
 
 from speech.errors import SpeechError
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 class ModelError(SpeechError):
@@ -26,6 +25,20 @@ def read_model_folder(
 ) -> tuple[dict[str, Any], dict[str, Tensor]]:
     """The exported config and weights of a ``task`` model (or of any of several tasks); ``kind`` names it
     in errors ("a vocoder")."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    config = read_config(folder, task, kind)
+    try:
+        weights = load_file(str(Path(folder) / "model.safetensors"))
+    except (OSError, ValueError, SafetensorError) as error:
+        raise ModelError(f"{folder}: unreadable weights ({error})") from None
+    return config, weights
+
+
+def read_config(folder: str | os.PathLike, task: str | tuple[str, ...], kind: str) -> dict[str, Any]:
+    """The exported config of a ``task`` model, without its weights (nor torch, which reading them needs):
+    all that running an exported copy of the network (ONNX) takes from the folder."""
     folder = Path(folder)
     try:
         config = json.loads((folder / "config.json").read_text())
@@ -34,11 +47,7 @@ def read_model_folder(
     found = config.get("task") if isinstance(config, dict) else None
     if found not in ((task,) if isinstance(task, str) else task):
         raise ModelError(f"{folder}: a {found!r} model, not {kind}")
-    try:
-        weights = load_file(str(folder / "model.safetensors"))
-    except (OSError, ValueError, SafetensorError) as error:
-        raise ModelError(f"{folder}: unreadable weights ({error})") from None
-    return config, weights
+    return config
 
 
 @contextmanager

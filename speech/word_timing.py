@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Any
 
-from torch import Tensor
+import numpy as np
 
-from speech.ctc import collapse, forced_path, token_runs
+from speech.ctc import as_array, collapse, forced_path, token_runs
 from speech.text.vocab import CharVocab
 from speech.transcript import Word
 
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 def align_words(
-    log_probs: Tensor,
+    log_probs: Any,
     text: str,
     vocab: CharVocab,
     seconds_per_frame: float,
@@ -28,10 +29,10 @@ def align_words(
     limit: float = float("inf"),
 ) -> list[Word]:
     """Words of ``text`` with start/end times (seconds, plus ``offset``, at most ``limit``: the last frame
-    may cover padding past the audio's end) from (frames, vocab) posteriors."""
+    may cover padding past the audio's end) from (frames, vocab) posteriors (a numpy array or a tensor)."""
     if not text.strip():
         return []
-    aligned = best_path(log_probs.float().cpu(), text, vocab)
+    aligned = best_path(as_array(log_probs).astype(np.float32, copy=False), text, vocab)
     if aligned is None:
         log.warning("no timestamps for %r: more characters than frames", text)
         return []
@@ -58,15 +59,15 @@ def align_words(
     return words
 
 
-def best_path(log_probs: Tensor, text: str, vocab: CharVocab) -> tuple[Tensor, Tensor] | None:
+def best_path(log_probs: np.ndarray, text: str, vocab: CharVocab) -> tuple[np.ndarray, np.ndarray] | None:
     """Each frame's token on the most likely CTC path that spells ``text``, and its posterior; None when
     there are more characters than frames can hold.
 
     When the frame-wise best tokens already spell the text (always so for greedy output, often for beam
     search), that path is the most likely of all, so it needs no search: most of a batch skips
     ``forced_align``."""
-    scores, tokens = log_probs.max(-1)
+    tokens = log_probs.argmax(-1)
     if vocab.decode(collapse(tokens.tolist(), vocab.blank)) == text:
-        return tokens, scores.exp()
+        return tokens, np.exp(np.take_along_axis(log_probs, tokens[:, None], -1)[:, 0])
     forced = forced_path(log_probs, vocab.encode(text), vocab.blank)
-    return None if forced is None else (forced[0], forced[1].exp())
+    return None if forced is None else (forced[0], np.exp(forced[1]))

@@ -89,15 +89,17 @@ def add_recognizer_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--backend",
-        choices=("torch", "onnx", "onnx-int8"),
-        default="torch",
-        help="run the acoustic model in PyTorch, or in onnxruntime as speech export wrote it (default: torch)",
+        choices=("auto", "torch", "onnx", "onnx-int8"),
+        default="auto",
+        help="run the acoustic model in PyTorch, or in onnxruntime as speech export wrote it; auto: "
+        "onnxruntime on the CPU when the model folder holds an export of its current weights (the shipped "
+        "model does), else PyTorch (default: auto)",
     )
     add_device_option(parser)
 
 
 def load_recognizer(args: argparse.Namespace):
-    from speech.recognizer import Recognizer  # imports torch: only when a command runs
+    from speech.recognizer import Recognizer  # only when a command runs
 
     return Recognizer.load(
         args.model, args.device, args.beam, args.lm, args.lexicon, args.min_confidence, args.backend

@@ -11,11 +11,13 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
-import torch
-from torch import Tensor
+
+if TYPE_CHECKING:  # torch is imported where batches are made, so that length_batches alone does not need it
+    import torch
+    from torch import Tensor
 
 T = TypeVar("T")
 
@@ -118,6 +120,8 @@ def featurize_and_pad(
     waveforms: list[np.ndarray], featurize: Callable[[Tensor], Tensor]
 ) -> tuple[Tensor, Tensor]:
     """Features per waveform, zero-padded to (batch, frames, dims), with each one's frame count."""
+    import torch
+
     features = [featurize(torch.from_numpy(waveform)) for waveform in waveforms]
     return torch.nn.utils.rnn.pad_sequence(features, batch_first=True), torch.tensor(
         [len(f) for f in features]
@@ -126,6 +130,8 @@ def featurize_and_pad(
 
 def collate(samples: list[dict], featurize: Callable[[Tensor], Tensor], keep_audio: bool = False) -> Batch:
     """Compute features per utterance and pad them into one batch, with the padded waveforms if asked."""
+    import torch
+
     waveforms = [sample["audio"] for sample in samples]
     padded, lengths = featurize_and_pad(waveforms, featurize)
     return Batch(
