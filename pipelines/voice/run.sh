@@ -97,15 +97,20 @@ if stage_on 1; then
         count=${count:-$(python -c "import sys; sys.path.insert(0, 'tools'); import make_synthetic_corpus as c; print(len(c.load_sentences(c.DEFAULT_SENTENCES)))")}
         python tools/make_synthetic_corpus.py --out $data --voices "$voice" --count "$count" --seed "$seed" \
             --no-variation --jobs "${JOBS:-2}"
-        python - "$data" <<'PY'
+        python - "$data" "$voice" "$seed" <<'PY'
 import sys
+from collections import Counter
 from pathlib import Path
-from speech.data.manifest import read_manifest, write_manifest
+from speech.audio import audio_info
+from speech.data.clean import Prepared, write_prepared
+from speech.data.manifest import read_manifest
 data = Path(sys.argv[1])
 utterances = list(read_manifest(data / "manifest.jsonl"))  # a seeded shuffle of the sentences
-write_manifest(data / "test.jsonl", utterances[:100])
-write_manifest(data / "valid.jsonl", utterances[100:150])
-write_manifest(data / "train.jsonl", utterances[150:])
+splits = {"train": utterances[150:], "valid": utterances[100:150], "test": utterances[:100]}
+rates = Counter(audio_info(u.audio).sample_rate for u in utterances)
+rule = "as synthesised (a seeded order): the first 100 for testing, the next 50 for validation"
+about = {"source": f"{sys.argv[2]} reading tools/corpus_text/sentences.txt", "format": "synthetic", "seed": int(sys.argv[3])}
+write_prepared(Prepared(splits, [], len(utterances), rates, rule), data, about)  # the manifests and corpus.json
 PY
     fi
 fi
