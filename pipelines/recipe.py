@@ -39,7 +39,7 @@ def run_prepare(args: argparse.Namespace) -> None:
         for name in ("audio_column", "text_column", "speaker_column", "delimiter", "split")
         if getattr(args, name) is not None
     }
-    with tqdm(unit="entry", desc="importing", disable=None) as progress:
+    with tqdm(unit="item", desc="importing, then cleaning", disable=None) as progress:
         prepared = prepare(
             args.format,
             args.source,

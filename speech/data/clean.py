@@ -187,9 +187,10 @@ def prepare(
     """Import ``source`` as ``format``, clean it into ``out_dir`` and split it; write ``train``/``valid``/
     ``test.jsonl``, ``skipped.tsv`` (every item left out, with its reason) and ``corpus.json`` (the counts,
     for the model card). Raises :class:`CorpusError` when the training split would hold fewer than
-    ``limits.min_utterances`` utterances."""
+    ``limits.min_utterances`` utterances. ``progress`` is called once per entry imported, then once per
+    utterance cleaned."""
     imported = import_corpus(format, source, progress=progress, **options)
-    utterances, dropped, rates = clean(imported.utterances, out_dir, limits)
+    utterances, dropped, rates = clean(imported.utterances, out_dir, limits, progress=progress)
     skipped = imported.skipped + dropped
     for where, reason in skipped:
         logger.warning("%s: %s", where, reason)
