@@ -7,7 +7,8 @@ Starts `speech serve --port 0` (the shipped models) in a child process and measu
 docs/benchmarks.md:
 
 1. Transcription: --requests POSTs of 2-15 s clips (cut, seeded, from Debian's LibriVox read speech, written as
-   WAV) at each concurrency: requests/s, audio-seconds/s, p50/p95 latency, failed requests; then the same files
+   WAV) at each concurrency, after 20 requests of warm-up: requests/s, audio-seconds/s, p50/p95 latency, failed
+   requests, and the mean requests per model batch (from /health); then the same files
    through `speech.Recognizer.transcribe` in this process, as `speech transcribe` batches them (the
    throughput target: the server at concurrency 16 reaches 70% of it), and a 5 s clip at concurrency 1 (p95).
 2. Speech: --speech-requests one-sentence requests, one at a time: time to the first audio bytes, total.
@@ -110,9 +111,12 @@ async def load(url: str, files: list[Path], concurrency: int) -> dict:
 
     limits = httpx.Limits(max_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, timeout=300, limits=limits) as client:
+        before = (await client.get("/health")).json()
         started = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
+        after = (await client.get("/health")).json()
+    batches = after["batches"] - before["batches"]
     return {
         "concurrency": concurrency,
         "requests": len(bodies),
@@ -121,6 +125,8 @@ async def load(url: str, files: list[Path], concurrency: int) -> dict:
         "p50_ms": 1000 * percentile(latencies, 50),
         "p95_ms": 1000 * percentile(latencies, 95),
         "failed": failed,
+        "mean_batch": (after["requests"] - before["requests"]) / max(batches, 1),
+        "workers": after.get("workers"),
     }
 
 
@@ -247,16 +253,20 @@ def main() -> None:
         write_audio(five, np.concatenate(clips())[: 5 * RATE], RATE)
         process, url = start_server()
         try:
+            asyncio.run(load(url, files[:20], 4))  # warm-up: the first batches allocate the model's buffers
             results["transcription"] = []
-            print("| concurrency | requests | req/s | audio s/s | p50 ms | p95 ms | failed |")
-            print("|---|---|---|---|---|---|---|")
+            print(
+                "| concurrency | requests | req/s | audio s/s | p50 ms | p95 ms | failed | requests per batch |"
+            )
+            print("|---|---|---|---|---|---|---|---|")
             for concurrency in map(int, args.concurrency.split(",")):
                 row = asyncio.run(load(url, files, concurrency))
                 results["transcription"].append(row)
                 print(
                     f"| {concurrency} | {row['requests']} | {row['requests_per_s']:.1f} | {row['audio_s_per_s']:.0f} "
-                    f"| {row['p50_ms']:.0f} | {row['p95_ms']:.0f} | {row['failed']} |"
+                    f"| {row['p50_ms']:.0f} | {row['p95_ms']:.0f} | {row['failed']} | {row['mean_batch']:.1f} |"
                 )
+            print(f"recognizer workers: {results['transcription'][0]['workers']}")
             five_s = asyncio.run(load(url, [five] * 50, 1))
             results["five_second_clip"] = five_s
             print(f"5 s clip, concurrency 1: p50 {five_s['p50_ms']:.0f} ms, p95 {five_s['p95_ms']:.0f} ms")

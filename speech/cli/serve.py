@@ -52,6 +52,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=5.0,
         help="how long a batch waits for more requests to join it (default: 5)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="recognizer threads, each running its own batches on one core (default: torch's thread "
+        "count, OMP_NUM_THREADS)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -68,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
             raise SpeechError(f"--{name.replace('_', '-')} must be a positive number, got {value}")
     if not (math.isfinite(args.batch_window_ms) and 0 <= args.batch_window_ms <= 1000):
         raise SpeechError(f"--batch-window-ms must be 0 to 1000, got {args.batch_window_ms}")
+    if args.workers is not None and not 1 <= args.workers <= 64:
+        raise SpeechError(f"--workers must be 1 to 64, got {args.workers}")
     if not 0 <= args.port <= 65535:
         raise SpeechError(f"--port must be 0 to 65535, got {args.port}")
     config = ServeConfig(
@@ -84,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         max_audio_seconds=args.max_audio_seconds,
         timeout_seconds=args.timeout,
         batch_window_seconds=args.batch_window_ms / 1000,
+        workers=args.workers,
     )
     if args.voice is not None:
         config.voice = args.voice

@@ -72,6 +72,7 @@ def create_app(services: Services) -> FastAPI:
             "batches": batcher.batches if batcher else 0,
             "requests": batcher.requests if batcher else 0,
             "streams": services.streams,
+            "workers": services.workers,
         }
 
     return app

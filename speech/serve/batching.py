@@ -4,8 +4,14 @@ One request at a time would run the model on batches of one: under load the mode
 per-call overhead and padding-free but tiny batches. Here the first waiting request opens a batch, which takes
 every request that arrives within a short window (and all that queued while the previous batch ran), up to a
 budget of audio seconds; :meth:`speech.Recognizer.transcribe` then cuts, sorts and batches their pieces as
-the batch CLI does. The model runs on its own thread, off the event loop. A full queue answers 503 at once
-rather than letting latency grow without bound.
+the batch CLI does. A full queue answers 503 at once rather than letting latency grow without bound.
+
+Batches run off the event loop on ``workers`` model threads, each a worker of its own that gathers a batch
+and runs it while the next worker gathers the next. Measured on 2 cores (docs/benchmarks.md): two
+single-threaded workers recognise ~1.4x the audio of one worker on two intra-op threads, and keep that when
+the event loop's HTTP and decoding work shares the cores, where one two-thread worker (whose every LSTM step
+waits for both threads) loses about half its speed. Only one worker gathers at a time, so a batch is whole
+before the next starts forming.
 """
 
 from __future__ import annotations
@@ -41,24 +47,32 @@ class TranscriptionBatcher:
         max_queue: int = 256,
         window_seconds: float = 0.005,
         batch_seconds: float = 300.0,
+        workers: int = 1,
     ) -> None:
+        """``executor`` runs the batches: it should have ``workers`` threads."""
         self.recognizer = recognizer
         self.executor = executor
+        self.workers = workers
         self.window = window_seconds
         self.batch_seconds = batch_seconds
         self.queue: asyncio.Queue[_Job] = asyncio.Queue(max_queue)
         self.batches = 0  # how many model calls, and how many requests they held: for /health
         self.requests = 0
-        self._worker: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._gathering = asyncio.Lock()  # one batch forms at a time
 
     async def start(self) -> None:
-        self._worker = asyncio.create_task(self._run(), name="transcription batcher")
+        self._tasks = [
+            asyncio.create_task(self._run(), name=f"transcription batcher {number}")
+            for number in range(self.workers)
+        ]
 
     async def stop(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
+                await task
 
     async def transcribe(self, samples: np.ndarray, rate: int) -> Transcript:
         """The transcript of one recording, recognised in a batch with whatever else is waiting."""
@@ -72,7 +86,8 @@ class TranscriptionBatcher:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            batch = await self._gather(loop)
+            async with self._gathering:
+                batch = await self._gather(loop)
             batch = [job for job in batch if not job.done.cancelled()]  # timed out while waiting
             if not batch:
                 continue

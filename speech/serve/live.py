@@ -109,10 +109,10 @@ async def _session(websocket: WebSocket, services: Services, transcriber: LiveTr
             raise WebSocketDisconnect(message.get("code", 1000))
         if message.get("bytes") is not None:
             events = await loop.run_in_executor(
-                services.model_thread, transcriber.feed, decode(message["bytes"])
+                services.model_threads, transcriber.feed, decode(message["bytes"])
             )
         elif _is_end(message.get("text")):
-            events = await loop.run_in_executor(services.model_thread, transcriber.finish)
+            events = await loop.run_in_executor(services.model_threads, transcriber.finish)
             for event in events:
                 await websocket.send_json(event_message(event))
             await websocket.send_json({"type": "done"})

@@ -15,6 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+from threadpoolctl import ThreadpoolController
+
 from speech.assets import ASR_MODEL, VOICES
 from speech.errors import SpeechError, shown
 from speech.recognizer import MIN_CONFIDENCE, Recognizer
@@ -55,6 +58,7 @@ class ServeConfig:
     max_streams: int = 32  # live WebSocket sessions and speech streams at once
     batch_window_seconds: float = 0.005
     batch_seconds: float = 300.0  # padded audio seconds per model batch, as speech transcribe's
+    workers: int | None = None  # recognizer threads, each single-threaded; None: torch's thread count
 
 
 def _voice_folders(voice: str) -> tuple[str, dict[str, Path]]:
@@ -81,17 +85,35 @@ class Services:
     recognizer: Recognizer
     voices: dict[str, Synthesizer] = field(default_factory=dict)
     default_voice: str | None = None
-    model_thread: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="recognizer")
-    )
-    voice_thread: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="synthesizer")
-    )
     streams: int = 0  # live sessions and speech streams now open
     batcher: TranscriptionBatcher | None = None
+    threads: int = field(default_factory=torch.get_num_threads)  # the cores the server is given
+    workers: int = field(init=False)
+    model_threads: ThreadPoolExecutor = field(init=False)
+    voice_thread: ThreadPoolExecutor = field(init=False)
+
+    def __post_init__(self) -> None:
+        """The recognizer's workers run one intra-op thread each (see :mod:`speech.serve.batching`);
+        synthesis, one autoregressive sentence at a time, keeps all ``threads``, which halve its time to
+        first audio on 2 cores. torch's thread count is per calling thread, set as each starts."""
+        self.workers = self.config.workers or self.threads
+        self.model_threads = ThreadPoolExecutor(
+            self.workers, "recognizer", initializer=torch.set_num_threads, initargs=(1,)
+        )
+        self.voice_thread = ThreadPoolExecutor(
+            1, "synthesizer", initializer=torch.set_num_threads, initargs=(self.threads,)
+        )
 
     @classmethod
     def load(cls, config: ServeConfig) -> Services:
+        threads = torch.get_num_threads()  # OMP_NUM_THREADS, else the cores
+        if (config.workers or threads) > 1:
+            # One thread per worker in every library the recognizer calls, as for torch: onnxruntime (the
+            # "auto" backend) sizes a session's pool from OMP_NUM_THREADS as it is made, and numpy's
+            # OpenBLAS (the features' filterbank) has its own. Two threads a call, under load on 2 cores:
+            # onnxruntime's pool 300 audio-s/s against 500, OpenBLAS's 346 against 521 (docs/benchmarks.md).
+            os.environ["OMP_NUM_THREADS"] = "1"
+            ThreadpoolController().select(internal_api="openblas").limit(limits=1)
         recognizer = Recognizer.load(
             config.asr_model,
             config.device,
@@ -101,7 +123,7 @@ class Services:
             config.min_confidence,
             config.backend,
         )
-        services = cls(config, recognizer)
+        services = cls(config, recognizer, threads=threads)
         if config.tts:
             services.default_voice, folders = _voice_folders(config.voice)
             for name, folder in folders.items():
@@ -114,10 +136,11 @@ class Services:
     async def start(self) -> None:
         self.batcher = TranscriptionBatcher(
             self.recognizer,
-            self.model_thread,
+            self.model_threads,
             self.config.max_queue,
             self.config.batch_window_seconds,
             self.config.batch_seconds,
+            self.workers,
         )
         await self.batcher.start()
 
@@ -125,7 +148,7 @@ class Services:
         if self.batcher is not None:
             await self.batcher.stop()
         loop = asyncio.get_running_loop()
-        for pool in (self.model_thread, self.voice_thread):
+        for pool in (self.model_threads, self.voice_thread):
             await loop.run_in_executor(None, pool.shutdown)
 
     def check_asr_model(self, name: str | None) -> None:

@@ -20,6 +20,7 @@ from speech.audio import read_audio
 
 MAX_UPLOAD_MB = 2
 MAX_AUDIO_SECONDS = 60
+WORKERS = 2  # recognizer threads: batches run side by side, as on a 2-core server
 # uvicorn finishes the requests in flight on SIGTERM, then ends itself with the signal it caught
 STOPPED = (0, -signal.SIGTERM)
 LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
@@ -61,7 +62,12 @@ def start_server(*args: str) -> Server:
 @pytest.fixture(scope="session")
 def server() -> Iterator[Server]:
     server = start_server(
-        "--max-upload-mb", str(MAX_UPLOAD_MB), "--max-audio-seconds", str(MAX_AUDIO_SECONDS)
+        "--max-upload-mb",
+        str(MAX_UPLOAD_MB),
+        "--max-audio-seconds",
+        str(MAX_AUDIO_SECONDS),
+        "--workers",
+        str(WORKERS),
     )
     try:
         yield server

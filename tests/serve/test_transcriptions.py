@@ -15,10 +15,11 @@ import openai
 import pytest
 
 from speech.audio import encode_audio, read_audio
+from speech.cli import main
 from speech.recognizer import Recognizer
 from speech.transcript import render_srt, render_vtt
 
-from .conftest import MAX_AUDIO_SECONDS, MAX_UPLOAD_MB, one_line_error
+from .conftest import MAX_AUDIO_SECONDS, MAX_UPLOAD_MB, WORKERS, one_line_error
 
 
 @pytest.fixture(scope="module")
@@ -115,9 +116,10 @@ def test_requests_at_once_are_batched_and_answered_alike(server, local, clips) -
     with ThreadPoolExecutor(16) as pool:
         texts = list(pool.map(post, clips * 4))
     after = httpx.get(f"{server.url}/health").json()
-    assert texts == [expected(local, path).text for path in clips] * 4
+    assert texts == [expected(local, path).text for path in clips] * 4  # whichever worker ran them
     requests, batches = after["requests"] - before["requests"], after["batches"] - before["batches"]
     assert requests == 20 and batches < requests, (requests, batches)
+    assert after["workers"] == WORKERS
 
 
 def post(server, files=None, data=None, **kwargs) -> httpx.Response:
@@ -197,6 +199,11 @@ def test_models_and_health(server) -> None:
     ids = {model["id"] for model in models["data"]}
     assert ids == {"speech-asr", "speech-tts"} and models["object"] == "list"
     assert httpx.get(f"{server.url}/health").json()["status"] == "ok"
+
+
+def test_workers_must_be_a_sensible_count(capsys) -> None:
+    assert main(["serve", "--workers", "0", "--port", "0"]) == 1
+    assert capsys.readouterr().err.strip().endswith("error: --workers must be 1 to 64, got 0")
 
 
 def test_the_upload_is_decoded_from_memory(server, clip, monkeypatch) -> None:
