@@ -43,6 +43,30 @@ MAX_SILENCE_S = 10.0
 PARAGRAPH_BREAK = re.compile(r"\n\s*\n")  # a blank line
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")  # where a streamed text may be cut
 CHUNK_CHARS = 400  # text per streamed piece: a few sentences, so short ones still share a batch
+# The first streamed piece is a leading phrase of the first sentence, so that the autoregressive acoustic
+# model decodes a few words, not a sentence, before the first audio: 3 to 7 words, cut after a clause mark
+# (, ; :) or before a word that starts a phrase, and leaving at least 2 words for the rest.
+LEAD_MIN_WORDS, LEAD_MAX_WORDS, TAIL_MIN_WORDS = 3, 7, 2
+# fmt: off
+PHRASE_STARTS = frozenset({  # conjunctions, relative pronouns, prepositions
+    "and", "but", "or", "nor", "so", "yet", "because", "although", "though", "while", "when", "whenever",
+    "where", "if", "unless", "until", "after", "before", "since", "than", "that", "which", "who", "whom",
+    "whose", "on", "in", "at", "for", "from", "with", "without", "by", "into", "onto", "over", "under",
+    "through", "about", "above", "below", "beside", "between", "behind", "across", "along", "around",
+    "against", "during", "toward", "towards", "near", "beyond", "past", "like"
+})
+BINDS_FORWARD = frozenset({  # a cut never follows these: they lean on the word after them
+    "a", "an", "the", "my", "your", "his", "her", "its", "our", "their", "this", "that", "these", "those",
+    "of", "to", "in", "on", "at", "for", "from", "with", "by", "into", "as", "and", "but", "or", "nor",
+    "is", "are", "was", "were", "be", "been", "am", "not", "no", "very", "too", "so", "some", "any",
+    "every", "each"
+})
+# fmt: on
+CLAUSE_MARK = re.compile(r"[,;:]$")
+DASH = re.compile(r"^(?:-{1,2}|\u2013|\u2014)$")
+JOIN_LEAD_IN_S = 0.02  # quiet kept before the rest of a cut sentence (each piece starts with ~0.22 s of it)
+JOIN_FADE_S = 0.005
+QUIET_DB = 35.0  # 10 ms frames this far below a piece's loudest are its quiet lead-in
 
 
 @dataclass
@@ -97,6 +121,39 @@ def text_chunks(text: str, max_chars: int = CHUNK_CHARS) -> Iterator[str]:
         if piece:
             yield piece
         start = end
+
+
+def lead_phrase(sentence: str) -> int:
+    """Where the first streamed piece should end in ``sentence`` (a character offset), or 0 to say it whole.
+
+    After LEAD_MIN_WORDS to LEAD_MAX_WORDS words: at the first clause mark (a comma, semicolon or colon ending
+    a word, or a dash between words), else before the first word in PHRASE_STARTS; a longer sentence with
+    neither is cut after the last word in reach that does not lean on the next (BINDS_FORWARD). Never after
+    a word with a period (an abbreviation or initial, inside a sentence), and never leaving under
+    TAIL_MIN_WORDS words."""
+    words = list(re.finditer(r"\S+", sentence))
+    last = min(LEAD_MAX_WORDS, len(words) - TAIL_MIN_WORDS)
+    ends = [
+        count
+        for count in range(LEAD_MIN_WORDS, last + 1)
+        if "." not in words[count - 1].group() and not DASH.match(words[count - 1].group())
+    ]
+    for count in ends:
+        if CLAUSE_MARK.search(words[count - 1].group()) or DASH.match(words[count].group()):
+            return words[count - 1].end()
+    for count in ends:
+        following = words[count].group().lower().strip("\"'([")
+        if following in PHRASE_STARTS and _bare(words[count - 1].group()) not in BINDS_FORWARD:
+            return words[count - 1].end()
+    if len(words) > LEAD_MAX_WORDS + TAIL_MIN_WORDS:
+        free = [count for count in ends if _bare(words[count - 1].group()) not in BINDS_FORWARD]
+        if free:
+            return words[free[-1] - 1].end()
+    return 0
+
+
+def _bare(word: str) -> str:
+    return word.lower().strip("\"'()[],;:!?")
 
 
 def _ends_sentence(before: str) -> bool:
@@ -215,9 +272,11 @@ class Synthesizer:
         sentence_silence: float = SENTENCE_PAUSE_S,
         progress: Callable[[int], object] | None = None,
     ) -> Iterator[np.ndarray]:
-        """Speech for ``text`` as it is made: float32 chunks at ``sample_rate`` (each a few sentences, the
-        first one sentence, with the pauses before them), so a player can start at once and a book takes
-        bounded memory. The text is cut between sentences before phonemisation (:func:`text_chunks`);
+        """Speech for ``text`` as it is made: float32 chunks at ``sample_rate`` (each a few sentences, with
+        the pauses before them), so a player can start at once and a book takes bounded memory. The first
+        chunk is the first sentence's leading phrase (:func:`lead_phrase`) and the second the rest of that
+        sentence, joined without a pause or the model's lead-in silence, so the first audio comes after a
+        few words' decoding. The text is cut between sentences before phonemisation (:func:`text_chunks`);
         within a piece it is cut as :meth:`synthesize` cuts it. Raises a one-line SpeechError, before
         any audio, if the first piece has nothing to say; a later piece without words is skipped.
         ``progress`` is called with the characters of text each piece used up."""
@@ -226,10 +285,14 @@ class Synthesizer:
         said = False
         for paragraph in PARAGRAPH_BREAK.split(text):
             for piece in text_chunks(paragraph):
-                sentences = self._sentences(piece)
-                for audio in self._speak(sentences, rate, speaker_id, seed):
-                    yield np.concatenate([self._silence(pause), audio]) if said else audio
-                    said, pause = True, sentence_silence
+                cut = 0 if said else lead_phrase(piece)
+                for number, part in enumerate([piece[:cut], piece[cut:]] if cut else [piece]):
+                    spoken = list(self._speak(self._sentences(part), rate, speaker_id, seed))
+                    if number and said and spoken:  # the rest of the sentence whose lead was said
+                        spoken[0], pause = self._without_lead_in(spoken[0]), 0.0
+                    for audio in spoken:
+                        yield np.concatenate([self._silence(pause), audio]) if said else audio
+                        said, pause = True, sentence_silence
                 if progress:
                     progress(len(piece))
             pause = max(PARAGRAPH_PAUSE_S, sentence_silence) if said else 0.0
@@ -245,6 +308,23 @@ class Synthesizer:
                 f"sentence silence must be between 0 and {MAX_SILENCE_S} s, got {sentence_silence}"
             )
         return self._speaker_id(speaker)
+
+    def _without_lead_in(self, samples: np.ndarray) -> np.ndarray:
+        """``samples`` without the quiet the model starts every piece with, but JOIN_LEAD_IN_S of it, faded
+        in over JOIN_FADE_S: the rest of a sentence follows its first words as it would within one piece."""
+        frame = self.sample_rate // 100
+        frames = samples[: len(samples) // frame * frame].reshape(-1, frame)
+        if not len(frames):
+            return samples
+        power = np.mean(np.square(frames, dtype=np.float64), axis=1)
+        loud = np.flatnonzero(power > power.max() * 10 ** (-QUIET_DB / 10))
+        start = int(loud[0]) * frame - round(JOIN_LEAD_IN_S * self.sample_rate) if loud.size else 0
+        if start <= 0:  # silence, or no longer a lead-in than is kept
+            return samples
+        trimmed = samples[start:].copy()
+        fade = min(len(trimmed), round(JOIN_FADE_S * self.sample_rate))
+        trimmed[:fade] *= np.linspace(0.0, 1.0, fade, endpoint=False, dtype=np.float32)
+        return trimmed
 
     def _silence(self, seconds: float) -> np.ndarray:
         return np.zeros(int(seconds * self.sample_rate), np.float32)

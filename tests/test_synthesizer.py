@@ -18,9 +18,11 @@ from speech.cli import main
 from speech.config import load_config
 from speech.errors import SpeechError
 from speech.synthesizer import (
+    JOIN_LEAD_IN_S,
     PARAGRAPH_PAUSE_S,
     SENTENCE_PAUSE_S,
     Synthesizer,
+    lead_phrase,
     text_chunks,
     unspeakable_characters,
 )
@@ -161,6 +163,49 @@ def test_stream_says_the_text_sentence_by_sentence(voice: Path) -> None:
             list(synthesizer.stream(bad))
     with pytest.raises(SpeechError, match="sentence silence"):
         list(synthesizer.stream("Hi.", sentence_silence=-1))
+
+
+@pytest.mark.parametrize(
+    ("sentence", "lead"),
+    [
+        ("The birch canoe slid on the smooth planks.", "The birch canoe slid"),  # before a preposition
+        ("My flight number is BA 247, leaving at 6:50 am.", "My flight number is BA 247,"),  # a clause mark
+        ("A good skier leans forward and keeps her knees bent.", "A good skier leans forward"),
+        ("I met Dr. Who and his friends at the gate.", "I met Dr. Who"),  # never after "Dr."
+        ("He said -- quietly -- that the plan had failed.", "He said -- quietly"),
+        ("The young man blushed to the roots of his hair.", "The young man blushed to the roots"),  # no mark
+        ("It was late, and cold.", "It was late,"),
+        ("Hello there, my friend.", ""),  # too short to cut: 3 + 2 words at the least
+        ("Tell them about it.", ""),
+    ],
+)
+def test_lead_phrase_cuts_a_first_sentence_at_a_clause_or_phrase(sentence: str, lead: str) -> None:
+    assert sentence[: lead_phrase(sentence)] == lead
+
+
+def test_stream_says_a_long_first_sentence_lead_first_and_joins_the_rest(voice: Path) -> None:
+    synthesizer = Synthesizer.load(voice, vocoder="griffin-lim")
+    chunks = list(synthesizer.stream("The birch canoe slid on the smooth planks. It sank."))
+    assert len(chunks) == 3
+    np.testing.assert_array_equal(chunks[0], synthesizer.synthesize("The birch canoe slid")[0])
+    rest = synthesizer.synthesize("on the smooth planks.")[0]  # with no pause before it
+    np.testing.assert_array_equal(chunks[1], synthesizer._without_lead_in(rest))
+    pause = np.zeros(int(SENTENCE_PAUSE_S * 16000), np.float32)  # the next sentence as before
+    np.testing.assert_array_equal(chunks[2], np.concatenate([pause, synthesizer.synthesize("It sank.")[0]]))
+
+
+def test_the_rest_of_a_cut_sentence_loses_its_lead_in_silence(voice: Path) -> None:
+    synthesizer = Synthesizer.load(voice, vocoder="griffin-lim")
+    rate = synthesizer.sample_rate
+    tone = 0.5 * np.sin(np.arange(rate // 2) * 0.1).astype(np.float32)
+    quiet = np.full(int(0.3 * rate), 1e-4, np.float32)  # the model's lead-in: far below the speech
+    joined = synthesizer._without_lead_in(np.concatenate([quiet, tone]))
+    kept = round(JOIN_LEAD_IN_S * rate)
+    assert len(joined) == kept + len(tone)
+    assert joined[0] == 0 and np.all(np.abs(joined[:kept]) <= 1e-4)  # faded in: no click
+    np.testing.assert_array_equal(joined[kept:], tone)
+    for untouched in (tone, np.zeros(rate, np.float32), tone[:100]):  # nothing to trim
+        np.testing.assert_array_equal(synthesizer._without_lead_in(untouched), untouched)
 
 
 def test_text_chunks_cut_between_sentences_in_bounded_pieces() -> None:
