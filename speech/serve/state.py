@@ -45,7 +45,7 @@ class ServeConfig:
     lm: str | None = None
     lexicon: str | None = None
     min_confidence: float = MIN_CONFIDENCE
-    backend: str = "torch"
+    backend: str = "auto"  # as speech transcribe: onnxruntime when the folder holds a current export
     device: str = "cpu"
     voice: str = next(iter(VOICES))  # a shipped voice's name or a voice folder: the default voice
     vocoder: str | None = None
