@@ -10,8 +10,9 @@ writing over them) is never silently run with the old network: the recognizer ch
 a transcription run that uses it starts in a fraction of a second; the shipped recognizer ships its ONNX
 file for that reason (``speech export`` with no arguments writes it again).
 
-Only the recognizer and the phoneme aligner (the same network) export: the acoustic model of a voice
-generates frame by frame in a Python loop, and the vocoders run their own compiled sample loops.
+The recognizer and the phoneme aligner (the same network) export here. A voice's acoustic model generates
+frame by frame, so it exports as three graphs around a numpy frame loop (:mod:`speech.tts_export`,
+:mod:`speech.tts_onnx`); the vocoders run their own compiled sample loops and do not export.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def export_onnx(folder: str | os.PathLike, out: str | os.PathLike | None = None,
     )
     digest = weights_digest(folder)
     network = onnx.load_from_string(exported.getvalue())
-    _record_digest(network, digest)
+    record_digest(network, digest)
     with atomic_output(target) as stream:
         stream.write(network.SerializeToString())
     if int8:
@@ -92,13 +93,13 @@ def export_onnx(folder: str | os.PathLike, out: str | os.PathLike | None = None,
         temporary = quantized.with_name(f".{quantized.name}.tmp")
         quantize_dynamic(target, temporary, weight_type=QuantType.QInt8)
         network = onnx.load(temporary)
-        _record_digest(network, digest)  # quantisation keeps the graph, not always its metadata
+        record_digest(network, digest)  # quantisation keeps the graph, not always its metadata
         onnx.save(network, temporary)
         os.replace(temporary, quantized)
     return target
 
 
-def _record_digest(network, digest: str) -> None:
+def record_digest(network, digest: str) -> None:
     """Set the weights' digest in an ``onnx.ModelProto``'s metadata (replacing an older entry)."""
     kept = [entry for entry in network.metadata_props if entry.key != DIGEST_KEY]
     del network.metadata_props[:]
@@ -107,30 +108,34 @@ def _record_digest(network, digest: str) -> None:
     entry.key, entry.value = DIGEST_KEY, digest
 
 
+def onnx_session(path: str | os.PathLike, threads: int | None = None):
+    """An onnxruntime CPU session for an exported file, every problem (no onnxruntime, no file, a bad file)
+    one SpeechError line naming it. ``threads``: onnxruntime's intra-op threads (None: ``OMP_NUM_THREADS``
+    when set, as torch reads it, else onnxruntime's default, one per physical core)."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise SpeechError("the ONNX backend needs onnxruntime: pip install onnxruntime") from None
+    if not Path(path).is_file():
+        raise SpeechError(f"{path}: no ONNX model here; write it with speech export")
+    options = onnxruntime.SessionOptions()
+    if threads is None and os.environ.get("OMP_NUM_THREADS", "").isdigit():
+        threads = int(os.environ["OMP_NUM_THREADS"])
+    options.intra_op_num_threads = threads or 0
+    options.inter_op_num_threads = 1
+    try:
+        return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime raises its own exception types for a bad file
+        raise SpeechError(f"{path}: not a usable ONNX model ({str(error).splitlines()[0]})") from None
+
+
 class OnnxAcousticModel:
     """An exported acoustic model run by onnxruntime on its numpy features: waveforms in, CTC
-    log-probabilities (batch, steps, vocab) float32 and their lengths out. ``threads``: onnxruntime's
-    intra-op threads (None: ``OMP_NUM_THREADS`` when set, as torch reads it, else onnxruntime's default,
-    one per physical core)."""
+    log-probabilities (batch, steps, vocab) float32 and their lengths out. ``threads``: as
+    :func:`onnx_session` takes them."""
 
     def __init__(self, path: str | os.PathLike, features: FeatureConfig, threads: int | None = None):
-        try:
-            import onnxruntime
-        except ImportError:
-            raise SpeechError("the ONNX backend needs onnxruntime: pip install onnxruntime") from None
-        if not Path(path).is_file():
-            raise SpeechError(f"{path}: no ONNX model here; write it with speech export")
-        options = onnxruntime.SessionOptions()
-        if threads is None and os.environ.get("OMP_NUM_THREADS", "").isdigit():
-            threads = int(os.environ["OMP_NUM_THREADS"])
-        options.intra_op_num_threads = threads or 0
-        options.inter_op_num_threads = 1
-        try:
-            self.session = onnxruntime.InferenceSession(
-                str(path), options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as error:  # onnxruntime raises its own exception types for a bad file
-            raise SpeechError(f"{path}: not a usable ONNX model ({str(error).splitlines()[0]})") from None
+        self.session = onnx_session(path, threads)
         self.path = Path(path)
         self.extractor = LogMel(features)
 

@@ -126,7 +126,7 @@ def test_export_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtur
     with pytest.raises(SpeechError, match="backend must be one of"):
         Recognizer.load(ASR_MODEL, backend="tpu")
     assert main(["export", str(TTS_VOICE), "-o", str(tmp_path / "voice.onnx")]) == 1
-    assert "not a recognizer or aligner" in capsys.readouterr().err
+    assert "a voice exports three files; name a folder" in capsys.readouterr().err
     assert main(["export", str(ASR_MODEL), "-o", str(tmp_path / "model.bin")]) == 1
     assert "must be an .onnx file" in capsys.readouterr().err
 
