@@ -44,6 +44,16 @@ def librivox_dir() -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory: pytest.TempPathFactory, librivox_dir: Path) -> Path:
+    """Fifteen real recordings of 3-7 s: the five librivox clips three times over, under new names (batch
+    jobs that are split, killed and resumed need more files than the clips)."""
+    folder = tmp_path_factory.mktemp("recordings")
+    for index, clip in enumerate(sorted(librivox_dir.glob("*.wav")) * 3):
+        shutil.copy(clip, folder / f"{index:02d}-{clip.name}")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def fsdd_dir() -> Path:
     """The Free Spoken Digit Dataset recordings (8 kHz), from ../shared beside the checkout."""

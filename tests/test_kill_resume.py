@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 import soundfile as sf
 
 from speech.data.importers import import_sphinx
@@ -71,14 +69,6 @@ def same_files(a: Path, b: Path, compare_audio: bool = True) -> None:
             assert sf.info(str(a / name)).frames == sf.info(str(b / name)).frames
         else:
             assert (a / name).read_bytes() == (b / name).read_bytes(), name
-
-
-@pytest.fixture(scope="module")
-def recordings(tmp_path_factory: pytest.TempPathFactory, librivox_dir: Path) -> Path:
-    folder = tmp_path_factory.mktemp("recordings")
-    for index, clip in enumerate(sorted(librivox_dir.glob("*.wav")) * 3):
-        shutil.copy(clip, folder / f"{index:02d}-{clip.name}")
-    return folder
 
 
 def test_transcribe_killed_and_rerun(recordings: Path, tmp_path: Path) -> None:

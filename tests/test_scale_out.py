@@ -47,15 +47,6 @@ def torchrun(*args: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def recordings(tmp_path_factory: pytest.TempPathFactory, librivox_dir: Path) -> Path:
-    """Fifteen real recordings of 3-7 s: the five librivox clips three times over, under new names."""
-    folder = tmp_path_factory.mktemp("recordings")
-    for index, clip in enumerate(sorted(librivox_dir.glob("*.wav")) * 3):
-        shutil.copy(clip, folder / f"{index:02d}-{clip.name}")
-    return folder
-
-
-@pytest.fixture(scope="module")
 def transcribed_alone(recordings: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The reference: the recordings transcribed by one process."""
     out = tmp_path_factory.mktemp("alone")

@@ -178,17 +178,14 @@ class WaveformCorruption:
 
     def __call__(self, waveforms: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
         return [
-            self._corrupt(waveform, waveforms[:index] + waveforms[index + 1 :], rng)
-            if len(waveform) >= 2
-            else waveform
+            self._corrupt(waveforms, index, rng) if len(waveform) >= 2 else waveform
             for index, waveform in enumerate(waveforms)
         ]
 
-    def _corrupt(
-        self, waveform: np.ndarray, others: list[np.ndarray], rng: np.random.Generator
-    ) -> np.ndarray:
-        """One utterance corrupted; ``others`` are the batch's other (clean) utterances, for babble. A
+    def _corrupt(self, batch: list[np.ndarray], index: int, rng: np.random.Generator) -> np.ndarray:
+        """``batch[index]`` corrupted; the batch's other (clean) utterances are the babble's talkers. A
         corruption that is off draws nothing, so adding one keeps the others' draws of older configs."""
+        waveform = batch[index]
         config = self.config
         if config.speed_prob and rng.random() < config.speed_prob:
             waveform = change_speed(waveform, 1 + rng.uniform(-config.speed_max, config.speed_max))
@@ -198,8 +195,12 @@ class WaveformCorruption:
             rt60 = rng.uniform(config.reverb_rt60_min, config.reverb_rt60_max)
             drr_db = rng.uniform(config.reverb_drr_min, config.reverb_drr_max)
             waveform = reverberate(waveform, room_impulse_response(rt60, drr_db, rng))
-        talkers = [other for other in others if len(other) >= 2]
-        if config.babble_prob and talkers and rng.random() < config.babble_prob:
+        talkers = (
+            [other for i, other in enumerate(batch) if i != index and len(other) >= 2]
+            if config.babble_prob
+            else []
+        )
+        if talkers and rng.random() < config.babble_prob:
             count = int(rng.integers(1, min(config.babble_talkers, len(talkers)) + 1))
             chosen = [talkers[i] for i in rng.choice(len(talkers), size=count, replace=False)]
             waveform = babble(

@@ -109,9 +109,7 @@ class LPCNetTask(VocoderTask):
         periods = torch.zeros(positions.shape, dtype=torch.long)
         pitch_loss = None
         if c.pitch:
-            periods, pitch_loss = self.periods_and_pitch_loss(
-                model, cond, batch, rows, starts, nearest, generator
-            )
+            periods, pitch_loss = self.periods_and_pitch_loss(model, cond, batch, rows, nearest, generator)
 
         inputs = teacher_inputs(
             audio.cpu().numpy(), lpc.cpu().numpy(), noise.numpy(), periods.numpy(), history
@@ -130,7 +128,6 @@ class LPCNetTask(VocoderTask):
         cond: Tensor,
         batch: Batch,
         rows: Tensor,
-        starts: Tensor,
         nearest: Tensor,
         generator: torch.Generator | None,
     ) -> tuple[Tensor, Tensor]:
