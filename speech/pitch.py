@@ -15,8 +15,12 @@ to its local minimum and by a parabola through its neighbours.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 F0_MIN = 60.0  # Hz: the lowest voice expected (a deep male voice)
 F0_MAX = 500.0  # Hz: the highest (a child's, or a singing voice's upper range)
@@ -108,3 +112,37 @@ def estimate_pitch(
     if single:
         period, voiced = period[0], voiced[0]
     return Pitch(period=period, voiced=voiced, sample_rate=sample_rate)
+
+
+def head_loss(log_period: Tensor, voicing: Tensor, period: Tensor, voiced: Tensor) -> Tensor:
+    """The loss of a vocoder's F0 head on frames whose YIN estimates are ``period`` and ``voiced``: voicing
+    cross-entropy on every frame plus the L1 error of log2 period on voiced ones."""
+    import torch.nn.functional as F
+
+    voiced = voiced.to(voicing.device)
+    voicing_loss = F.binary_cross_entropy_with_logits(voicing, voiced.float())
+    error = (log_period - period.to(log_period.device).log2()).abs() * voiced
+    return voicing_loss + error.sum() / voiced.sum().clamp_min(1)
+
+
+class PitchErrors:
+    """How an F0 head does against YIN over validation: the share of frames whose voicing it gets wrong,
+    and of frames voiced in both whose period is more than 20% off (the usual gross pitch error)."""
+
+    def __init__(self) -> None:
+        self.wrong = self.gross = self.frames = self.voiced = 0
+
+    def add(self, log_period: np.ndarray, voicing: np.ndarray, estimate: Pitch, inside: np.ndarray) -> None:
+        """One batch: the head's log2 periods and voicing logits, YIN's estimate, and which frames count."""
+        truth, guess = estimate.voiced & inside, (voicing > 0) & inside
+        both = truth & guess
+        self.wrong += int((truth != guess).sum())
+        self.gross += int((both & (np.abs(log_period - np.log2(estimate.period)) > np.log2(1.2))).sum())
+        self.frames += int(inside.sum())
+        self.voiced += int(both.sum())
+
+    def metrics(self) -> dict[str, float]:
+        return {
+            "voicing_error": self.wrong / max(self.frames, 1),
+            "gross_pitch_error": self.gross / max(self.voiced, 1),
+        }

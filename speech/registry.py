@@ -20,6 +20,7 @@ from speech.features import FeatureConfig
 from speech.model_folder import config_must_match, read_model_folder
 from speech.models.asr import ASRModel, ASRModelConfig
 from speech.models.lpcnet import LPCNet, LPCNetConfig, LPCNetLossConfig
+from speech.models.subframe import SubframeLossConfig, SubframeVocoder, SubframeVocoderConfig
 from speech.models.tts import TTSLossConfig, TTSModel, TTSModelConfig
 from speech.models.vocoder import SegmentsConfig, VocoderModel, VocoderModelConfig
 from speech.text.vocab import AlignerVocab, CharVocab, PhonemeVocab, Vocab
@@ -55,6 +56,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         loss=LPCNetLossConfig,
         moved=("segment_frames", "segments_per_utterance", "noise"),
     ),
+    "subframe_vocoder": Architecture(SubframeVocoder, SubframeVocoderConfig, loss=SubframeLossConfig),
 }
 
 

@@ -208,9 +208,9 @@ class Synthesizer:
         if vocoder == "griffin-lim":
             vocoder = None
         elif isinstance(vocoder, (str, os.PathLike)):
-            from speech.vocoder import Vocoder
+            from speech.vocoder import load_vocoder
 
-            vocoder = Vocoder.load(vocoder, device)
+            vocoder = load_vocoder(vocoder, device)
         return cls(model, features, vocab, vocoder, device)
 
     def synthesize(

@@ -109,9 +109,9 @@ def main() -> None:
     extractor = FeatureExtractor(features)
     systems = {}
     if args.model and "ours" in wanted:
-        from speech.vocoder import Vocoder
+        from speech.vocoder import load_vocoder
 
-        vocoder = Vocoder.load(args.model)
+        vocoder = load_vocoder(args.model)
         systems["ours (from the mel)"] = lambda x: vocoder.copy_synthesis(x)[0]
     if "griffin-lim" in wanted:
         systems[f"Griffin-Lim ({args.griffin_lim_iterations} iterations, from the mel)"] = lambda x: (

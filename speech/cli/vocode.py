@@ -103,9 +103,9 @@ def run(args: argparse.Namespace) -> int:
 
             vocoder = GriffinLim(FeatureConfig(), iterations=64)
         else:
-            from speech.vocoder import Vocoder  # imports torch and numba: only when the command runs
+            from speech.vocoder import load_vocoder  # imports torch and numba: only when the command runs
 
-            vocoder = Vocoder.load(args.model, rank_device(args.device, ranks))
+            vocoder = load_vocoder(args.model, rank_device(args.device, ranks))
         with main_rank_notes(ranks):
             jobs = [(path, out / f"{stem}.wav") for path, stem in expand_inputs(args.inputs, _usable)]
         seconds_per_frame = vocoder.features.hop_length / vocoder.sample_rate

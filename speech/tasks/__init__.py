@@ -8,11 +8,12 @@ from speech.tasks.aligner import AlignerTask
 from speech.tasks.asr import ASRTask
 from speech.tasks.base import Task
 from speech.tasks.lpcnet import LPCNetTask
+from speech.tasks.subframe import SubframeVocoderTask
 from speech.tasks.tts import TTSTask
 from speech.tasks.vocoder import VocoderTask
 
 TASKS: dict[str, type[Task]] = {
-    task.name: task for task in (ASRTask, AlignerTask, TTSTask, VocoderTask, LPCNetTask)
+    task.name: task for task in (ASRTask, AlignerTask, TTSTask, VocoderTask, LPCNetTask, SubframeVocoderTask)
 }
 
 __all__ = ["TASKS", "Task"]

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -28,9 +27,8 @@ from speech.config import ExperimentConfig
 from speech.data.batching import Batch
 from speech.lpc import MelLPC, sample_frames
 from speech.models.lpcnet import LPCNet
-from speech.models.padding import lengths_mask
 from speech.models.vocoder import interpolate_frames
-from speech.pitch import estimate_pitch, lag_range
+from speech.pitch import estimate_pitch, head_loss, lag_range
 from speech.tasks.vocoder import VocoderTask
 from speech.vocoder.lpc_kernel import teacher_inputs
 
@@ -147,40 +145,19 @@ class LPCNetTask(VocoderTask):
         voiced = torch.from_numpy(estimate.voiced).reshape(frames.shape)
 
         log_period, voicing = model.pitch(cond[rows[:, None], frames])
-        voicing_loss = F.binary_cross_entropy_with_logits(voicing, voiced.float().to(voicing.device))
-        error = (log_period - torch.log2(period).to(log_period.device)).abs() * voiced.to(log_period.device)
-        period_loss = error.sum() / voiced.sum().clamp_min(1)
+        loss = head_loss(log_period, voicing, period, voiced)
 
         offsets = torch.randint(-jitter, jitter + 1, nearest.shape, generator=generator) if jitter else 0
         lag = period.round().long().gather(1, (nearest - first[:, None]).cpu()) + offsets
-        return lag.clamp(*self.lags), voicing_loss + period_loss
+        return lag.clamp(*self.lags), loss
 
     @torch.no_grad()
     def evaluate(self, model: LPCNet, batches: Iterable[Batch]) -> tuple[dict[str, float], dict[str, Any]]:
         """The shared validation, and with pitch how the F0 head does on every validation frame against
-        YIN: the share of frames whose voicing it gets wrong, and of frames voiced in both whose period is
-        more than 20% off (the usual gross pitch error)."""
+        YIN (:class:`~speech.pitch.PitchErrors`)."""
         batches = list(batches)
         metrics, media = super().evaluate(model, batches)
         if not model.config.pitch:
             return metrics, media
-        wrong = gross = frames = voiced = 0
-        hop = model.config.hop_length
-        for batch in batches:
-            cond = model.condition(batch.features, batch.lengths)
-            log_period, voicing = model.pitch(cond)
-            centres = np.arange(cond.shape[1])[None].repeat(len(batch.lengths), 0) * hop
-            estimate = estimate_pitch(
-                batch.audio.float().cpu().numpy(), centres, self.config.features.sample_rate
-            )
-            inside = lengths_mask(batch.lengths, cond.shape[1], torch.device("cpu")).numpy()
-            truth, guess = estimate.voiced & inside, (voicing.cpu().numpy() > 0) & inside
-            both = truth & guess
-            ratio = np.abs(log_period.cpu().numpy() - np.log2(estimate.period))
-            wrong += int((truth != guess).sum())
-            gross += int((both & (ratio > np.log2(1.2))).sum())
-            frames += int(inside.sum())
-            voiced += int(both.sum())
-        metrics["voicing_error"] = wrong / max(frames, 1)
-        metrics["gross_pitch_error"] = gross / max(voiced, 1)
+        metrics.update(self.pitch_errors(model, batches))
         return metrics, media

@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -21,8 +22,11 @@ from torch import Tensor
 from speech.config import ConfigError, ExperimentConfig
 from speech.data.batching import Batch
 from speech.media import AudioMedia
+from speech.models.padding import lengths_mask
 from speech.models.vocoder import VocoderModel, interpolate_frames
+from speech.pitch import PitchErrors, estimate_pitch
 from speech.tasks.base import Task
+from speech.vocoder.base import MelVocoder
 
 MEDIA_FRAMES = 200  # frames (2 s at 16 kHz) generated at each validation
 
@@ -85,6 +89,28 @@ class VocoderTask(Task):
     def loss(self, model: VocoderModel, batch: Batch) -> tuple[Tensor, dict[str, float]]:
         return self.segment_loss(model, batch), {}
 
+    def generator(self, model: VocoderModel) -> MelVocoder:
+        """What generates validation's audio: the fast sampler, on a CPU copy of the model."""
+        from speech.vocoder import Vocoder
+
+        return Vocoder(copy.deepcopy(model).float().cpu(), self.config.features)
+
+    @torch.no_grad()
+    def pitch_errors(self, model: Any, batches: Iterable[Batch], centre_offset: int = 0) -> dict[str, float]:
+        """How a model's F0 head does against YIN on every frame of ``batches`` (:class:`PitchErrors`),
+        with frame f's estimate taken at sample ``f * hop + centre_offset``."""
+        errors = PitchErrors()
+        hop = self.config.features.hop_length
+        for batch in batches:
+            cond = model.condition(batch.features, batch.lengths)
+            log_period, voicing = model.pitch(cond)
+            centres = np.arange(cond.shape[1])[None].repeat(len(batch.lengths), 0) * hop + centre_offset
+            audio = batch.audio.float().cpu().numpy()
+            estimate = estimate_pitch(audio, centres, self.config.features.sample_rate)
+            inside = lengths_mask(batch.lengths, cond.shape[1], torch.device("cpu")).numpy()
+            errors.add(log_period.cpu().numpy(), voicing.cpu().numpy(), estimate, inside)
+        return errors.metrics()
+
     @torch.no_grad()
     def evaluate(
         self, model: VocoderModel, batches: Iterable[Batch]
@@ -99,10 +125,8 @@ class VocoderTask(Task):
         metrics: dict[str, float] = {"loss": total / max(count, 1)}
         media: dict[str, Any] = {}
         if first is not None:
-            from speech.vocoder import Vocoder  # the fast sampler, on a CPU copy of the model
-
             mel = first.features[0, : min(int(first.lengths[0]), MEDIA_FRAMES)].float().cpu().numpy()
-            vocoder = Vocoder(copy.deepcopy(model).float().cpu(), self.config.features)
+            vocoder = self.generator(model)
             samples, rate = vocoder.vocode(mel, seed=0)
             regenerated = vocoder.mel(samples)[: len(mel)]
             metrics["mel_l1"] = float(abs(regenerated - mel).mean())

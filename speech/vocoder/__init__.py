@@ -11,15 +11,16 @@ cross-faded with equal power), and all pieces of all inputs run as one batch thr
 (:mod:`speech.vocoder.kernel`), split over ``threads``, or on a GPU through CUDA graphs
 (:mod:`speech.vocoder.graphed`). The random numbers are drawn per piece from ``seed``,
 so the same input, seed and fold settings give the same samples whatever the thread count.
+
+:func:`load_vocoder` loads any trained vocoder folder, the subframe vocoder (:mod:`speech.vocoder.subframe`)
+included.
 """
 
 from __future__ import annotations
 
 import copy
-import math
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -35,58 +36,13 @@ from speech.pitch import lag_range
 from speech.registry import load_model
 from speech.vocoder import lpc_kernel
 from speech.vocoder.base import MelVocoder, VocoderError
+from speech.vocoder.folding import fold, overlap_add
 from speech.vocoder.graphed import FrameLoop
 from speech.vocoder.kernel import Weights, generate
 
-__all__ = ["Vocoder", "VocoderError", "fold", "overlap_add"]
+__all__ = ["Vocoder", "VocoderError", "fold", "load_vocoder", "overlap_add"]
 
-
-@dataclass
-class Piece:
-    utterance: int
-    start: int  # first generated frame
-    end: int  # one past the last frame
-    fade_in: int  # frames at the start shared with the previous piece (0 for an utterance's first piece)
-    fade_out: bool  # whether the next piece overlaps this one's end
-
-
-def fold(lengths: list[int], fold_frames: int, overlap_frames: int) -> list[Piece]:
-    """Cut utterances of ``lengths`` frames into pieces of at most ``fold_frames + overlap_frames`` frames."""
-    if fold_frames <= overlap_frames:
-        raise VocoderError(f"fold_frames ({fold_frames}) must exceed overlap_frames ({overlap_frames})")
-    pieces = []
-    for utterance, length in enumerate(lengths):
-        starts = list(range(0, length, fold_frames))
-        for i, start in enumerate(starts):
-            begin = max(0, start - overlap_frames) if i else 0
-            end = min(start + fold_frames, length)
-            pieces.append(Piece(utterance, begin, end, start - begin, i < len(starts) - 1))
-    return pieces
-
-
-def overlap_add(
-    pieces: list[Piece], generated: list[np.ndarray], lengths: list[int], steps_per_frame: int, overlap: int
-) -> list[np.ndarray]:
-    """Reassemble generated pieces (steps, bands) into one (frames * steps_per_frame, bands) array per
-    utterance: the first half of each overlap is dropped, the second half cross-faded with equal power."""
-    bands = generated[0].shape[-1] if generated else 1
-    outputs = [np.zeros((length * steps_per_frame, bands), np.float32) for length in lengths]
-    shared = overlap * steps_per_frame
-    warm = shared // 2
-    fade = shared - warm
-    ramp = (np.arange(fade, dtype=np.float64) + 0.5) / max(fade, 1) * (math.pi / 2)
-    fade_in, fade_out = np.sin(ramp).astype(np.float32), np.cos(ramp).astype(np.float32)
-    for piece, values in zip(pieces, generated, strict=True):
-        steps = (piece.end - piece.start) * steps_per_frame
-        weight = np.ones(steps, np.float32)
-        if piece.fade_in:
-            weight[:warm] = 0
-            weight[warm:shared] = fade_in
-        if piece.fade_out:
-            weight[steps - fade :] *= fade_out
-        offset = piece.start * steps_per_frame
-        outputs[piece.utterance][offset : offset + steps] += values[:steps] * weight[:, None]
-    return outputs
+TASKS = ("subframe_vocoder", "lpc_vocoder", "vocoder")  # every trained vocoder a folder may hold
 
 
 class Vocoder(MelVocoder):
@@ -111,7 +67,7 @@ class Vocoder(MelVocoder):
     @classmethod
     def load(cls, folder: str | os.PathLike, device: str = "cpu") -> Vocoder:
         """A model folder as ``speech train conf/vocoder/...`` exports it: model.safetensors + config.json."""
-        loaded = load_model(folder, ("vocoder", "lpc_vocoder"), "a vocoder")
+        loaded = load_model(folder, ("vocoder", "lpc_vocoder"), "a sample-rate vocoder")
         return cls(loaded.model, loaded.features, device)
 
     @torch.inference_mode()
@@ -215,3 +171,14 @@ class Vocoder(MelVocoder):
         gates = torch.nn.functional.pad(gates, (0, 0, 0, 0, 0, padding))
         uniforms = torch.from_numpy(np.pad(uniforms, ((0, padding), (0, 0), (0, 0)))).to(self.device)
         return loop.run(gates, uniforms, temperature)[:folds].cpu().numpy()
+
+
+def load_vocoder(folder: str | os.PathLike, device: str = "cpu") -> MelVocoder:
+    """Whichever trained vocoder a model folder holds: the subframe vocoder (generated on the CPU), or the
+    sample-rate ones (:class:`Vocoder`)."""
+    loaded = load_model(folder, TASKS, "a vocoder")
+    if loaded.task == "subframe_vocoder":
+        from speech.vocoder.subframe import SubframeGenerator
+
+        return SubframeGenerator(loaded.model, loaded.features)
+    return Vocoder(loaded.model, loaded.features, device)

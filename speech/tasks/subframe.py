@@ -1,0 +1,153 @@
+"""The subframe vocoder as a training task: segments run free from the real signal before them, scored by a
+multi-resolution spectral loss, plus the F0 head's loss on YIN's estimates.
+
+The conditioning runs over whole utterances (as in generation); each segment of ``loss.segment_frames``
+frames starts from the real waveform and its LPC residual before it (the loop's history), takes its lags
+from YIN (:mod:`speech.pitch`, jittered) and its filters and levels from the mel
+(:meth:`speech.lpc.MelLPC.analyse`), and generates its samples from its own output from there on. Samples
+past an utterance's end are zeroed in both output and target. Validation reports the same spectral loss on
+fixed segments, the F0 head's errors, and one utterance generated from its mel (as every vocoder task).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from speech.config import ExperimentConfig
+from speech.data.batching import Batch
+from speech.lpc import MelLPC, sample_frames
+from speech.models.subframe import SubframeVocoder
+from speech.pitch import estimate_pitch, head_loss, lag_range
+from speech.tasks.vocoder import VocoderTask
+from speech.vocoder.base import MelVocoder
+
+
+def spectral_loss(output: Tensor, target: Tensor, fft_sizes: list[int]) -> Tensor:
+    """Spectral convergence plus mean log-magnitude L1 distance, averaged over Hann-windowed STFTs of each
+    size (hop a quarter of it): long windows resolve the harmonics, short ones the onsets."""
+    total = output.new_zeros(())
+    for size in fft_sizes:
+        ours, theirs = (_magnitude(x, size) for x in (output, target))
+        convergence = torch.linalg.vector_norm(ours - theirs) / torch.linalg.vector_norm(theirs).clamp_min(
+            1e-7
+        )
+        total = total + convergence + (ours.log() - theirs.log()).abs().mean()
+    return total / len(fft_sizes)
+
+
+def _magnitude(x: Tensor, size: int) -> Tensor:
+    window = torch.hann_window(size, device=x.device)
+    return torch.stft(x.float(), size, size // 4, window=window, return_complex=True).abs().clamp_min(1e-7)
+
+
+class SubframeVocoderTask(VocoderTask):
+    name = "subframe_vocoder"
+
+    def __init__(self, config: ExperimentConfig):
+        shortest, longest = lag_range(config.features.sample_rate)
+        config.model = dataclasses.replace(config.model, min_period=shortest, max_period=longest)
+        super().__init__(config)
+        self.lpc = MelLPC(config.features, config.model.order)
+
+    def generator(self, model: SubframeVocoder) -> MelVocoder:
+        from speech.vocoder.subframe import SubframeGenerator
+
+        return SubframeGenerator(copy.deepcopy(model).float().cpu(), self.config.features)
+
+    def loss(self, model: SubframeVocoder, batch: Batch) -> tuple[Tensor, dict[str, float]]:
+        spectral, pitch = self.segment_terms(model, batch)
+        return spectral + self.config.loss.pitch_weight * pitch, {
+            "spectral": spectral.item(),
+            "pitch": pitch.item(),
+        }
+
+    def segment_loss(
+        self, model: SubframeVocoder, batch: Batch, generator: torch.Generator | None = None
+    ) -> Tensor:
+        return self.segment_terms(model, batch, generator)[0]
+
+    def segment_terms(
+        self, model: SubframeVocoder, batch: Batch, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """The spectral loss of the batch's free-running segments, and the F0 head's loss on their frames."""
+        c, loss = model.config, self.config.loss
+        hop, frames, history = c.hop_length, loss.segment_frames, c.history
+        device = batch.features.device
+        lengths = batch.lengths.to(device)
+        cond = model.condition(batch.features, batch.lengths)
+        lpc, levels = (x.to(device) for x in self.lpc.to(device).analyse(batch.features))
+
+        rows = torch.arange(len(lengths), device=device).repeat_interleave(loss.segments_per_utterance)
+        room = (lengths[rows] - frames).clamp_min(0) + 1
+        starts = (torch.rand(len(rows), generator=generator).to(device) * room).long()
+        last = lengths[rows, None] - 1
+        frame_index = (starts[:, None] + torch.arange(frames + 1, device=device)).minimum(last)
+        inside_frames = starts[:, None] + torch.arange(frames, device=device) < lengths[rows, None]
+
+        # The waveform from ``history + order`` samples before each segment (zeros before the utterance).
+        audio = batch.audio.to(device)
+        positions = starts[:, None] * hop + torch.arange(-history - c.order, frames * hop, device=device)
+        valid = (positions >= 0) & (positions < lengths[rows, None] * hop)
+        signal = audio[rows[:, None], positions.clamp(0, audio.shape[1] - 1)] * valid
+        # The excitation before the segment: the residual under each sample's nearest frame's predictor.
+        nearest = (
+            (starts[:, None] + sample_frames(history, hop, frames + 1, first=-history).to(device))
+            .clamp(0)
+            .minimum(last)
+        )
+        past_lpc = lpc[rows[:, None], nearest]  # (N, history, order)
+        taps = torch.stack(
+            [signal[:, c.order - i : c.order - i + history] for i in range(1, c.order + 1)], -1
+        )
+        past_signal = signal[:, c.order : c.order + history]
+        past_excitation = past_signal - (past_lpc * taps).sum(-1)
+
+        period, voiced = self.pitch_targets(batch, rows, starts, frames)
+        jitter = loss.period_jitter
+        offsets = torch.randint(-jitter, jitter + 1, period.shape, generator=generator) if jitter else 0
+        lags = (period.round().long() + offsets).clamp(c.min_period, c.max_period).to(device)
+        segment_cond = cond[rows[:, None], frame_index[:, :frames]]
+        output = model(
+            segment_cond,
+            lags,
+            lpc[rows[:, None], frame_index],
+            levels[rows[:, None], frame_index],
+            (past_signal, past_excitation),
+        )
+        mask = valid[:, history + c.order :]
+        spectral = spectral_loss(output * mask, signal[:, history + c.order :], loss.fft_sizes)
+        log_period, voicing = model.pitch(segment_cond)
+        inside = inside_frames.cpu()
+        pitch = head_loss(log_period[inside_frames], voicing[inside_frames], period[inside], voiced[inside])
+        return spectral, pitch
+
+    def pitch_targets(self, batch: Batch, rows: Tensor, starts: Tensor, frames: int) -> tuple[Tensor, Tensor]:
+        """YIN's period and voicing (N, frames) for each segment's frames, each measured at the middle of the
+        samples the frame's subframes generate."""
+        hop = self.config.features.hop_length
+        # Rows are utterance-major (each utterance's segments together): one row of centres per utterance.
+        centres = (starts[:, None] * hop + torch.arange(frames) * hop + hop // 2).reshape(
+            len(batch.lengths), -1
+        )
+        estimate = estimate_pitch(
+            batch.audio.float().cpu().numpy(), centres.cpu().numpy(), self.config.features.sample_rate
+        )
+        period = torch.from_numpy(estimate.period).float().reshape(len(rows), frames)
+        voiced = torch.from_numpy(estimate.voiced).reshape(len(rows), frames)
+        return period, voiced
+
+    @torch.no_grad()
+    def evaluate(
+        self, model: SubframeVocoder, batches: Iterable[Batch]
+    ) -> tuple[dict[str, float], dict[str, Any]]:
+        """The shared validation, and the F0 head's errors on every validation frame against YIN."""
+        batches = list(batches)
+        metrics, media = super().evaluate(model, batches)
+        metrics.update(self.pitch_errors(model, batches, centre_offset=model.config.hop_length // 2))
+        return metrics, media

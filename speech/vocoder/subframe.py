@@ -1,0 +1,61 @@
+"""Generation with the subframe vocoder (:mod:`speech.models.subframe`): the training loop itself, run under
+inference mode on the CPU, over every input at once.
+
+The model is deterministic (it does not sample), so ``seed`` changes nothing. Inputs longer than
+``fold_frames`` are cut into pieces (:func:`speech.vocoder.fold`) that run side by side as one batch: a
+10 s utterance becomes five 2 s rows of the same 400-steps-a-second loop, about five times faster than one
+row. Each piece starts from silence and a zero GRU state, like an utterance's start, and begins
+``overlap_frames`` early: the first half of the overlap settles the loop and is dropped, the second is
+cross-faded with the previous piece (:func:`speech.vocoder.overlap_add`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.nn.utils.rnn import pad_sequence
+
+from speech.features import FeatureConfig
+from speech.lpc import MelLPC
+from speech.models.subframe import SubframeVocoder
+from speech.vocoder.base import MelVocoder
+from speech.vocoder.folding import fold, overlap_add
+
+
+class SubframeGenerator(MelVocoder):
+    def __init__(self, model: SubframeVocoder, features: FeatureConfig):
+        super().__init__(features)
+        self.model = model.eval().cpu()
+        self.config = model.config
+        self.lpc = MelLPC(features, model.config.order)
+
+    @torch.inference_mode()
+    def vocode_many(
+        self, mels: list[np.ndarray], seed: int = 0, fold_frames: int = 200, overlap_frames: int = 10, **_
+    ) -> list[np.ndarray]:
+        """Waveforms (frames * hop samples each) for several (frames, mels) inputs."""
+        mels = [self.check_mel(mel) for mel in mels]
+        if not mels:
+            return []
+        lengths = [len(mel) for mel in mels]
+        padded = pad_sequence([torch.from_numpy(mel) for mel in mels], batch_first=True)
+        cond = self.model.condition(padded, torch.tensor(lengths))
+        periods = self.model.periods(cond)
+        lpc, levels = self.lpc.analyse(padded)
+        pieces = fold(lengths, fold_frames, overlap_frames)
+        width = max(piece.end - piece.start for piece in pieces)
+        rows = torch.tensor([piece.utterance for piece in pieces])[:, None]
+        frames = torch.tensor([piece.start for piece in pieces])[:, None] + torch.arange(width + 1)
+        frames = frames.minimum(torch.tensor([lengths[piece.utterance] - 1 for piece in pieces])[:, None])
+        silence = torch.zeros(len(pieces), self.config.history)
+        generated = self.model(
+            cond[rows, frames[:, :width]],
+            periods[rows, frames[:, :width]],
+            lpc[rows, frames],
+            levels[rows, frames],
+            (silence, silence),
+        )
+        outputs = overlap_add(
+            pieces, list(generated.numpy()[..., None]), lengths, self.config.hop_length, overlap_frames
+        )
+        return [output[:, 0].clip(-1, 1) for output in outputs]
