@@ -36,7 +36,7 @@ from speech.features import FeatureConfig, FeatureExtractor
 from speech.models.lpcnet import BITS
 from speech.models.vocoder import VocoderModel, VocoderModelConfig
 from speech.registry import architecture
-from speech.vocoder import Vocoder
+from speech.vocoder import Vocoder, load_vocoder, vocoder_for
 
 REPO = Path(__file__).resolve().parents[1]
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
@@ -56,28 +56,33 @@ def speed(args: argparse.Namespace, samples: np.ndarray) -> None:
         model_config = dataclasses.replace(
             config.model, input_dims=config.features.n_mels, hop_length=config.features.hop_length
         )
-        vocoder = Vocoder(architecture(config.task).model(model_config), config.features, args.device)
+        vocoder = vocoder_for(architecture(config.task).model(model_config), config.features, args.device)
         vocoders.append((Path(path).stem, vocoder))
     if args.model:
-        vocoders.append((Path(args.model).name, Vocoder.load(args.model, args.device)))
+        vocoders.append((Path(args.model).name, load_vocoder(args.model, args.device)))
     if args.device != "cpu":
         return gpu_speed(args, samples, vocoders)
     seconds = len(samples) / 16000
-    print(
-        f"{seconds:.0f} s utterance, fold {args.fold_frames} + overlap {args.overlap_frames} frames; {describe_machine()}"
-    )
+    folding = {"fold_frames": args.fold_frames, "overlap_frames": args.overlap_frames}
+    fold = "each vocoder's own folding" if args.fold_frames is None else f"fold {args.fold_frames} frames"
+    print(f"{seconds:.0f} s utterance, {fold}; {describe_machine()}")
     print("| vocoder | GRU | bands x bits | fc | threads | time for 10 s | real-time factor | samples/s |")
     print("|---|---|---|---|---|---|---|---|")
     for name, vocoder in vocoders:
         mel = vocoder.mel(samples)
-        options = {"fold_frames": args.fold_frames, "overlap_frames": args.overlap_frames}
+        options = {key: value for key, value in folding.items() if value is not None}
         vocoder.vocode(mel[:20], **options)  # compile
         for threads in args.threads:
             best = best_seconds(args.repeats, vocoder.vocode, mel, threads=threads, **options)
             c = vocoder.config
-            output = f"{c.bands} x {c.bits}" if hasattr(c, "bands") else f"1 x {BITS} + LPC {c.order}"
+            if hasattr(c, "bands"):
+                output = f"{c.bands} x {c.bits}"
+            elif hasattr(c, "subframe"):
+                output = f"{c.subframe}-sample subframes + LPC {c.order}"
+            else:
+                output = f"1 x {BITS} + LPC {c.order}"
             print(
-                f"| {name} | {c.hidden} | {output} | {c.fc} | {threads} | {best:.2f} s "
+                f"| {name} | {c.hidden} | {output} | {getattr(c, 'fc', '-')} | {threads} | {best:.2f} s "
                 f"| {seconds / best:.1f}x | {len(samples) / best / 1000:.0f}k |",
                 flush=True,
             )
@@ -98,9 +103,10 @@ def gpu_speed(args: argparse.Namespace, samples: np.ndarray, vocoders: list[tupl
     print(f"{seconds:.0f} s utterances on {torch.cuda.get_device_name()}; {describe_machine()}")
     print("| vocoder | GRU | batch | time | aggregate real-time factor | samples/s |")
     print("|---|---|---|---|---|---|")
+    folding = {"fold_frames": args.fold_frames, "overlap_frames": args.overlap_frames}
+    options = {key: value for key, value in folding.items() if value is not None}
     for name, vocoder in vocoders:
         mel = vocoder.mel(samples)
-        options = {"fold_frames": args.fold_frames, "overlap_frames": args.overlap_frames}
         for batch in args.batch:
             vocoder.vocode_many([mel] * batch, **options)  # captures the graph for this batch
             # The samples come back to the host, so each call ends when the GPU's work does.
@@ -146,8 +152,8 @@ def main() -> None:
     parser.add_argument("--config", nargs="*", default=[str(REPO / "conf/vocoder/small.yaml")])
     parser.add_argument("--model", help="a trained vocoder folder to time as well")
     parser.add_argument("--threads", nargs="*", type=int, default=[1, 2])
-    parser.add_argument("--fold-frames", type=int, default=50)
-    parser.add_argument("--overlap-frames", type=int, default=4)
+    parser.add_argument("--fold-frames", type=int, help="(default: each vocoder's own)")
+    parser.add_argument("--overlap-frames", type=int, help="(default: each vocoder's own)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu", help="cpu (the compiled loop) or cuda (CUDA graphs)")
     parser.add_argument(

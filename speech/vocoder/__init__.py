@@ -31,6 +31,7 @@ from speech.device import resolve_device
 from speech.features import FeatureConfig
 from speech.lpc import MelLPC
 from speech.models.lpcnet import LPCNet
+from speech.models.subframe import SubframeVocoder
 from speech.models.vocoder import VocoderModel
 from speech.pitch import lag_range
 from speech.registry import load_model
@@ -39,8 +40,9 @@ from speech.vocoder.base import MelVocoder, VocoderError
 from speech.vocoder.folding import fold, overlap_add
 from speech.vocoder.graphed import FrameLoop
 from speech.vocoder.kernel import Weights, generate
+from speech.vocoder.subframe import SubframeGenerator
 
-__all__ = ["Vocoder", "VocoderError", "fold", "load_vocoder", "overlap_add"]
+__all__ = ["Vocoder", "VocoderError", "fold", "load_vocoder", "overlap_add", "vocoder_for"]
 
 TASKS = ("subframe_vocoder", "lpc_vocoder", "vocoder")  # every trained vocoder a folder may hold
 
@@ -174,11 +176,14 @@ class Vocoder(MelVocoder):
 
 
 def load_vocoder(folder: str | os.PathLike, device: str = "cpu") -> MelVocoder:
-    """Whichever trained vocoder a model folder holds: the subframe vocoder (generated on the CPU), or the
-    sample-rate ones (:class:`Vocoder`)."""
+    """Whichever trained vocoder a model folder holds."""
     loaded = load_model(folder, TASKS, "a vocoder")
-    if loaded.task == "subframe_vocoder":
-        from speech.vocoder.subframe import SubframeGenerator
+    return vocoder_for(loaded.model, loaded.features, device)
 
-        return SubframeGenerator(loaded.model, loaded.features)
-    return Vocoder(loaded.model, loaded.features, device)
+
+def vocoder_for(model: torch.nn.Module, features: FeatureConfig, device: str = "cpu") -> MelVocoder:
+    """The generator of a vocoder network: the subframe vocoder's own loop (on the CPU), or the sample-rate
+    vocoders' compiled and graphed loops (:class:`Vocoder`)."""
+    if isinstance(model, SubframeVocoder):
+        return SubframeGenerator(model, features)
+    return Vocoder(model, features, device)

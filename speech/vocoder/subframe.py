@@ -29,11 +29,29 @@ class SubframeGenerator(MelVocoder):
         self.config = model.config
         self.lpc = MelLPC(features, model.config.order)
 
-    @torch.inference_mode()
     def vocode_many(
-        self, mels: list[np.ndarray], seed: int = 0, fold_frames: int = 200, overlap_frames: int = 10, **_
+        self,
+        mels: list[np.ndarray],
+        seed: int = 0,
+        fold_frames: int = 200,
+        overlap_frames: int = 10,
+        threads: int | None = None,
+        **_,
     ) -> list[np.ndarray]:
-        """Waveforms (frames * hop samples each) for several (frames, mels) inputs."""
+        """Waveforms (frames * hop samples each) for several (frames, mels) inputs; ``threads``: PyTorch's
+        intra-op threads for this call (default: as they are). Sampling options (``temperature``) do not
+        apply: nothing is sampled."""
+        if threads is None:
+            return self._vocode_many(mels, fold_frames, overlap_frames)
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            return self._vocode_many(mels, fold_frames, overlap_frames)
+        finally:
+            torch.set_num_threads(before)
+
+    @torch.inference_mode()
+    def _vocode_many(self, mels: list[np.ndarray], fold_frames: int, overlap_frames: int) -> list[np.ndarray]:
         mels = [self.check_mel(mel) for mel in mels]
         if not mels:
             return []
