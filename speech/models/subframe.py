@@ -114,9 +114,9 @@ class SubframeVocoder(nn.Module):
         self.sub = nn.Linear(c.cond, c.subframes * c.subframe_cond)
         self.gain = nn.Linear(c.cond, c.subframes)
         self.pitch_head = nn.Sequential(nn.Linear(c.cond, c.cond), nn.Tanh(), nn.Linear(c.cond, 2))
-        signals = (
-            3 * c.subframe + c.window
-        )  # previous excitation, previous signal, zero-input response, pitch
+        # Each step's signal inputs: the previous excitation, the previous signal, the filter's zero-input
+        # response (what it would say next with no excitation) and the pitch window.
+        signals = 3 * c.subframe + c.window
         self.dense = nn.Linear(c.subframe_cond + signals, c.hidden)
         self.gru1 = nn.GRUCell(c.hidden, c.hidden)
         self.gru2 = nn.GRUCell(c.hidden + signals, c.hidden)
