@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# The shipped vocoder: the LPC vocoder (conf/vocoder/lpc.yaml) on two voices, Piper's joe (a man, neural, the
-# voice the default TTS is moving to) and flite's slt (a woman, the default voice so far), so that it
-# vocodes both voices' predicted mels and has heard more than one pitch range.
+# The shipped vocoder: the subframe vocoder (conf/vocoder/subframe.yaml; --config lpc for the sample-rate LPC
+# design it replaced) on two voices, Piper's joe (a man, neural, the default voice) and flite's slt (a woman,
+# the second voice), so that it vocodes both voices' predicted mels and has heard more than one pitch range.
 #
-#   bash pipelines/vocoder/run.sh [--stage N] [--stop-stage M] [--steps 100000] [--config lpc]
+#   bash pipelines/vocoder/run.sh [--stage N] [--stop-stage M] [--steps 3000] [--config subframe]
 #
 #   1 corpora: pipelines/voice/run.sh stage 1 for each voice (joe: seed 1, 1,500 sentences; slt: seed 7,
 #     1,000), each with 100 test and 50 validation sentences held out
 #   2 shards of both voices' training and validation splits
 #   3 train (resumes from the newest checkpoint); VOCODER_OVERRIDES adds key=value overrides, e.g.
-#     VOCODER_OVERRIDES="train.max_minutes=135" for a run that ends inside a 3-hour session, or
+#     VOCODER_OVERRIDES="train.max_minutes=90" for a run that ends inside a 3-hour session, or
 #     "train.init_from=speech/assets/vocoder" to continue from the shipped weights in a new folder
 #   4 scores: copy synthesis of 20 held-out sentences of each voice and of Debian's librivox files, next to
 #     Griffin-Lim (tools/bench_vocoder_quality.py)
@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="$PWD/.venv/bin:$PATH"
 
-stage=1 stop_stage=5 steps=100000 config=lpc
+stage=1 stop_stage=5 steps=3000 config=subframe
 . pipelines/parse_options.sh
 data=data/vocoder
 exp=${EXP:-exp/vocoder_$config}

@@ -3,7 +3,7 @@
 # durations, acoustic model, vocoder, scores, and a voice folder with its model card.
 #
 #   bash pipelines/voice/run.sh DATA --format ljspeech|folder|csv [--name NAME] [--stage N] [--stop-stage M]
-#        [--smoke] [--tts-steps 40000] [--vocoder-steps 100000] [--vocoder-config lpc] [--nproc N]
+#        [--smoke] [--tts-steps 40000] [--vocoder-steps 3000] [--vocoder-config subframe] [--nproc N]
 #        [--data DIR] [--exp DIR] [--out DIR] [--min-utterances 20]
 #   bash pipelines/voice/run.sh --voice piper:joe [--seed 1] [--count N] [the options above]
 #
@@ -24,7 +24,7 @@
 # Stages (icefall's habit: --stage/--stop-stage run any range alone; finished outputs are kept, and training
 # resumes from its newest checkpoint, so running the same command again continues a stopped run):
 #   1 corpus and split        2 plain shards             3 phoneme aligner      4 durations, aligned shards
-#   5 acoustic model          6 vocoder (LPC)            7 scores               8 voice folder
+#   5 acoustic model          6 vocoder (subframe)       7 scores               8 voice folder
 # Stage 8 writes the voice folder (--out, default EXP/voice: the acoustic model, the vocoder in vocoder/, a
 # README.md model card) that `speech synthesize --voice DIR` and `speech serve --voice DIR` load; the last
 # line of output is its path. With SHIP=1 (the default for --voice, 0 for DATA) it also copies the models
@@ -55,8 +55,8 @@ for arg in "$@"; do
     if [ "$arg" = --smoke ]; then smoke=1; else args+=("$arg"); fi
 done
 set -- "${args[@]+"${args[@]}"}"
-voice= format= name= seed=1 count= stage=1 stop_stage=8 tts_steps=40000 vocoder_steps=100000
-vocoder_config=lpc data= exp= out= nproc=1 min_utterances=20
+voice= format= name= seed=1 count= stage=1 stop_stage=8 tts_steps=40000 vocoder_steps=3000
+vocoder_config=subframe data= exp= out= nproc=1 min_utterances=20
 . pipelines/parse_options.sh
 source_dir=${1:-}
 if [ -n "$source_dir" ]; then
@@ -80,7 +80,7 @@ out=${out:-$exp/voice}
 aligner_config=conf/aligner/small.yaml tts_config=conf/tts/small.yaml
 vocoder_yaml=conf/vocoder/$vocoder_config.yaml score_count=20
 if [ "$smoke" = 1 ]; then
-    aligner_config=conf/aligner/tiny.yaml tts_config=conf/tts/tiny.yaml vocoder_yaml=conf/vocoder/lpc_tiny.yaml
+    aligner_config=conf/aligner/tiny.yaml tts_config=conf/tts/tiny.yaml vocoder_yaml=conf/vocoder/subframe_tiny.yaml
     tts_steps=20 vocoder_steps=20 score_count=3
     export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # tiny models only lose time to a second thread
 fi

@@ -9,7 +9,7 @@
 #   vocoder config small.
 # VOICE=joe (the voice the default is moving to): Piper's joe reading 1,500 sentences with seed 1, the same
 #   corpus (data/voice_joe) that pipelines/vocoder/run.sh trains the LPC vocoder on, in
-#   exp/voice_default_joe; vocoder config lpc.
+#   exp/voice_default_joe; vocoder config subframe.
 #
 # TTS_OVERRIDES, VOCODER_OVERRIDES, JOBS, SCORE, BENCH, SHIP and VOCODER_BESIDE work as pipelines/voice/run.sh
 # says; COUNT=200 makes a smaller corpus, for a quick run-through; --smoke checks every stage in minutes.
@@ -21,9 +21,9 @@ done
 set -- "${args[@]+"${args[@]}"}"
 case ${VOICE:-slt} in
     slt) voice=(--voice flite:slt --seed 7 --exp exp/voice_default$suffix) vocoder_config=small ;;
-    joe) voice=(--voice piper:joe --seed 1 --count "${COUNT:-1500}" --exp exp/voice_default_joe$suffix) vocoder_config=lpc ;;
+    joe) voice=(--voice piper:joe --seed 1 --count "${COUNT:-1500}" --exp exp/voice_default_joe$suffix) vocoder_config=subframe ;;
     *) echo "voice_default/run.sh: VOICE must be slt or joe, not $VOICE" >&2; exit 2 ;;
 esac
 exec bash "$(dirname "$0")/../voice/run.sh" "${voice[@]}" \
-    --tts-steps "${1:-40000}" --vocoder-steps "${2:-100000}" --vocoder-config "${3:-$vocoder_config}" \
+    --tts-steps "${1:-40000}" --vocoder-steps "${2:-3000}" --vocoder-config "${3:-$vocoder_config}" \
     ${COUNT:+--count "$COUNT"} "${smoke[@]+"${smoke[@]}"}" "${@:4}"
