@@ -28,7 +28,8 @@
 # Stage 8 writes the voice folder (--out, default EXP/voice: the acoustic model, the vocoder in vocoder/, a
 # README.md model card) that `speech synthesize --voice DIR` and `speech serve --voice DIR` load; the last
 # line of output is its path. With SHIP=1 (the default for --voice, 0 for DATA) it also copies the models
-# into speech/assets, as the shipped default voice is made.
+# into speech/assets (the acoustic model into --ship-to, default speech/assets/voice), as the shipped voices
+# are made.
 #
 # --smoke runs every stage with the tiny configs (conf/*/tiny.yaml, 20 steps each) and scores 3 sentences:
 # a few minutes, to check a corpus and the set-up before spending hours, in folders of its own (NAME_smoke).
@@ -56,7 +57,7 @@ for arg in "$@"; do
 done
 set -- "${args[@]+"${args[@]}"}"
 voice= format= name= seed=1 count= stage=1 stop_stage=8 tts_steps=40000 vocoder_steps=3000
-vocoder_config=subframe data= exp= out= nproc=1 min_utterances=20
+vocoder_config=subframe data= exp= out= nproc=1 min_utterances=20 ship_to=speech/assets/voice
 . pipelines/parse_options.sh
 source_dir=${1:-}
 if [ -n "$source_dir" ]; then
@@ -188,10 +189,12 @@ if stage_on 8; then
     elif [ "${SHIP:-$ship_default}" = 1 ]; then
         for kind in tts:voice vocoder:vocoder; do
             [ -f $exp/${kind%%:*}/best/model.safetensors ] || continue
-            mkdir -p speech/assets/${kind#*:}
-            cp $exp/${kind%%:*}/best/model.safetensors $exp/${kind%%:*}/best/config.json speech/assets/${kind#*:}/
+            target=speech/assets/${kind#*:}
+            [ "$kind" != tts:voice ] || target=$ship_to
+            mkdir -p $target
+            cp $exp/${kind%%:*}/best/model.safetensors $exp/${kind%%:*}/best/config.json $target/
         done
-        du -ch speech/assets/voice/* | tail -1 >&2
+        du -ch $ship_to/* | tail -1 >&2
     fi
     smoke_flag=()
     [ "$smoke" = 0 ] || smoke_flag=(--smoke)

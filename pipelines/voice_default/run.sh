@@ -4,12 +4,12 @@
 #
 #   bash pipelines/voice_default/run.sh [TTS_STEPS] [VOCODER_STEPS] [VOCODER_CONFIG] [more run.sh options]
 #
-# VOICE=slt (the default, the voice shipped in speech/assets/voice): flite's slt (a voice built from the CMU
+# VOICE=joe (the default voice, shipped in speech/assets/voice): Piper's joe reading 1,500 sentences with
+#   seed 1, the same corpus (data/voice_joe) that pipelines/vocoder/run.sh trains the vocoder on, in
+#   exp/voice_default_joe; vocoder config subframe.
+# VOICE=slt (the second voice, shipped in speech/assets/voice_slt): flite's slt (a voice built from the CMU
 #   ARCTIC recordings of one American woman) reading every corpus sentence, seed 7, in exp/voice_default;
 #   vocoder config small.
-# VOICE=joe (the voice the default is moving to): Piper's joe reading 1,500 sentences with seed 1, the same
-#   corpus (data/voice_joe) that pipelines/vocoder/run.sh trains the LPC vocoder on, in
-#   exp/voice_default_joe; vocoder config subframe.
 #
 # TTS_OVERRIDES, VOCODER_OVERRIDES, JOBS, SCORE, BENCH, SHIP and VOCODER_BESIDE work as pipelines/voice/run.sh
 # says; COUNT=200 makes a smaller corpus, for a quick run-through; --smoke checks every stage in minutes.
@@ -19,8 +19,8 @@ for arg in "$@"; do
     if [ "$arg" = --smoke ]; then smoke=(--smoke) suffix=_smoke; else args+=("$arg"); fi
 done
 set -- "${args[@]+"${args[@]}"}"
-case ${VOICE:-slt} in
-    slt) voice=(--voice flite:slt --seed 7 --exp exp/voice_default$suffix) vocoder_config=small ;;
+case ${VOICE:-joe} in
+    slt) voice=(--voice flite:slt --seed 7 --exp exp/voice_default$suffix --ship-to speech/assets/voice_slt) vocoder_config=small ;;
     joe) voice=(--voice piper:joe --seed 1 --count "${COUNT:-1500}" --exp exp/voice_default_joe$suffix) vocoder_config=subframe ;;
     *) echo "voice_default/run.sh: VOICE must be slt or joe, not $VOICE" >&2; exit 2 ;;
 esac
