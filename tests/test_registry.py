@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from speech.assets import ASR_MODEL, TTS_VOICE
+from speech.assets import ASR_MODEL, SLT_VOICE
 from speech.config import ConfigError, load_config
 from speech.model_folder import ModelError
 from speech.models.lpcnet import LPCNetConfig, LPCNetLossConfig
@@ -40,15 +40,15 @@ def test_loss_settings_are_checked_in_their_own_section(overrides: list[str], me
 
 
 def test_old_exports_with_loss_settings_in_the_model_section_still_load(tmp_path: Path) -> None:
-    shipped = json.loads((TTS_VOICE / "config.json").read_text())
+    shipped = json.loads((SLT_VOICE / "config.json").read_text())
     assert "duration_weight" in shipped["model"]  # exported before the loss section existed
-    loaded = load_model(TTS_VOICE, "tts", "a voice")
+    loaded = load_model(SLT_VOICE, "tts", "a voice")
     assert loaded.task == "tts" and not loaded.model.training and len(loaded.vocab) > 40
     with pytest.raises(ModelError, match="'asr' model, not a voice"):
         load_model(ASR_MODEL, "tts", "a voice")
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "config.json").write_text(json.dumps({**shipped, "model": {**shipped["model"], "decoder": 7}}))
-    (bad / "model.safetensors").write_bytes((TTS_VOICE / "model.safetensors").read_bytes())
+    (bad / "model.safetensors").write_bytes((SLT_VOICE / "model.safetensors").read_bytes())
     with pytest.raises(ModelError, match="config and weights do not match"):
         load_model(bad, "tts", "a voice")
