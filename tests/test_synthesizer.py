@@ -269,7 +269,7 @@ def test_speech_synthesize_piper_flags_voices_and_long_text(
     assert status == 1 and "not both" in output and len(output.strip().splitlines()) == 1
 
     status, output = run(["--list-voices"], capsys)
-    assert status == 0 and output.startswith("slt (default)\t")
+    assert status == 0 and output.startswith("joe (default)\t") and "\nslt\t" in output
 
     # A text longer than STREAM_CHARS is written into its file as it is made: the same audio.
     monkeypatch.setattr("speech.cli.synthesize.STREAM_CHARS", 20)

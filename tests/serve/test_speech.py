@@ -49,7 +49,7 @@ def test_pcm_is_the_wav_without_its_header_and_flac_holds_the_same(server) -> No
     pcm = speak(server, voice="slt", response_format="pcm")
     assert pcm.headers["x-sample-rate"] == "16000"
     assert wav[44:] == pcm.content and len(pcm.content) % 2 == 0
-    flac = speak(server, response_format="flac")
+    flac = speak(server, voice="slt", response_format="flac")
     assert flac.headers["content-type"] == "audio/flac" and "content-length" in flac.headers
     samples, _ = sf.read(io.BytesIO(flac.content), dtype="int16")
     pcm_samples = np.frombuffer(pcm.content, "<i2").astype(int)
