@@ -45,29 +45,26 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from speech.models.vocoder import FrameConditioned, SegmentsConfig, mulaw_levels
+from speech.models.vocoder import FrameConditioned, PitchedSegmentsConfig, mulaw_levels
 
 BITS = 8
 CLASSES = 2**BITS
 
 
 @dataclass
-class LPCNetLossConfig(SegmentsConfig):
+class LPCNetLossConfig(PitchedSegmentsConfig):
     """How the LPC vocoder is taught: segments of 5 frames (800 samples), 4 per utterance, and noise of a
-    random scale up to ``noise`` mu-law steps (Laplacian) in the teacher-forcing loop's excitation."""
+    random scale up to ``noise`` mu-law steps (Laplacian) in the teacher-forcing loop's excitation; the pitch
+    settings apply with ``model.pitch``."""
 
     segment_frames: int = 5
     segments_per_utterance: int = 4
     noise: float = 2.0
-    pitch_weight: float = 0.5  # of the F0 head's loss (voicing cross-entropy + L1 of log2 period), with pitch
-    period_jitter: int = 1  # training periods moved by up to this many samples, as the head's errors will
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.noise < 0:
             raise ValueError(f"noise must be >= 0, got {self.noise}")
-        if self.pitch_weight < 0 or self.period_jitter < 0:
-            raise ValueError("pitch_weight and period_jitter must be >= 0")
 
 
 @dataclass

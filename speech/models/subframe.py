@@ -43,30 +43,25 @@ from torch import Tensor, nn
 from speech.features import GlobalNormalizer
 from speech.lpc import synthesis_matrices
 from speech.models.padding import lengths_mask
+from speech.models.vocoder import PitchedSegmentsConfig
 
 PERIOD_CENTRE = 7.0  # log2 samples: the F0 head predicts log2(T) - 7, about 0 for a 125 Hz voice at 16 kHz
 
 
 @dataclass
-class SubframeLossConfig:
+class SubframeLossConfig(PitchedSegmentsConfig):
     """How the subframe vocoder is taught: ``segments_per_utterance`` segments of ``segment_frames`` frames,
     each run free from the real signal before it, scored by a spectral loss at ``fft_sizes`` (hop a quarter
-    of each), plus the F0 head's loss weighted by ``pitch_weight``. Training lags move by up to
-    ``period_jitter`` samples from YIN's, as the head's errors will in generation."""
+    of each), plus the F0 head's loss (:class:`~speech.models.vocoder.PitchedSegmentsConfig`)."""
 
     segment_frames: int = 100
     segments_per_utterance: int = 1
     fft_sizes: list[int] = field(default_factory=lambda: [2048, 1024, 512, 256, 128])
-    pitch_weight: float = 0.5
-    period_jitter: int = 1
 
     def __post_init__(self) -> None:
-        if self.segment_frames < 1 or self.segments_per_utterance < 1:
-            raise ValueError("segment_frames and segments_per_utterance must be at least 1")
+        super().__post_init__()
         if not self.fft_sizes or min(self.fft_sizes) < 8:
             raise ValueError(f"fft_sizes must list FFT sizes of at least 8, got {self.fft_sizes}")
-        if self.pitch_weight < 0 or self.period_jitter < 0:
-            raise ValueError("pitch_weight and period_jitter must be >= 0")
 
 
 @dataclass

@@ -52,6 +52,21 @@ class SegmentsConfig:
 
 
 @dataclass
+class PitchedSegmentsConfig(SegmentsConfig):
+    """Segments, plus how a vocoder's F0 head is taught: its loss (voicing cross-entropy + L1 of log2
+    period) weighted by ``pitch_weight``, and training lags moved by up to ``period_jitter`` samples from
+    YIN's, as the head's errors will move them in generation."""
+
+    pitch_weight: float = 0.5
+    period_jitter: int = 1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.pitch_weight < 0 or self.period_jitter < 0:
+            raise ValueError("pitch_weight and period_jitter must be >= 0")
+
+
+@dataclass
 class VocoderModelConfig:
     input_dims: int = 80  # mel bins (set from the features by the task)
     hop_length: int = 160  # samples per frame (set from the features by the task)
