@@ -37,7 +37,7 @@ from speech.pitch import lag_range
 from speech.registry import load_model
 from speech.vocoder import lpc_kernel
 from speech.vocoder.base import MelVocoder, VocoderError
-from speech.vocoder.folding import fold, overlap_add
+from speech.vocoder.folding import fold, overlap_add, piece_frames
 from speech.vocoder.graphed import FrameLoop
 from speech.vocoder.kernel import Weights, generate
 from speech.vocoder.subframe import SubframeGenerator
@@ -92,19 +92,12 @@ class Vocoder(MelVocoder):
         spf, lengths = self.config.steps_per_frame, [len(mel) for mel in mels]
         gates, periods = self._frame_gates(mels)
         pieces = fold(lengths, fold_frames, overlap_frames)
-        width = max(piece.end - piece.start for piece in pieces)
-
-        # Each piece's frames plus one for interpolation, padded by repeating the input's last frame.
-        def column(values: list[int]) -> torch.Tensor:
-            return torch.tensor(values, device=self.device)[:, None]
-
-        frames = column([p.start for p in pieces]) + torch.arange(width + 1, device=self.device)
-        last = column([lengths[p.utterance] - 1 for p in pieces])
-        batch = gates[column([p.utterance for p in pieces]), frames.minimum(last)]
+        rows, frames = piece_frames(pieces, lengths, self.device)
+        width = frames.shape[1] - 1
+        batch = gates[rows, frames]
         lpc = period = None
         if self.lpc is not None:
-            rows = column([p.utterance for p in pieces]), frames.minimum(last)
-            lpc, period = self._frame_lpc(mels)[rows].numpy(), periods[rows].cpu().numpy()
+            lpc, period = self._frame_lpc(mels)[rows, frames].numpy(), periods[rows, frames].cpu().numpy()
         bands = getattr(self.config, "bands", 1)
         uniforms = np.random.default_rng(seed).random((len(pieces), width * spf, bands), np.float32)
         generated = self._generate(batch, lpc, period, uniforms, temperature, threads)

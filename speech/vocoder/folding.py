@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from speech.vocoder.base import VocoderError
 
@@ -57,3 +58,19 @@ def overlap_add(
         offset = piece.start * steps_per_frame
         outputs[piece.utterance][offset : offset + steps] += values[:steps] * weight[:, None]
     return outputs
+
+
+def piece_frames(
+    pieces: list[Piece], lengths: list[int], device: torch.device | str = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where each piece reads its inputs: (pieces, 1) utterance rows and (pieces, width + 1) frame indices,
+    the widest piece's frames plus one (for interpolation or the next frame's filter), past an input's end
+    repeating its last frame. ``padded[rows, frames]`` gathers every piece's frames at once."""
+    width = max(piece.end - piece.start for piece in pieces)
+
+    def column(values: list[int]) -> torch.Tensor:
+        return torch.tensor(values, device=device)[:, None]
+
+    frames = column([p.start for p in pieces]) + torch.arange(width + 1, device=device)
+    last = column([lengths[p.utterance] - 1 for p in pieces])
+    return column([p.utterance for p in pieces]), frames.minimum(last)

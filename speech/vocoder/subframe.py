@@ -19,7 +19,7 @@ from speech.features import FeatureConfig
 from speech.lpc import MelLPC
 from speech.models.subframe import SubframeVocoder
 from speech.vocoder.base import MelVocoder
-from speech.vocoder.folding import fold, overlap_add
+from speech.vocoder.folding import fold, overlap_add, piece_frames
 
 
 class SubframeGenerator(MelVocoder):
@@ -61,10 +61,8 @@ class SubframeGenerator(MelVocoder):
         periods = self.model.periods(cond)
         lpc, levels = self.lpc.analyse(padded)
         pieces = fold(lengths, fold_frames, overlap_frames)
-        width = max(piece.end - piece.start for piece in pieces)
-        rows = torch.tensor([piece.utterance for piece in pieces])[:, None]
-        frames = torch.tensor([piece.start for piece in pieces])[:, None] + torch.arange(width + 1)
-        frames = frames.minimum(torch.tensor([lengths[piece.utterance] - 1 for piece in pieces])[:, None])
+        rows, frames = piece_frames(pieces, lengths)
+        width = frames.shape[1] - 1
         silence = torch.zeros(len(pieces), self.config.history)
         generated = self.model(
             cond[rows, frames[:, :width]],
