@@ -11,7 +11,6 @@ fixed segments, the F0 head's errors, and one utterance generated from its mel (
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from collections.abc import Iterable
 from typing import Any
@@ -25,7 +24,6 @@ from speech.lpc import MelLPC, sample_frames
 from speech.models.subframe import SubframeVocoder
 from speech.pitch import estimate_pitch, head_loss, lag_range
 from speech.tasks.vocoder import VocoderTask
-from speech.vocoder.base import MelVocoder
 
 
 def spectral_loss(output: Tensor, target: Tensor, fft_sizes: list[int]) -> Tensor:
@@ -55,11 +53,6 @@ class SubframeVocoderTask(VocoderTask):
         super().__init__(config)
         self.lpc = MelLPC(config.features, config.model.order)
 
-    def generator(self, model: SubframeVocoder) -> MelVocoder:
-        from speech.vocoder.subframe import SubframeGenerator
-
-        return SubframeGenerator(copy.deepcopy(model).float().cpu(), self.config.features)
-
     def loss(self, model: SubframeVocoder, batch: Batch) -> tuple[Tensor, dict[str, float]]:
         spectral, pitch = self.segment_terms(model, batch)
         return spectral + self.config.loss.pitch_weight * pitch, {
@@ -81,7 +74,7 @@ class SubframeVocoderTask(VocoderTask):
         device = batch.features.device
         lengths = batch.lengths.to(device)
         cond = model.condition(batch.features, batch.lengths)
-        lpc, levels = (x.to(device) for x in self.lpc.to(device).analyse(batch.features))
+        lpc, levels = self.lpc.to(device).analyse(batch.features)
 
         rows = torch.arange(len(lengths), device=device).repeat_interleave(loss.segments_per_utterance)
         room = (lengths[rows] - frames).clamp_min(0) + 1

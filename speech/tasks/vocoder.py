@@ -90,10 +90,10 @@ class VocoderTask(Task):
         return self.segment_loss(model, batch), {}
 
     def generator(self, model: VocoderModel) -> MelVocoder:
-        """What generates validation's audio: the fast sampler, on a CPU copy of the model."""
-        from speech.vocoder import Vocoder
+        """What generates validation's audio: the model's own generator, on a CPU copy of it."""
+        from speech.vocoder import vocoder_for
 
-        return Vocoder(copy.deepcopy(model).float().cpu(), self.config.features)
+        return vocoder_for(copy.deepcopy(model).float().cpu(), self.config.features)
 
     @torch.no_grad()
     def pitch_errors(self, model: Any, batches: Iterable[Batch], centre_offset: int = 0) -> dict[str, float]:
