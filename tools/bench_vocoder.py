@@ -63,14 +63,13 @@ def speed(args: argparse.Namespace, samples: np.ndarray) -> None:
     if args.device != "cpu":
         return gpu_speed(args, samples, vocoders)
     seconds = len(samples) / 16000
-    folding = {"fold_frames": args.fold_frames, "overlap_frames": args.overlap_frames}
     fold = "each vocoder's own folding" if args.fold_frames is None else f"fold {args.fold_frames} frames"
     print(f"{seconds:.0f} s utterance, {fold}; {describe_machine()}")
     print("| vocoder | GRU | bands x bits | fc | threads | time for 10 s | real-time factor | samples/s |")
     print("|---|---|---|---|---|---|---|---|")
+    options = fold_options(args)
     for name, vocoder in vocoders:
         mel = vocoder.mel(samples)
-        options = {key: value for key, value in folding.items() if value is not None}
         vocoder.vocode(mel[:20], **options)  # compile
         for threads in args.threads:
             best = best_seconds(args.repeats, vocoder.vocode, mel, threads=threads, **options)
@@ -88,6 +87,12 @@ def speed(args: argparse.Namespace, samples: np.ndarray) -> None:
             )
 
 
+def fold_options(args: argparse.Namespace) -> dict[str, int]:
+    """The folding asked for on the command line; what is not given stays each vocoder's own default."""
+    folding = {"fold_frames": args.fold_frames, "overlap_frames": args.overlap_frames}
+    return {key: value for key, value in folding.items() if value is not None}
+
+
 def best_seconds(repeats: int, function: Callable, *arguments, **options) -> float:
     """The fastest of ``repeats`` timed calls of ``function(*arguments, **options)``."""
     times = []
@@ -103,8 +108,7 @@ def gpu_speed(args: argparse.Namespace, samples: np.ndarray, vocoders: list[tupl
     print(f"{seconds:.0f} s utterances on {torch.cuda.get_device_name()}; {describe_machine()}")
     print("| vocoder | GRU | batch | time | aggregate real-time factor | samples/s |")
     print("|---|---|---|---|---|---|")
-    folding = {"fold_frames": args.fold_frames, "overlap_frames": args.overlap_frames}
-    options = {key: value for key, value in folding.items() if value is not None}
+    options = fold_options(args)
     for name, vocoder in vocoders:
         mel = vocoder.mel(samples)
         for batch in args.batch:
