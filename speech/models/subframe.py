@@ -52,16 +52,28 @@ PERIOD_CENTRE = 7.0  # log2 samples: the F0 head predicts log2(T) - 7, about 0 f
 class SubframeLossConfig(PitchedSegmentsConfig):
     """How the subframe vocoder is taught: ``segments_per_utterance`` segments of ``segment_frames`` frames,
     each run free from the real signal before it, scored by a spectral loss at ``fft_sizes`` (hop a quarter
-    of each), plus the F0 head's loss (:class:`~speech.models.vocoder.PitchedSegmentsConfig`)."""
+    of each), plus the F0 head's loss (:class:`~speech.models.vocoder.PitchedSegmentsConfig`).
+
+    The adversarial stage (``adversarial_weight`` or ``feature_weight`` above 0, started from a model the
+    spectral loss trained) adds a spectrogram critic (:mod:`speech.models.critic`) at ``critic_fft_sizes``
+    with ``critic_channels`` channels: its least-squares score and its feature-matching distance."""
 
     segment_frames: int = 100
     segments_per_utterance: int = 1
     fft_sizes: list[int] = field(default_factory=lambda: [2048, 1024, 512, 256, 128])
+    adversarial_weight: float = 0.0
+    feature_weight: float = 0.0
+    critic_fft_sizes: list[int] = field(default_factory=lambda: [1024, 512, 256])
+    critic_channels: int = 16
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not self.fft_sizes or min(self.fft_sizes) < 8:
-            raise ValueError(f"fft_sizes must list FFT sizes of at least 8, got {self.fft_sizes}")
+        for name in ("fft_sizes", "critic_fft_sizes"):
+            sizes = getattr(self, name)
+            if not sizes or min(sizes) < 8:
+                raise ValueError(f"{name} must list FFT sizes of at least 8, got {sizes}")
+        if self.adversarial_weight < 0 or self.feature_weight < 0 or self.critic_channels < 1:
+            raise ValueError("adversarial_weight and feature_weight must be >= 0, critic_channels >= 1")
 
 
 @dataclass

@@ -61,6 +61,18 @@ class Task:
         """The scalar to minimise and any extra numbers to log for this batch."""
         raise NotImplementedError
 
+    critic: nn.Module | None = None  # set by build_critic when the task trains one
+
+    def build_critic(self) -> nn.Module | None:
+        """A second network trained against the model (an adversarial stage's discriminator), or None. The
+        trainer gives it its own optimizer on the same schedule and keeps it in checkpoints, not in model
+        folders: only the model is exported."""
+        return None
+
+    def critic_loss(self, critic: nn.Module) -> Tensor:
+        """The critic's loss on what the last :meth:`loss` call generated (its outputs and their targets)."""
+        raise NotImplementedError
+
     def evaluate(self, model: nn.Module, batches: Iterable[Batch]) -> tuple[dict[str, float], dict[str, Any]]:
         """Validation metrics (including "loss") and media (AudioMedia/ImageMedia) to log."""
         raise NotImplementedError

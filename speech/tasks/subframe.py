@@ -7,6 +7,10 @@ from YIN (:mod:`speech.pitch`, jittered) and its filters and levels from the mel
 (:meth:`speech.lpc.MelLPC.analyse`), and generates its samples from its own output from there on. Samples
 past an utterance's end are zeroed in both output and target. Validation reports the same spectral loss on
 fixed segments, the F0 head's errors, and one utterance generated from its mel (as every vocoder task).
+
+The adversarial stage (``loss.adversarial_weight`` / ``loss.feature_weight``, conf/vocoder/subframe_gan.yaml)
+adds a spectrogram critic's score and feature matching on the same segments; the trainer trains the critic
+on them after each step (:meth:`critic_loss`).
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ from collections.abc import Iterable
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from speech.config import ExperimentConfig
 from speech.data.batching import Batch
 from speech.lpc import MelLPC, sample_frames
+from speech.models.critic import SpectrogramCritic, critic_loss, generator_terms
 from speech.models.subframe import SubframeVocoder
 from speech.pitch import estimate_pitch, head_loss, lag_range
 from speech.tasks.vocoder import VocoderTask
@@ -53,22 +58,42 @@ class SubframeVocoderTask(VocoderTask):
         super().__init__(config)
         self.lpc = MelLPC(config.features, config.model.order)
 
+    def build_critic(self) -> SpectrogramCritic | None:
+        """The adversarial stage's critic, when ``loss.adversarial_weight`` or ``loss.feature_weight`` is set."""
+        loss = self.config.loss
+        if loss.adversarial_weight == 0 and loss.feature_weight == 0:
+            return None
+        self.critic = SpectrogramCritic(loss.critic_fft_sizes, loss.critic_channels)
+        return self.critic
+
     def loss(self, model: SubframeVocoder, batch: Batch) -> tuple[Tensor, dict[str, float]]:
-        spectral, pitch = self.segment_terms(model, batch)
-        return spectral + self.config.loss.pitch_weight * pitch, {
-            "spectral": spectral.item(),
-            "pitch": pitch.item(),
-        }
+        output, target, pitch = self.segment_terms(model, batch)
+        spectral = spectral_loss(output, target, self.config.loss.fft_sizes)
+        total = spectral + self.config.loss.pitch_weight * pitch
+        logged = {"spectral": spectral.item(), "pitch": pitch.item()}
+        if self.critic is not None:
+            adversarial, matching = generator_terms(self.critic, target, output)
+            total = total + self.config.loss.adversarial_weight * adversarial
+            total = total + self.config.loss.feature_weight * matching
+            logged.update(adversarial=adversarial.item(), feature_matching=matching.item())
+            self.last_segments = (target, output.detach())
+        return total, logged
+
+    def critic_loss(self, critic: nn.Module) -> Tensor:
+        """The critic's loss on the real and generated segments of the last :meth:`loss`."""
+        return critic_loss(critic, *self.last_segments)
 
     def segment_loss(
         self, model: SubframeVocoder, batch: Batch, generator: torch.Generator | None = None
     ) -> Tensor:
-        return self.segment_terms(model, batch, generator)[0]
+        output, target, _ = self.segment_terms(model, batch, generator)
+        return spectral_loss(output, target, self.config.loss.fft_sizes)
 
     def segment_terms(
         self, model: SubframeVocoder, batch: Batch, generator: torch.Generator | None = None
-    ) -> tuple[Tensor, Tensor]:
-        """The spectral loss of the batch's free-running segments, and the F0 head's loss on their frames."""
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """The batch's free-running segments and their real audio (N, samples; zero past each utterance's
+        end), and the F0 head's loss on their frames."""
         c, loss = model.config, self.config.loss
         hop, frames, history = c.hop_length, loss.segment_frames, c.history
         device = batch.features.device
@@ -114,11 +139,10 @@ class SubframeVocoderTask(VocoderTask):
             (past_signal, past_excitation),
         )
         mask = valid[:, history + c.order :]
-        spectral = spectral_loss(output * mask, signal[:, history + c.order :], loss.fft_sizes)
         log_period, voicing = model.pitch(segment_cond)
         inside = inside_frames.cpu()
         pitch = head_loss(log_period[inside_frames], voicing[inside_frames], period[inside], voiced[inside])
-        return spectral, pitch
+        return output * mask, signal[:, history + c.order :], pitch
 
     def pitch_targets(self, batch: Batch, rows: Tensor, starts: Tensor, frames: int) -> tuple[Tensor, Tensor]:
         """YIN's period and voicing (N, frames) for each segment's frames, each measured at the middle of the

@@ -98,17 +98,20 @@ class Trainer:
         self.seconds = 0.0  # training time of this run, earlier sessions of it (before a resume) included
         self.started = time.monotonic()
         self.time_fraction = 0.0  # of train.max_minutes spent, the same on every rank
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer,
-            lambda step: lr_factor(
-                step,
-                optim.warmup_steps,
-                config.train.max_steps,
-                optim.schedule,
-                optim.min_lr_ratio,
-                self.time_fraction,
-            ),
-        )
+        self.scheduler = self._schedule(self.optimizer)
+        # An adversarial stage's critic: its own optimizer (no weight decay) on the same schedule.
+        self.critic = self.task.build_critic()
+        if self.critic is not None:
+            self.critic.to(self.env.device)
+            self.critic_optimizer = torch.optim.AdamW(
+                self.critic.parameters(), lr=optim.lr, betas=tuple(optim.betas), weight_decay=0.0
+            )
+            self.critic_scheduler = self._schedule(self.critic_optimizer)
+            self.critic_wrapped = (
+                DistributedDataParallel(self.critic, device_ids=self._device_ids())
+                if self.env.enabled
+                else self.critic
+            )
         self.stream = train_stream or self._batches(
             config.data.train,
             shuffle=True,
@@ -121,6 +124,23 @@ class Trainer:
         )
         self.step = 0
         self.best: float | None = None
+
+    def _schedule(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LambdaLR:
+        optim = self.config.optim
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer,
+            lambda step: lr_factor(
+                step,
+                optim.warmup_steps,
+                self.config.train.max_steps,
+                optim.schedule,
+                optim.min_lr_ratio,
+                self.time_fraction,
+            ),
+        )
+
+    def _device_ids(self) -> list[int] | None:
+        return [self.env.device.index] if self.env.device.type == "cuda" else None
 
     def update_time_fraction(self) -> None:
         """Measure the time budget spent, averaged over ranks so that all agree on the learning rate and on
@@ -143,6 +163,15 @@ class Trainer:
             "batches_consumed": self.step * self.config.optim.accumulate,
             "seconds": self.seconds + time.monotonic() - self.started,
             "world_size": self.env.world_size,
+            **(
+                {
+                    "critic": self.critic.state_dict(),
+                    "critic_optimizer": self.critic_optimizer.state_dict(),
+                    "critic_scheduler": self.critic_scheduler.state_dict(),
+                }
+                if self.critic is not None
+                else {}
+            ),
         }
 
     def restore(self, folder: Path, model_state: dict[str, torch.Tensor], state: dict) -> None:
@@ -151,6 +180,10 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
+        if self.critic is not None:  # a checkpoint without one does not fit (KeyError): not this stage's
+            self.critic.load_state_dict(state["critic"])
+            self.critic_optimizer.load_state_dict(state["critic_optimizer"])
+            self.critic_scheduler.load_state_dict(state["critic_scheduler"])
         self.step, self.best = state["step"], state["best"]
         self.seconds = state.get("seconds", 0.0)
         if state["world_size"] != self.env.world_size:
@@ -203,9 +236,7 @@ class Trainer:
             torch.manual_seed(config.train.seed + 1000 * env.rank)  # distinct dropout and masks per rank
         model = self.model
         if env.enabled:
-            model = DistributedDataParallel(
-                model, device_ids=[env.device.index] if env.device.type == "cuda" else None
-            )
+            model = DistributedDataParallel(model, device_ids=self._device_ids())
         tracker = Tracker(config.tracking, config.to_dict(), self.out_dir, active=env.is_main)
         batches = iter(shard_loader(self.stream, config.data.num_workers))
         progress = tqdm(
@@ -269,22 +300,36 @@ class Trainer:
         for micro in range(accumulate):
             batch = next(batches).to(self.env.device)
             sync = micro == accumulate - 1 or not isinstance(model, DistributedDataParallel)
+            if self.critic is not None:
+                self.critic.requires_grad_(False)  # the model's loss looks through the critic, not into it
             with contextlib.nullcontext() if sync else model.no_sync(), self._autocast():
                 loss, _ = self.task.loss(model, batch)
             self.scaler.scale(loss / accumulate).backward()
             total_loss += loss.item() / accumulate
             audio_seconds += batch.audio_seconds
-        self.scaler.unscale_(self.optimizer)
-        clip = self.config.optim.grad_clip
-        grad_norm = torch.nn.utils.clip_grad_norm_(
-            self.model.parameters(), clip if clip > 0 else float("inf")
-        )
-        self.scaler.step(self.optimizer)
+            if self.critic is not None:
+                self.critic.requires_grad_(True)
+                with self._autocast():
+                    critic_loss = self.task.critic_loss(self.critic_wrapped)
+                self.scaler.scale(critic_loss / accumulate).backward()
+        grad_norm = self._step(self.optimizer, self.model)
+        if self.critic is not None:
+            self._step(self.critic_optimizer, self.critic)
         self.scaler.update()
-        self.optimizer.zero_grad(set_to_none=True)
         self.update_time_fraction()
         self.scheduler.step()
-        return total_loss, audio_seconds, grad_norm.item()
+        if self.critic is not None:
+            self.critic_scheduler.step()
+        return total_loss, audio_seconds, grad_norm
+
+    def _step(self, optimizer: torch.optim.Optimizer, module: nn.Module) -> float:
+        """Unscale, clip to ``optim.grad_clip`` and apply ``module``'s gradients; its gradient norm."""
+        self.scaler.unscale_(optimizer)
+        clip = self.config.optim.grad_clip
+        grad_norm = torch.nn.utils.clip_grad_norm_(module.parameters(), clip if clip > 0 else float("inf"))
+        self.scaler.step(optimizer)
+        optimizer.zero_grad(set_to_none=True)
+        return grad_norm.item()
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.autocast_dtype is None:
