@@ -247,15 +247,17 @@ class Trainer:
             dynamic_ncols=True,
         )
         metrics: dict[str, float] = {}
-        window = {"loss": 0.0, "audio": 0.0, "count": 0, "start": time.perf_counter()}
+        window = {"loss": 0.0, "audio": 0.0, "count": 0, "terms": {}, "start": time.perf_counter()}
         self.started = time.monotonic()
         try:
             last = self.step >= config.train.max_steps
             while not last:
-                loss, audio_seconds, grad_norm = self._train_step(model, batches)
+                loss, terms, audio_seconds, grad_norm = self._train_step(model, batches)
                 self.step += 1
                 last = self.step >= config.train.max_steps or self.time_fraction >= 1
                 window["loss"] += loss
+                for name, value in terms.items():
+                    window["terms"][name] = window["terms"].get(name, 0.0) + value
                 window["audio"] += audio_seconds
                 window["count"] += 1
                 progress.update(1)
@@ -293,25 +295,32 @@ class Trainer:
                 return
             yield batch
 
-    def _train_step(self, model: nn.Module, batches: Iterator[Batch]) -> tuple[float, float, float]:
+    def _train_step(
+        self, model: nn.Module, batches: Iterator[Batch]
+    ) -> tuple[float, dict[str, float], float, float]:
+        """One optimizer step: its loss, the loss's parts (as the task logs them), the audio seconds it
+        learned from and the model's gradient norm."""
         model.train()
         accumulate = self.config.optim.accumulate
-        total_loss, audio_seconds = 0.0, 0.0
+        total_loss, audio_seconds, terms = 0.0, 0.0, {}
         for micro in range(accumulate):
             batch = next(batches).to(self.env.device)
             sync = micro == accumulate - 1 or not isinstance(model, DistributedDataParallel)
             if self.critic is not None:
                 self.critic.requires_grad_(False)  # the model's loss looks through the critic, not into it
             with contextlib.nullcontext() if sync else model.no_sync(), self._autocast():
-                loss, _ = self.task.loss(model, batch)
+                loss, logged = self.task.loss(model, batch)
             self.scaler.scale(loss / accumulate).backward()
             total_loss += loss.item() / accumulate
+            for name, value in logged.items():
+                terms[name] = terms.get(name, 0.0) + value / accumulate
             audio_seconds += batch.audio_seconds
             if self.critic is not None:
                 self.critic.requires_grad_(True)
                 with self._autocast():
                     critic_loss = self.task.critic_loss(self.critic_wrapped)
                 self.scaler.scale(critic_loss / accumulate).backward()
+                terms["critic"] = terms.get("critic", 0.0) + critic_loss.item() / accumulate
         grad_norm = self._step(self.optimizer, self.model)
         if self.critic is not None:
             self._step(self.critic_optimizer, self.critic)
@@ -320,7 +329,7 @@ class Trainer:
         self.scheduler.step()
         if self.critic is not None:
             self.critic_scheduler.step()
-        return total_loss, audio_seconds, grad_norm
+        return total_loss, terms, audio_seconds, grad_norm
 
     def _step(self, optimizer: torch.optim.Optimizer, module: nn.Module) -> float:
         """Unscale, clip to ``optim.grad_clip`` and apply ``module``'s gradients; its gradient norm."""
@@ -338,11 +347,13 @@ class Trainer:
 
     def _log_window(self, window: dict, grad_norm: float, tracker: Tracker, progress: tqdm) -> None:
         elapsed = time.perf_counter() - window["start"]
-        loss_sum, audio, count = distributed.all_reduce_sum(
-            [window["loss"], window["audio"], window["count"]], self.env
+        names = sorted(window["terms"])  # the same on every rank: one task, one loss
+        loss_sum, audio, count, *term_sums = distributed.all_reduce_sum(
+            [window["loss"], window["audio"], window["count"], *(window["terms"][n] for n in names)], self.env
         )
         values = {
             "train/loss": loss_sum / count,
+            **{f"train/{name}": total / count for name, total in zip(names, term_sums, strict=True)},
             "train/lr": self.scheduler.get_last_lr()[0],
             "train/grad_norm": grad_norm,
             "train/audio_seconds_per_second": audio / elapsed,
@@ -353,7 +364,7 @@ class Trainer:
             lr=f"{values['train/lr']:.2e}",
             speed=f"{values['train/audio_seconds_per_second']:.0f}x",
         )
-        window.update(loss=0.0, audio=0.0, count=0, start=time.perf_counter())
+        window.update(loss=0.0, audio=0.0, count=0, terms={}, start=time.perf_counter())
 
     def _validate(self, tracker: Tracker) -> dict[str, float]:
         """Validate on rank 0 while the others wait; keep the best model by ``train.best_metric``."""

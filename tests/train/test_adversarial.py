@@ -93,3 +93,8 @@ def test_an_adversarial_run_resumes_exactly_and_exports_only_the_vocoder(
     keys = [key for key, _ in skeleton["__dict__"]]
     assert {"critic", "critic_optimizer", "critic_scheduler"} <= set(keys)
     assert len(state) > len(whole)  # the critic's weights and moments travel in the trainer's state
+
+    # Each part of the loss, and the critic's own, is logged beside the total.
+    logged = [json.loads(line) for line in (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()]
+    parts = {"train/spectral", "train/pitch", "train/adversarial", "train/feature_matching", "train/critic"}
+    assert parts <= set(logged[-1]) and all(logged[-1][name] > 0 for name in parts)
