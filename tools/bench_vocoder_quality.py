@@ -2,7 +2,7 @@
 """Benchmark: copy-synthesis quality of our vocoder next to Griffin-Lim and WORLD, on the same held-out audio.
 
     python tools/bench_vocoder_quality.py MANIFEST [--count 20] [--model VOCODER_DIR] [--samples docs/samples]
-        [--systems ours,griffin-lim,world] [--cer]
+        [--systems ours,griffin-lim,world] [--cer] [--dnsmos]
 
 Every system resynthesises each original 16 kHz recording: ours and Griffin-Lim from the log-mel frames the
 acoustic model would predict (speech.features, 80 mels, 10 ms hop); WORLD (PyPI pyworld: harvest F0,
@@ -15,7 +15,9 @@ than a mel. Scores against the original, averaged over files:
 * PESQ wide-band (ITU-T P.862.2, PyPI pesq; 1 to 4.5, higher is better);
 * STOI (PyPI pystoi; 0 to 1, higher is better);
 * with ``--cer``, intelligibility: the character error rate of the shipped recognizer (greedy) on each
-  system's output against the manifest's text, beside its CER on the originals.
+  system's output against the manifest's text, beside its CER on the originals;
+* with ``--dnsmos``, how natural each system's output sounds without a reference: DNSMOS OVRL
+  (tools/dnsmos.py), beside the originals'.
 
 Prints Markdown rows for docs/benchmarks.md; with --samples, writes the first file's versions as WAVs.
 """
@@ -102,6 +104,7 @@ def main() -> None:
         "--systems", default="ours,griffin-lim,world", help="comma list of ours, griffin-lim, world"
     )
     parser.add_argument("--cer", action="store_true", help="also the recognizer's CER on every output")
+    parser.add_argument("--dnsmos", action="store_true", help="also DNSMOS OVRL of every output")
     args = parser.parse_args()
     wanted = set(args.systems.split(","))
 
@@ -134,15 +137,22 @@ def main() -> None:
                 totals[name][key] += value / len(utterances)
             if index == 0 and args.samples:
                 write_audio(args.samples / f"{name.split()[0].lower().strip('-')}.wav", output, RATE)
-    cer = recognizer_cer(outputs, [u.text for u in utterances]) if args.cer else {}
+    extra = {}  # column title -> {system: formatted value}, originals included
+    if args.cer:
+        rates = recognizer_cer(outputs, [u.text for u in utterances])
+        extra["CER (%)"] = {name: f"{rate:.1f}" for name, rate in rates.items()}
+    if args.dnsmos:
+        from dnsmos import dnsmos
+
+        extra["DNSMOS OVRL"] = {name: f"{dnsmos(audio, RATE)['ovrl']:.2f}" for name, audio in outputs.items()}
     print(f"{len(utterances)} files from {args.manifest}; {describe_machine()}")
-    print("| system | MCD (dB, lower is better) | PESQ wb | STOI |" + (" CER (%) |" if cer else ""))
-    print("|---|---|---|---|" + ("---|" if cer else ""))
-    if cer:
-        print(f"| original | | | | {cer['original']:.1f} |")
+    print("| system | MCD (dB, lower is better) | PESQ wb | STOI |" + "".join(f" {t} |" for t in extra))
+    print("|---|---|---|---|" + "---|" * len(extra))
+    if extra:
+        print("| original | | | |" + "".join(f" {column['original']} |" for column in extra.values()))
     for name, total in totals.items():
         row = f"| {name} | {total['mcd']:.2f} | {total['pesq']:.2f} | {total['stoi']:.3f} |"
-        print(row + (f" {cer[name]:.1f} |" if cer else ""))
+        print(row + "".join(f" {column[name]} |" for column in extra.values()))
 
 
 def recognizer_cer(outputs: dict[str, list[np.ndarray]], texts: list[str]) -> dict[str, float]:
