@@ -38,7 +38,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="$PWD/.venv/bin:$PATH"
-command="bash pipelines/finetune/run.sh $*"
+command=${RECIPE_COMMAND:-"bash pipelines/finetune/run.sh $*"}  # a wrapping recipe (pipelines/fsdd) names itself
 
 smoke=0 scratch=0 args=()
 for arg in "$@"; do

@@ -16,6 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 stage=1 stop_stage=6
 . pipelines/parse_options.sh
+export RECIPE_COMMAND="bash pipelines/fsdd/run.sh $*"  # the command the model card names
 fsdd=${1:?usage: run.sh FSDD_DIR [INIT_MODEL]}
 init=${2:-speech/assets/asr}
 data=data
