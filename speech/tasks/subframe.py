@@ -10,7 +10,7 @@ fixed segments, the F0 head's errors, and one utterance generated from its mel (
 
 The adversarial stage (``loss.adversarial_weight`` / ``loss.feature_weight``, conf/vocoder/subframe_gan.yaml)
 adds a spectrogram critic's score and feature matching on the same segments; the trainer trains the critic
-on them after each step (:meth:`critic_loss`).
+on each micro-batch's segments right after the model's loss on them (:meth:`critic_loss`).
 """
 
 from __future__ import annotations

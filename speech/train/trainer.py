@@ -229,10 +229,11 @@ class Trainer:
             save_config(config, self.out_dir / "config.yaml")
         # The newest checkpoint that loads (a damaged one is skipped, saying why), else a fresh start.
         resumed = resume and resume_latest(self.out_dir / "checkpoints", self.restore) is not None
-        if not resumed and config.train.init_from:
-            self.initialize_from(Path(config.train.init_from))
-        elif not resumed:
-            self.task.prepare(self.model, self._stats_batches())
+        if not resumed:
+            if config.train.init_from:
+                self.initialize_from(Path(config.train.init_from))
+            else:
+                self.task.prepare(self.model, self._stats_batches())
             torch.manual_seed(config.train.seed + 1000 * env.rank)  # distinct dropout and masks per rank
         model = self.model
         if env.enabled:
@@ -317,7 +318,11 @@ class Trainer:
             audio_seconds += batch.audio_seconds
             if self.critic is not None:
                 self.critic.requires_grad_(True)
-                with self._autocast():
+                critic_sync = sync or self.critic_wrapped is self.critic
+                with (
+                    contextlib.nullcontext() if critic_sync else self.critic_wrapped.no_sync(),
+                    self._autocast(),
+                ):
                     critic_loss = self.task.critic_loss(self.critic_wrapped)
                 self.scaler.scale(critic_loss / accumulate).backward()
                 terms["critic"] = terms.get("critic", 0.0) + critic_loss.item() / accumulate

@@ -5,11 +5,14 @@ leaves it out of the exported model."""
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
 import torch
+import torch.distributed as dist
 from safetensors.torch import load_file
+from torch.nn.parallel import DistributedDataParallel
 
 from speech.audio import read_audio
 from speech.cli import main
@@ -98,3 +101,22 @@ def test_an_adversarial_run_resumes_exactly_and_exports_only_the_vocoder(
     logged = [json.loads(line) for line in (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()]
     parts = {"train/spectral", "train/pitch", "train/adversarial", "train/feature_matching", "train/critic"}
     assert parts <= set(logged[-1]) and all(logged[-1][name] > 0 for name in parts)
+
+
+def test_the_critic_trains_wrapped_for_several_processes(librivox_dir: Path, monkeypatch) -> None:
+    """Under DistributedDataParallel (as the trainer wraps it for torchrun) the critic's loss runs its two
+    passes, real and generated, and its gradient reaches the critic inside the wrapper."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", str(port))
+    dist.init_process_group("gloo", rank=0, world_size=1)
+    try:
+        critic = SpectrogramCritic([256, 128], channels=4)
+        real = crops(librivox_dir)[:2]
+        loss = critic_loss(DistributedDataParallel(critic), real, real.flip(-1))
+        loss.backward()
+        assert torch.isfinite(loss) and all(p.grad.abs().sum() > 0 for p in critic.parameters())
+    finally:
+        dist.destroy_process_group()
