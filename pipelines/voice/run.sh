@@ -41,7 +41,7 @@
 # run that ends before a 3-hour session does (see speech/assets/vocoder/README.md):
 #
 #   VOCODER_OVERRIDES="train.max_minutes=135" bash pipelines/voice/run.sh --voice piper:joe --seed 1 \
-#       --count 1500 --stage 1 --stop-stage 6 --tts-steps 0
+#       --stage 1 --stop-stage 6 --tts-steps 0
 #
 # JOBS synthesis processes (default 2); VOCODER_BESIDE=1 trains the vocoder at the same time as the aligner
 # and the acoustic model (a GPU holds both); SCORE=0 skips stage 7; BENCH=1 adds tools/bench_tts.py's long

@@ -4,9 +4,10 @@
 #
 #   bash pipelines/voice_default/run.sh [TTS_STEPS] [VOCODER_STEPS] [VOCODER_CONFIG] [more run.sh options]
 #
-# VOICE=joe (the default voice, shipped in speech/assets/voice): Piper's joe reading 1,500 sentences with
-#   seed 1, the same corpus (data/voice_joe) that pipelines/vocoder/run.sh trains the vocoder on, in
-#   exp/voice_default_joe; vocoder config subframe.
+# VOICE=joe (the default voice, shipped in speech/assets/voice): Piper's joe reading every corpus sentence
+#   (2,557) with seed 1, the same corpus (data/voice_joe) that pipelines/vocoder/run.sh trains the vocoder
+#   on, in exp/voice_default_joe; vocoder config subframe. (Its first 1,500 sentences, COUNT=1500, made the
+#   voice's first run; a larger count extends the same corpus.)
 # VOICE=slt (the second voice, shipped in speech/assets/voice_slt): flite's slt (a voice built from the CMU
 #   ARCTIC recordings of one American woman) reading every corpus sentence, seed 7, in exp/voice_default;
 #   vocoder config small.
@@ -21,7 +22,7 @@ done
 set -- "${args[@]+"${args[@]}"}"
 case ${VOICE:-joe} in
     slt) voice=(--voice flite:slt --seed 7 --exp exp/voice_default$suffix --ship-to speech/assets/voice_slt) vocoder_config=small ;;
-    joe) voice=(--voice piper:joe --seed 1 --count "${COUNT:-1500}" --exp exp/voice_default_joe$suffix) vocoder_config=subframe ;;
+    joe) voice=(--voice piper:joe --seed 1 --exp exp/voice_default_joe$suffix) vocoder_config=subframe ;;
     *) echo "voice_default/run.sh: VOICE must be slt or joe, not $VOICE" >&2; exit 2 ;;
 esac
 exec bash "$(dirname "$0")/../voice/run.sh" "${voice[@]}" \
