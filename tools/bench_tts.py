@@ -49,6 +49,21 @@ from speech.text.normalize import normalize_text
 MIN_PARAGRAPH_CHARS = 300
 
 
+def robustness(paragraphs: list[str], synthesizer: Synthesizer, beam: Recognizer, work: Path) -> None:
+    """Lost and repeated words in the paragraphs as the voice and as flite slt say them (the reference)."""
+    said = [normalize_text(p) for p in paragraphs]
+    voice_audio = [(s.samples, synthesizer.sample_rate) for s in synthesizer.synthesize_many(paragraphs)]
+    print(
+        f"\n{len(paragraphs)} paragraphs, {min(map(len, paragraphs))}+ characters, {sum(len(s.split()) for s in said)} words:\n"
+    )
+    print("| audio | lost words | repeated words | WER (ours, beam) |\n|---|---|---|---|")
+    for name, audio in [("flite slt", flite(paragraphs, work)), ("this voice", voice_audio)]:
+        heard = [r.transcript.text if r.transcript else "" for r in beam.transcribe(audio)]
+        counts = [lost_and_repeated(r, h) for r, h in zip(said, heard, strict=True)]
+        lost, repeated = sum(c[0] for c in counts), sum(c[1] for c in counts)
+        print(f"| {name} | {lost} | {repeated} | {100 * jiwer.wer(said, heard):.1f}% |")
+
+
 def paragraphs_from(sentences: list[str], count: int) -> list[str]:
     """Consecutive sentences joined until each paragraph has at least 300 characters."""
     paragraphs, current = [], []
@@ -104,7 +119,7 @@ def main() -> None:
         help="vocoder folder or griffin-lim (default: the shipped vocoder if there is one, else Griffin-Lim)",
     )
     parser.add_argument("--sentences", type=int, default=100, help="sentences for the round trip")
-    parser.add_argument("--paragraphs", type=int, default=20, help="long paragraphs for robustness")
+    parser.add_argument("--paragraphs", type=int, default=20, help="long paragraphs for robustness (0: none)")
     parser.add_argument(
         "--more-text", nargs="*", default=[], help="more held-out manifests whose sentences make paragraphs"
     )
@@ -172,17 +187,8 @@ def main() -> None:
 
     texts = [u.text for path in [args.manifest, *args.more_text] for u in read_manifest(path)]
     paragraphs = paragraphs_from(texts, args.paragraphs)
-    said = [normalize_text(p) for p in paragraphs]
-    voice_audio = [(s.samples, synthesizer.sample_rate) for s in synthesizer.synthesize_many(paragraphs)]
-    print(
-        f"\n{len(paragraphs)} paragraphs, {min(map(len, paragraphs))}+ characters, {sum(len(s.split()) for s in said)} words:\n"
-    )
-    print("| audio | lost words | repeated words | WER (ours, beam) |\n|---|---|---|---|")
-    for name, audio in [("flite slt", flite(paragraphs, work)), ("this voice", voice_audio)]:
-        heard = [r.transcript.text if r.transcript else "" for r in beam.transcribe(audio)]
-        counts = [lost_and_repeated(r, h) for r, h in zip(said, heard, strict=True)]
-        lost, repeated = sum(c[0] for c in counts), sum(c[1] for c in counts)
-        print(f"| {name} | {lost} | {repeated} | {100 * jiwer.wer(said, heard):.1f}% |")
+    if paragraphs:  # --paragraphs 0 skips the robustness test
+        robustness(paragraphs, synthesizer, beam, work)
 
     ten = " ".join(sentences[:10])
     first_chunk, first_seconds = time_to_first_chunk(synthesizer, ten)
