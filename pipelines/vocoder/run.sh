@@ -5,8 +5,9 @@
 #
 #   bash pipelines/vocoder/run.sh [--stage N] [--stop-stage M] [--steps 3000] [--config subframe]
 #
-#   1 corpora: pipelines/voice/run.sh stage 1 for each voice (joe: seed 1, 1,500 sentences; slt: seed 7,
-#     1,000), each with 100 test and 50 validation sentences held out
+#   1 corpora: pipelines/voice/run.sh stage 1 for each voice (joe: seed 1, all 2,557 sentences, the default
+#     voice's corpus; slt: seed 7, 1,000), each with 100 test and 50 validation sentences held out (the
+#     subframe runs so far trained on joe's first 1,500: JOE_COUNT=1500 remakes that corpus)
 #   2 shards of both voices' training and validation splits
 #   3 train (resumes from the newest checkpoint); VOCODER_OVERRIDES adds key=value overrides, e.g.
 #     VOCODER_OVERRIDES="train.max_minutes=90" for a run that ends inside a 3-hour session, or
@@ -25,7 +26,7 @@ exp=${EXP:-exp/vocoder_$config}
 voices=(joe slt)
 
 if stage_on 1; then
-    bash pipelines/voice/run.sh --voice piper:joe --seed 1 --count 1500 --stage 1 --stop-stage 1
+    bash pipelines/voice/run.sh --voice piper:joe --seed 1 ${JOE_COUNT:+--count "$JOE_COUNT"} --stage 1 --stop-stage 1
     bash pipelines/voice/run.sh --voice flite:slt --seed 7 --count 1000 --stage 1 --stop-stage 1
 fi
 
