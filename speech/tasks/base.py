@@ -25,6 +25,7 @@ class Task:
     corruptible: ClassVar[bool] = (
         False  # training audio may be corrupted (augment's speed, tilt, reverb, babble, noise, ... *_prob)
     )
+    critic: nn.Module | None = None  # an adversarial stage's second network, set by build_critic
 
     def __init__(self, config: ExperimentConfig):
         if config.augment.corrupts_audio and not self.corruptible:
@@ -60,8 +61,6 @@ class Task:
     def loss(self, model: nn.Module, batch: Batch) -> tuple[Tensor, dict[str, float]]:
         """The scalar to minimise and any extra numbers to log for this batch."""
         raise NotImplementedError
-
-    critic: nn.Module | None = None  # set by build_critic when the task trains one
 
     def build_critic(self) -> nn.Module | None:
         """A second network trained against the model (an adversarial stage's discriminator), or None. The

@@ -13,6 +13,7 @@ import logging
 import math
 import random
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -248,7 +249,7 @@ class Trainer:
             dynamic_ncols=True,
         )
         metrics: dict[str, float] = {}
-        window = {"loss": 0.0, "audio": 0.0, "count": 0, "terms": {}, "start": time.perf_counter()}
+        window = {"loss": 0.0, "audio": 0.0, "count": 0, "terms": Counter(), "start": time.perf_counter()}
         self.started = time.monotonic()
         try:
             last = self.step >= config.train.max_steps
@@ -257,8 +258,7 @@ class Trainer:
                 self.step += 1
                 last = self.step >= config.train.max_steps or self.time_fraction >= 1
                 window["loss"] += loss
-                for name, value in terms.items():
-                    window["terms"][name] = window["terms"].get(name, 0.0) + value
+                window["terms"].update(terms)
                 window["audio"] += audio_seconds
                 window["count"] += 1
                 progress.update(1)
@@ -298,12 +298,12 @@ class Trainer:
 
     def _train_step(
         self, model: nn.Module, batches: Iterator[Batch]
-    ) -> tuple[float, dict[str, float], float, float]:
+    ) -> tuple[float, Counter[str], float, float]:
         """One optimizer step: its loss, the loss's parts (as the task logs them), the audio seconds it
         learned from and the model's gradient norm."""
         model.train()
         accumulate = self.config.optim.accumulate
-        total_loss, audio_seconds, terms = 0.0, 0.0, {}
+        total_loss, audio_seconds, terms = 0.0, 0.0, Counter()
         for micro in range(accumulate):
             batch = next(batches).to(self.env.device)
             sync = micro == accumulate - 1 or not isinstance(model, DistributedDataParallel)
@@ -313,8 +313,7 @@ class Trainer:
                 loss, logged = self.task.loss(model, batch)
             self.scaler.scale(loss / accumulate).backward()
             total_loss += loss.item() / accumulate
-            for name, value in logged.items():
-                terms[name] = terms.get(name, 0.0) + value / accumulate
+            terms.update({name: value / accumulate for name, value in logged.items()})
             audio_seconds += batch.audio_seconds
             if self.critic is not None:
                 self.critic.requires_grad_(True)
@@ -325,7 +324,7 @@ class Trainer:
                 ):
                     critic_loss = self.task.critic_loss(self.critic_wrapped)
                 self.scaler.scale(critic_loss / accumulate).backward()
-                terms["critic"] = terms.get("critic", 0.0) + critic_loss.item() / accumulate
+                terms["critic"] += critic_loss.item() / accumulate
         grad_norm = self._step(self.optimizer, self.model)
         if self.critic is not None:
             self._step(self.critic_optimizer, self.critic)
@@ -369,7 +368,7 @@ class Trainer:
             lr=f"{values['train/lr']:.2e}",
             speed=f"{values['train/audio_seconds_per_second']:.0f}x",
         )
-        window.update(loss=0.0, audio=0.0, count=0, terms={}, start=time.perf_counter())
+        window.update(loss=0.0, audio=0.0, count=0, terms=Counter(), start=time.perf_counter())
 
     def _validate(self, tracker: Tracker) -> dict[str, float]:
         """Validate on rank 0 while the others wait; keep the best model by ``train.best_metric``."""
