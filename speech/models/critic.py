@@ -10,7 +10,7 @@ heard, as the spectral loss does, and their convolutions learn the texture the s
 (noisy harmonics, smeared onsets), which is what an adversarial stage is for (after UnivNet's
 multi-resolution spectrogram discriminator and FARGAN's second stage). Strides of 2 in frequency from the
 first layer and in time from the second keep it cheap enough to train beside the vocoder on one CPU thread
-(at 12 channels, about 0.7x the vocoder's own step). Every layer's
+(at 12 channels, a step of the vocoder with its critic takes about 1.6x one without). Every layer's
 activations are returned for the feature-matching loss.
 """
 
