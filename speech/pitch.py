@@ -15,6 +15,7 @@ to its local minimum and by a parabola through its neighbours.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -112,6 +113,67 @@ def estimate_pitch(
     if single:
         period, voiced = period[0], voiced[0]
     return Pitch(period=period, voiced=voiced, sample_rate=sample_rate)
+
+
+def track_pitch(
+    audio: np.ndarray, sample_rate: int, hop: int, frames: int, f0_min: float = F0_MIN, f0_max: float = F0_MAX
+) -> Pitch:
+    """pYIN's track (Mauch & Dixon, 2014; librosa) for ``frames`` frames of one waveform, frame f measured
+    at sample ``f * hop + hop // 2``: slower than :func:`estimate_pitch` (about 10x real time on one core, so
+    it is computed once per corpus, :class:`PitchTracks`), but its probabilistic thresholds and Viterbi
+    smoothing make far fewer octave jumps and voicing flickers, which a source that follows F0 turns into
+    roughness (on Piper joe's held-out sentences YIN's period is over 20% off pYIN's on 8% of frames both
+    call voiced). Unvoiced frames carry the period interpolated from their voiced neighbours."""
+    import librosa
+
+    audio = np.asarray(audio, np.float32)[hop // 2 :]  # frame f is centred at f * hop of the shifted audio
+    length = max(2 * int(np.ceil(sample_rate / f0_min)) + 1, 1024)
+    f0, voiced, _ = librosa.pyin(
+        np.pad(audio, (0, max(0, frames * hop - len(audio)))),
+        fmin=f0_min,
+        fmax=f0_max,
+        sr=sample_rate,
+        frame_length=1 << int(np.ceil(np.log2(length))),
+        hop_length=hop,
+        center=True,
+    )
+    f0, voiced = f0[:frames], voiced[:frames].astype(bool)
+    known = np.flatnonzero(voiced)
+    if len(known):
+        log_f0 = np.interp(np.arange(frames), known, np.log2(f0[known]))
+    else:
+        log_f0 = np.full(frames, np.log2(np.sqrt(f0_min * f0_max)))
+    return Pitch(period=sample_rate / 2**log_f0, voiced=voiced, sample_rate=sample_rate)
+
+
+class PitchTracks:
+    """Pitch tracks of a corpus's utterances by id (:func:`track_pitch`, written by tools/pitch_tracks.py as
+    one ``.npz``: ``<id>.period`` and ``<id>.voiced`` arrays), looked up for the frames a batch trains on."""
+
+    def __init__(self, path: str | Path):
+        with np.load(path) as store:
+            self.tracks = {
+                key[: -len(".period")]: (store[key], store[key[: -len(".period")] + ".voiced"])
+                for key in store.files
+                if key.endswith(".period")
+            }
+        self.path = Path(path)
+
+    def frames(self, ids: list[str], frames: np.ndarray, sample_rate: int) -> Pitch:
+        """The tracks of utterance ``ids[i]`` at frame indices ``frames[i]`` (rows of the same length);
+        frames past an utterance's end repeat its last."""
+        missing = [i for i in ids if i not in self.tracks]
+        if missing:
+            raise KeyError(f"{self.path}: no pitch track for {missing[0]!r} (and {len(missing) - 1} more)")
+        rows = [
+            (period[np.minimum(f, len(period) - 1)], voiced[np.minimum(f, len(voiced) - 1)])
+            for (period, voiced), f in zip((self.tracks[i] for i in ids), frames, strict=True)
+        ]
+        return Pitch(
+            period=np.stack([row[0] for row in rows]).astype(np.float64),
+            voiced=np.stack([row[1] for row in rows]),
+            sample_rate=sample_rate,
+        )
 
 
 def head_loss(log_period: Tensor, voicing: Tensor, period: Tensor, voiced: Tensor) -> Tensor:

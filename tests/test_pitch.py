@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from speech.audio import read_audio
-from speech.pitch import estimate_pitch, lag_range
+from speech.pitch import PitchTracks, estimate_pitch, lag_range, track_pitch
 
 
 def pulse_train(f0: float, seconds: float = 1.0, rate: int = 16000) -> np.ndarray:
@@ -54,3 +54,36 @@ def test_batches_of_waveforms_and_the_lag_range() -> None:
     assert pitch.f0.shape == (2, 2)
     np.testing.assert_allclose(pitch.f0, [[100, 100], [200, 200]], rtol=0.005)
     assert lag_range(16000) == (32, 267)
+
+
+@pytest.mark.parametrize("f0", [85.0, 210.0])
+def test_pyin_tracks_periodic_signals_at_mid_frame(f0: float) -> None:
+    pitch = track_pitch(pulse_train(f0), 16000, 160, 100)
+    assert pitch.period.shape == pitch.voiced.shape == (100,)
+    assert pitch.voiced[5:95].all()
+    np.testing.assert_allclose(pitch.f0[5:95], f0, rtol=0.01)
+
+
+def test_pyin_on_real_speech_agrees_with_yin_and_fills_unvoiced_frames(librivox_dir: Path) -> None:
+    audio = read_audio(sorted(librivox_dir.glob("*.wav"))[0], 16000)[0]
+    frames = len(audio) // 160
+    tracked = track_pitch(audio, 16000, 160, frames)
+    yin = estimate_pitch(audio, np.arange(frames) * 160 + 80, 16000)
+    assert 0.3 < tracked.voiced.mean() < 0.8
+    both = tracked.voiced & yin.voiced
+    assert np.mean(np.abs(np.log2(tracked.f0[both] / yin.f0[both])) > np.log2(1.2)) < 0.05
+    # Unvoiced frames carry a usable lag: finite, inside the searched range.
+    shortest, longest = lag_range(16000)
+    assert np.isfinite(tracked.period).all()
+    assert (tracked.period >= shortest - 1).all() and (tracked.period <= longest + 1).all()
+
+
+def test_stored_tracks_are_looked_up_by_id_and_frame(tmp_path: Path) -> None:
+    path = tmp_path / "pitch.npz"
+    np.savez(path, **{"a.period": np.array([100.0, 110.0, 120.0]), "a.voiced": np.array([True, False, True])})
+    tracks = PitchTracks(path)
+    pitch = tracks.frames(["a", "a"], np.array([[0, 2], [2, 7]]), 16000)
+    np.testing.assert_array_equal(pitch.period, [[100, 120], [120, 120]])  # past the end: the last frame
+    np.testing.assert_array_equal(pitch.voiced, [[True, True], [True, True]])
+    with pytest.raises(KeyError, match="no pitch track for 'b'"):
+        tracks.frames(["b"], np.array([[0]]), 16000)

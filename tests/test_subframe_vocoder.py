@@ -10,11 +10,12 @@ import pytest
 import torch
 
 from speech.audio import read_audio
-from speech.config import load_config
+from speech.config import ConfigError, load_config
 from speech.data.batching import Batch
 from speech.features import FeatureConfig, FeatureExtractor
 from speech.lpc import MelLPC, sample_frames, synthesis_matrices
 from speech.models.subframe import SubframeVocoder, SubframeVocoderConfig
+from speech.pitch import track_pitch
 from speech.tasks import TASKS
 from speech.tasks.subframe import spectral_loss
 from speech.vocoder.base import VocoderError
@@ -96,12 +97,13 @@ def real_batch(samples: torch.Tensor, mel: torch.Tensor) -> Batch:
     )
 
 
+@pytest.mark.parametrize("harmonic_bands", [0, 4])
 def test_training_runs_free_and_reaches_every_part_of_the_network(
-    clip: tuple[torch.Tensor, torch.Tensor],
+    clip: tuple[torch.Tensor, torch.Tensor], harmonic_bands: int
 ) -> None:
     """One training loss on real speech: finite, and its gradient reaches the conditioning, both GRU cells,
-    the output layer, the gain and the F0 head (which learns YIN's period)."""
-    config = load_config(CONFIG)
+    the output layer, the gain, the F0 head (which learns YIN's period) and the harmonic source's mix."""
+    config = load_config(CONFIG, [f"model.harmonic_bands={harmonic_bands}"])
     task = TASKS["subframe_vocoder"](config)
     torch.manual_seed(0)
     model = task.build_model()
@@ -115,6 +117,7 @@ def test_training_runs_free_and_reaches_every_part_of_the_network(
         "out.weight",
         "gain.weight",
         "pitch_head.0.weight",
+        *(["mix.weight", "mix.bias"] if harmonic_bands else []),
     ):
         gradient = model.get_parameter(name).grad
         assert gradient is not None and gradient.abs().sum() > 0, name
@@ -142,12 +145,14 @@ def test_the_loop_is_the_filter_driven_by_the_network(clip: tuple[torch.Tensor, 
     assert out[-160:].abs().max() < 1e-3 * signal.abs().max()
 
 
-def test_generation_folds_long_inputs_and_checks_its_input(clip: tuple[torch.Tensor, torch.Tensor]) -> None:
+@pytest.mark.parametrize("harmonic_bands", [0, 4])
+def test_generation_folds_long_inputs_and_checks_its_input(
+    clip: tuple[torch.Tensor, torch.Tensor], harmonic_bands: int
+) -> None:
     _, mel = clip
     torch.manual_seed(0)
-    generator = SubframeGenerator(
-        SubframeVocoder(SubframeVocoderConfig(hidden=24, cond=16, subframe_cond=8)), FeatureConfig()
-    )
+    config = SubframeVocoderConfig(hidden=24, cond=16, subframe_cond=8, harmonic_bands=harmonic_bands)
+    generator = SubframeGenerator(SubframeVocoder(config), FeatureConfig())
     whole, folded = (
         generator.vocode(mel.numpy(), fold_frames=frames, overlap_frames=10)[0] for frames in (1000, 100)
     )
@@ -156,9 +161,32 @@ def test_generation_folds_long_inputs_and_checks_its_input(clip: tuple[torch.Ten
     again = generator.vocode(mel.numpy(), seed=5, fold_frames=100, overlap_frames=10)[0]
     np.testing.assert_array_equal(folded, again)  # deterministic: nothing is sampled
     many = generator.vocode_many([mel.numpy(), mel[:30].numpy()], fold_frames=100, overlap_frames=10)
-    np.testing.assert_allclose(many[0], folded, atol=1e-5)  # another input in the batch changes nothing
+    # Another input in the batch changes nothing but rounding (which the source's phase accumulates).
+    np.testing.assert_allclose(many[0], folded, atol=1e-3 if harmonic_bands else 1e-5)
     assert len(many[1]) == 30 * 160
     with pytest.raises(VocoderError, match="finite"):
         generator.vocode(np.full((10, 80), np.nan, np.float32))
     with pytest.raises(VocoderError, match="shape"):
         generator.vocode(np.zeros((10, 40), np.float32))
+
+
+def test_training_follows_stored_pitch_tracks(clip: tuple[torch.Tensor, torch.Tensor], tmp_path: Path) -> None:
+    """With ``loss.pitch_tracks`` the F0 head's targets, the lags and the harmonic source come from the
+    corpus's pYIN tracks, looked up by utterance id, not from YIN on the batch."""
+    samples, mel = clip
+    tracks = track_pitch(samples.numpy(), 16000, 160, len(mel))
+    path = tmp_path / "pitch.npz"
+    np.savez(path, **{"clip.period": tracks.period, "clip.voiced": tracks.voiced})
+    config = load_config(CONFIG, ["model.harmonic_bands=2", f"loss.pitch_tracks={path}"])
+    task = TASKS["subframe_vocoder"](config)
+    batch = real_batch(samples, mel)
+    starts = torch.tensor([3, 40])
+    period, voiced = task.pitch_targets(batch, torch.tensor([0, 0]), starts, 10)
+    for row, start in enumerate(starts.tolist()):
+        np.testing.assert_allclose(period[row].numpy(), tracks.period[start : start + 10], rtol=1e-6)
+        np.testing.assert_array_equal(voiced[row].numpy(), tracks.voiced[start : start + 10])
+    torch.manual_seed(0)
+    loss, _ = task.loss(task.build_model(), batch)
+    assert torch.isfinite(loss)
+    with pytest.raises(ConfigError, match="pitch_tracks"):
+        TASKS["subframe_vocoder"](load_config(CONFIG, [f"loss.pitch_tracks={tmp_path / 'missing.npz'}"]))

@@ -41,6 +41,7 @@ import torch
 from torch import Tensor, nn
 
 from speech.features import GlobalNormalizer
+from speech.harmonics import harmonic_source
 from speech.lpc import synthesis_matrices
 from speech.models.padding import lengths_mask
 from speech.models.vocoder import PitchedSegmentsConfig
@@ -88,12 +89,15 @@ class SubframeVocoderConfig:
     subframe_cond: int = 64  # conditioning channels per subframe
     hidden: int = 192  # units of the dense layer and each GRU cell
     lag_margin: int = 2  # the pitch window reaches this many samples either side of the lag
+    harmonic_bands: int = 0  # octave bands of a pulse-train source at F0 mixed into the excitation; 0: none
 
     def __post_init__(self) -> None:
         if self.subframe < 1 or self.hop_length % self.subframe:
             raise ValueError(f"subframe ({self.subframe}) must divide hop_length ({self.hop_length})")
         if not 2 * self.lag_margin < self.min_period <= self.max_period:
             raise ValueError("need 2 * lag_margin < min_period <= max_period")
+        if self.harmonic_bands < 0:
+            raise ValueError(f"harmonic_bands must be >= 0, got {self.harmonic_bands}")
 
     @property
     def subframes(self) -> int:
@@ -122,12 +126,18 @@ class SubframeVocoder(nn.Module):
         self.gain = nn.Linear(c.cond, c.subframes)
         self.pitch_head = nn.Sequential(nn.Linear(c.cond, c.cond), nn.Tanh(), nn.Linear(c.cond, 2))
         # Each step's signal inputs: the previous excitation, the previous signal, the filter's zero-input
-        # response (what it would say next with no excitation) and the pitch window.
-        signals = 3 * c.subframe + c.window
+        # response (what it would say next with no excitation), the pitch window and, with a harmonic
+        # source, this subframe's pulses (all bands summed).
+        signals = 3 * c.subframe + c.window + (c.subframe if c.harmonic_bands else 0)
         self.dense = nn.Linear(c.subframe_cond + signals, c.hidden)
         self.gru1 = nn.GRUCell(c.hidden, c.hidden)
         self.gru2 = nn.GRUCell(c.hidden + signals, c.hidden)
         self.out = nn.Linear(3 * c.hidden, c.subframe)
+        if c.harmonic_bands:
+            # How much of each band's pulses joins the excitation; half of every band at the start.
+            self.mix = nn.Linear(3 * c.hidden, c.harmonic_bands)
+            nn.init.zeros_(self.mix.weight)
+            nn.init.constant_(self.mix.bias, 0.5)
         nn.init.zeros_(self.gain.weight)
         nn.init.constant_(self.gain.bias, math.log(2.0))  # tanh's +-1 as +-2 excitation RMS at the start
 
@@ -149,6 +159,16 @@ class SubframeVocoder(nn.Module):
         c = self.config
         return torch.exp2(self.pitch(cond)[0]).round().clamp(c.min_period, c.max_period).long()
 
+    def source(self, cond: Tensor) -> Tensor | None:
+        """(B, F, cond) -> the harmonic source (B, F * hop, bands) at the F0 head's pitch and voicing, or
+        None without one. (Training gives the model YIN's instead, as it does for the lags.)"""
+        c = self.config
+        if not c.harmonic_bands:
+            return None
+        log_period, voicing = self.pitch(cond)
+        frequency = torch.exp2(log_period).clamp(c.min_period, c.max_period).reciprocal()
+        return harmonic_source(frequency, (voicing > 0).to(cond.dtype), c.hop_length, c.harmonic_bands)
+
     def subframe_frames(self, frames: int, available: int) -> Tensor:
         """(frames * subframes,) for each subframe, the frame (of ``available`` from the first) whose centre is
         nearest its own, for its filter and levels."""
@@ -159,12 +179,21 @@ class SubframeVocoder(nn.Module):
         ).clamp(max=available - 1)
 
     def forward(
-        self, cond: Tensor, periods: Tensor, lpc: Tensor, levels: Tensor, history: tuple[Tensor, Tensor]
+        self,
+        cond: Tensor,
+        periods: Tensor,
+        lpc: Tensor,
+        levels: Tensor,
+        history: tuple[Tensor, Tensor],
+        source: Tensor | None = None,
     ) -> Tensor:
         """Run free over F frames: cond (B, F, cond), periods (B, F) long, the LPC (B, F', order) and levels
         (B, F', 2) of frames from the first on (F' = F + 1 lets the last subframes use the next frame's),
-        and the signal and excitation (B, history) before the first sample -> (B, F * hop) waveform."""
+        the signal and excitation (B, history) before the first sample, and with ``harmonic_bands`` the
+        harmonic source (B, F * hop, bands) -> (B, F * hop) waveform."""
         c = self.config
+        if (source is None) != (not c.harmonic_bands):
+            raise ValueError("a harmonic source is needed exactly when the model has harmonic_bands")
         batch, frames = cond.shape[:2]
         nearest = self.subframe_frames(frames, lpc.shape[1]).to(cond.device)
         # Each frame's filter once (not once per subframe: a quarter of the work), in float64 for exactness.
@@ -186,19 +215,24 @@ class SubframeVocoder(nn.Module):
             pitch = excitation.gather(1, c.history - lag + past).detach() / e_level
             frame = frames_of[k]
             zero_input = (free[:, frame] @ signal[:, -c.order :, None])[..., 0]
-            signals = torch.cat(
-                [
-                    excitation[:, -c.subframe :].detach() / e_level,
-                    signal[:, -c.subframe :].detach() / s_level,
-                    zero_input.detach() / s_level,
-                    pitch,
-                ],
-                1,
-            )
+            inputs = [
+                excitation[:, -c.subframe :].detach() / e_level,
+                signal[:, -c.subframe :].detach() / s_level,
+                zero_input.detach() / s_level,
+                pitch,
+            ]
+            if source is not None:
+                pulses = source[:, k * c.subframe : (k + 1) * c.subframe]  # (B, subframe, bands)
+                inputs.append(pulses.sum(-1))
+            signals = torch.cat(inputs, 1)
             x = torch.tanh(self.dense(torch.cat([conditioning[:, k], signals], 1)))
             h1 = self.gru1(x, h1)
             h2 = self.gru2(torch.cat([h1, signals], 1), h2)
-            e = torch.tanh(self.out(torch.cat([x, h1, h2], 1))) * e_level * gains[:, k, None]
+            state = torch.cat([x, h1, h2], 1)
+            e = torch.tanh(self.out(state))
+            if source is not None:
+                e = e + (pulses @ self.mix(state)[..., None])[..., 0]
+            e = e * e_level * gains[:, k, None]
             s = (filters[:, frame] @ e[..., None])[..., 0] + zero_input
             outputs.append(s)
             signal = torch.cat([signal[:, c.subframe :], s], 1)

@@ -24,10 +24,11 @@ from torch import Tensor, nn
 
 from speech.config import ExperimentConfig
 from speech.data.batching import Batch
+from speech.harmonics import harmonic_source
 from speech.lpc import MelLPC, sample_frames
 from speech.models.critic import SpectrogramCritic, critic_loss, generator_terms
 from speech.models.subframe import SubframeVocoder
-from speech.pitch import estimate_pitch, head_loss, lag_range
+from speech.pitch import head_loss, lag_range
 from speech.tasks.vocoder import VocoderTask
 
 
@@ -130,6 +131,10 @@ class SubframeVocoderTask(VocoderTask):
         jitter = loss.period_jitter
         offsets = torch.randint(-jitter, jitter + 1, period.shape, generator=generator) if jitter else 0
         lags = (period.round().long() + offsets).clamp(c.min_period, c.max_period).to(device)
+        source = None
+        if c.harmonic_bands:  # pulses at YIN's pitch, unjittered: the harmonics of the target itself
+            frequency = period.clamp(c.min_period, c.max_period).reciprocal()
+            source = harmonic_source(frequency, voiced.float(), hop, c.harmonic_bands).to(device)
         segment_cond = cond[rows[:, None], frame_index[:, :frames]]
         output = model(
             segment_cond,
@@ -137,6 +142,7 @@ class SubframeVocoderTask(VocoderTask):
             lpc[rows[:, None], frame_index],
             levels[rows[:, None], frame_index],
             (past_signal, past_excitation),
+            source,
         )
         mask = valid[:, history + c.order :]
         log_period, voicing = model.pitch(segment_cond)
@@ -145,16 +151,11 @@ class SubframeVocoderTask(VocoderTask):
         return output * mask, signal[:, history + c.order :], pitch
 
     def pitch_targets(self, batch: Batch, rows: Tensor, starts: Tensor, frames: int) -> tuple[Tensor, Tensor]:
-        """YIN's period and voicing (N, frames) for each segment's frames, each measured at the middle of the
-        samples the frame's subframes generate."""
-        hop = self.config.features.hop_length
-        # Rows are utterance-major (each utterance's segments together): one row of centres per utterance.
-        centres = (starts[:, None] * hop + torch.arange(frames) * hop + hop // 2).reshape(
-            len(batch.lengths), -1
-        )
-        estimate = estimate_pitch(
-            batch.audio.float().cpu().numpy(), centres.cpu().numpy(), self.config.features.sample_rate
-        )
+        """The reference period and voicing (N, frames) of each segment's frames (YIN's, or the corpus's
+        pitch tracks), each measured at the middle of the samples the frame's subframes generate."""
+        # Rows are utterance-major (each utterance's segments together): one row of frames per utterance.
+        indices = (starts[:, None].cpu() + torch.arange(frames)).reshape(len(batch.lengths), -1)
+        estimate = self.reference_pitch(batch, indices.numpy(), self.config.features.hop_length // 2)
         period = torch.from_numpy(estimate.period).float().reshape(len(rows), frames)
         voiced = torch.from_numpy(estimate.voiced).reshape(len(rows), frames)
         return period, voiced

@@ -24,7 +24,7 @@ from speech.data.batching import Batch
 from speech.media import AudioMedia
 from speech.models.padding import lengths_mask
 from speech.models.vocoder import VocoderModel, interpolate_frames
-from speech.pitch import PitchErrors, estimate_pitch
+from speech.pitch import Pitch, PitchErrors, PitchTracks, estimate_pitch
 from speech.tasks.base import Task
 from speech.vocoder.base import MelVocoder
 
@@ -45,6 +45,11 @@ class VocoderTask(Task):
             config.model, input_dims=config.features.n_mels, hop_length=config.features.hop_length
         )
         super().__init__(config)
+        tracks = getattr(config.loss, "pitch_tracks", "")
+        try:
+            self.pitch_tracks = PitchTracks(tracks) if tracks else None
+        except (OSError, ValueError) as error:
+            raise ConfigError(f"loss.pitch_tracks: cannot read {tracks}: {error}") from None
 
     def segments(
         self, model: VocoderModel, batch: Batch, generator: torch.Generator | None = None
@@ -100,16 +105,27 @@ class VocoderTask(Task):
         """How a model's F0 head does against YIN on every frame of ``batches`` (:class:`PitchErrors`),
         with frame f's estimate taken at sample ``f * hop + centre_offset``."""
         errors = PitchErrors()
-        hop = self.config.features.hop_length
         for batch in batches:
             cond = model.condition(batch.features, batch.lengths)
             log_period, voicing = model.pitch(cond)
-            centres = np.arange(cond.shape[1])[None].repeat(len(batch.lengths), 0) * hop + centre_offset
-            audio = batch.audio.float().cpu().numpy()
-            estimate = estimate_pitch(audio, centres, self.config.features.sample_rate)
+            frames = np.arange(cond.shape[1])[None].repeat(len(batch.lengths), 0)
+            estimate = self.reference_pitch(batch, frames, centre_offset)
             inside = lengths_mask(batch.lengths, cond.shape[1], torch.device("cpu")).numpy()
             errors.add(log_period.cpu().numpy(), voicing.cpu().numpy(), estimate, inside)
         return errors.metrics()
+
+    def reference_pitch(self, batch: Batch, frames: np.ndarray, centre_offset: int) -> Pitch:
+        """The F0 reference at frame indices ``frames`` (one row per utterance of the batch), frame f taken
+        at sample ``f * hop + centre_offset``: the corpus's pitch tracks when ``loss.pitch_tracks`` names
+        them (measured at mid-frame, so only that offset), else YIN on the batch's audio."""
+        hop, rate = self.config.features.hop_length, self.config.features.sample_rate
+        if self.pitch_tracks is not None:
+            if centre_offset != hop // 2:
+                raise ConfigError(
+                    "loss.pitch_tracks are measured at mid-frame; this vocoder measures elsewhere"
+                )
+            return self.pitch_tracks.frames(list(batch.ids), frames, rate)
+        return estimate_pitch(batch.audio.float().cpu().numpy(), frames * hop + centre_offset, rate)
 
     @torch.no_grad()
     def evaluate(

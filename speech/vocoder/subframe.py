@@ -64,12 +64,17 @@ class SubframeGenerator(MelVocoder):
         rows, frames = piece_frames(pieces, lengths)
         width = frames.shape[1] - 1
         silence = torch.zeros(len(pieces), self.config.history)
+        source = self.model.source(cond)  # over whole inputs, so that the pieces' pulses line up
+        if source is not None:
+            hop = self.config.hop_length
+            source = source.unflatten(1, (-1, hop))[rows, frames[:, :width]].flatten(1, 2)
         generated = self.model(
             cond[rows, frames[:, :width]],
             periods[rows, frames[:, :width]],
             lpc[rows, frames],
             levels[rows, frames],
             (silence, silence),
+            source,
         )
         outputs = overlap_add(
             pieces, list(generated.numpy()[..., None]), lengths, self.config.hop_length, overlap_frames
