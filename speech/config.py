@@ -52,6 +52,7 @@ class OptimConfig:
     min_lr_ratio: float = 0.05  # the schedule's floor, as a fraction of lr
     grad_clip: float = 5.0  # max global gradient norm; 0 disables clipping
     accumulate: int = 1  # micro-batches per optimizer step
+    critic_lr: float = 0.0  # an adversarial stage's critic's peak learning rate (0: lr), on the same schedule
 
 
 @dataclass
@@ -131,6 +132,7 @@ LIMITS = {
     "optim.min_lr_ratio": _between(0, 1),
     "optim.grad_clip": _at_least(0),
     "optim.accumulate": _at_least(1),
+    "optim.critic_lr": _at_least(0),
     "train.max_steps": _at_least(0),
     "train.max_minutes": _at_least(0),
     "train.log_every": _at_least(1),

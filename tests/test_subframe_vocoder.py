@@ -170,7 +170,9 @@ def test_generation_folds_long_inputs_and_checks_its_input(
         generator.vocode(np.zeros((10, 40), np.float32))
 
 
-def test_training_follows_stored_pitch_tracks(clip: tuple[torch.Tensor, torch.Tensor], tmp_path: Path) -> None:
+def test_training_follows_stored_pitch_tracks(
+    clip: tuple[torch.Tensor, torch.Tensor], tmp_path: Path
+) -> None:
     """With ``loss.pitch_tracks`` the F0 head's targets, the lags and the harmonic source come from the
     corpus's pYIN tracks, looked up by utterance id, not from YIN on the batch."""
     samples, mel = clip

@@ -8,7 +8,7 @@
 #   1 corpora: pipelines/voice/run.sh stage 1 for each voice (joe: seed 1, all 2,557 sentences, the default
 #     voice's corpus; slt: seed 7, 1,000), each with 100 test and 50 validation sentences held out (the
 #     subframe runs so far trained on joe's first 1,500: JOE_COUNT=1500 remakes that corpus)
-#   2 shards of both voices' training and validation splits
+#   2 shards of both voices' training and validation splits, and their pYIN pitch tracks (tools/pitch_tracks.py)
 #   3 train (resumes from the newest checkpoint); VOCODER_OVERRIDES adds key=value overrides, e.g.
 #     VOCODER_OVERRIDES="train.max_minutes=90" for a run that ends inside a 3-hour session, or
 #     "train.init_from=speech/assets/vocoder" to continue from the shipped weights in a new folder
@@ -37,11 +37,17 @@ if stage_on 2; then
         [ -f $data/shards/$split/shards.json ] || speech shard "${manifests[@]}" -o $data/shards/$split \
             --max-samples 500
     done
+    # pYIN pitch tracks of every utterance (~20 minutes on one core; resumes), the subframe vocoder's F0
+    # reference (its F0 head's targets, its training lags and harmonic source) in place of per-batch YIN.
+    [ -f $data/pitch.done ] || { python tools/pitch_tracks.py $data/shards/train $data/shards/valid \
+        -o $data/pitch.npz && touch $data/pitch.done; }
 fi
 
 if stage_on 3; then
+    tracks=()
+    [[ $config == subframe* ]] && tracks=(loss.pitch_tracks=$data/pitch.npz)
     speech train conf/vocoder/$config.yaml data.train=$data/shards/train data.valid=$data/shards/valid \
-        train.out_dir=$exp train.max_steps="$steps" ${VOCODER_OVERRIDES:-} --resume
+        train.out_dir=$exp train.max_steps="$steps" "${tracks[@]}" ${VOCODER_OVERRIDES:-} --resume
 fi
 
 if stage_on 4; then

@@ -5,9 +5,11 @@ linear-prediction filter computed from the mel, trained free-running on a multi-
     cond -> per subframe: conditioning (4 x 64), excitation gain; F0 head -> period T per frame
     mel -> LPC a_1..a_16 and levels (frame RMS, excitation RMS) per frame (speech.lpc.MelLPC.analyse)
     per 40-sample subframe (400 Hz), all inputs divided by the frame's levels:
-        [cond_k, e_prev (40), s_prev (40), zero-input response of 1/A (40), e[t-T-2 .. t-T+41] (44)]
+        [cond_k, e_prev (40), s_prev (40), zero-input response of 1/A (40), e[t-T-2 .. t-T+41] (44),
+         with harmonic_bands the harmonic source's pulses summed over bands (40)]
         -> dense(192, tanh) -> GRUCell(192) -> GRUCell(192, fed the signal inputs again)
-        -> linear([dense, h1, h2]) -> tanh -> x excitation level x gain -> e (40)
+        -> linear([dense, h1, h2]) -> tanh (+ pulses (40, bands) @ linear([dense, h1, h2]) with harmonic_bands)
+        -> x excitation level x gain -> e (40)
         s = H e + G s_past  (1 / A(z) over the subframe, speech.lpc.synthesis_matrices)
 
 Why this design, for training on 2 CPU cores (the LPCNet-style sample-rate design, speech.models.lpcnet,
@@ -23,9 +25,16 @@ pipelines/vocoder/README.md):
   filter is linear, so each subframe is two matrix products and the loss trains through it.
 - Pitch: voiced excitation repeats every period, so the excitation one period back (a 44-sample window
   round lag T, as CELP's adaptive codebook and FARGAN's pitch prediction) is an input; T comes from an F0
-  head on the conditioning, trained on YIN, so generation needs only the mel.
+  head on the conditioning, trained on YIN (or pYIN tracks), so generation needs only the mel.
 - The spectral loss (spectral convergence + log-magnitude L1 at five resolutions, 128-2048 points) judges
   what is heard without asking for the original's phase, which a sample-by-sample likelihood demands.
+- But a spectral loss cannot teach how the harmonics' phases line up into glottal pulses either, and
+  without that voiced speech comes out rough (the recording's own residual through the same filter scores
+  DNSMOS 3.2, the spectrally trained excitation 2.45; pipelines/vocoder/README.md). With
+  ``harmonic_bands``, a harmonic source (speech.harmonics: band-limited pulse trains at F0 in octave
+  bands, as neural source-filter vocoders use) supplies the pulses: the network sets, per subframe, how much
+  of each band joins its own excitation, and sees the pulses among its inputs. Training builds it from the
+  reference F0 (YIN, or the corpus's pYIN tracks), generation from the F0 head.
 - Levels estimated from the mel scale every input and the output, so the network sees unit-scale signals at
   any loudness and its output gain only corrects the estimate.
 - Generation is deterministic (no sampling) and runs the same loop as training; long inputs are folded into
@@ -56,15 +65,18 @@ class SubframeLossConfig(PitchedSegmentsConfig):
     of each), plus the F0 head's loss (:class:`~speech.models.vocoder.PitchedSegmentsConfig`).
 
     The adversarial stage (``adversarial_weight`` or ``feature_weight`` above 0, started from a model the
-    spectral loss trained) adds a spectrogram critic (:mod:`speech.models.critic`) at ``critic_fft_sizes``
-    with ``critic_channels`` channels: its least-squares score and its feature-matching distance."""
+    spectral loss trained) adds a critic (:mod:`speech.models.critic`) with ``critic_channels`` channels:
+    ``critic="spectrogram"`` at ``critic_fft_sizes``, or ``"waveform"`` at ``critic_periods``; its
+    least-squares score and its feature-matching distance."""
 
     segment_frames: int = 100
     segments_per_utterance: int = 1
     fft_sizes: list[int] = field(default_factory=lambda: [2048, 1024, 512, 256, 128])
     adversarial_weight: float = 0.0
     feature_weight: float = 0.0
+    critic: str = "spectrogram"
     critic_fft_sizes: list[int] = field(default_factory=lambda: [1024, 512, 256])
+    critic_periods: list[int] = field(default_factory=lambda: [2, 3, 5, 7, 11])
     critic_channels: int = 16
 
     def __post_init__(self) -> None:
@@ -73,6 +85,10 @@ class SubframeLossConfig(PitchedSegmentsConfig):
             sizes = getattr(self, name)
             if not sizes or min(sizes) < 8:
                 raise ValueError(f"{name} must list FFT sizes of at least 8, got {sizes}")
+        if self.critic not in ("spectrogram", "waveform"):
+            raise ValueError(f"critic must be 'spectrogram' or 'waveform', got {self.critic!r}")
+        if not self.critic_periods or min(self.critic_periods) < 1:
+            raise ValueError(f"critic_periods must list periods of at least 1, got {self.critic_periods}")
         if self.adversarial_weight < 0 or self.feature_weight < 0 or self.critic_channels < 1:
             raise ValueError("adversarial_weight and feature_weight must be >= 0, critic_channels >= 1")
 

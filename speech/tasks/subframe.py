@@ -9,7 +9,7 @@ past an utterance's end are zeroed in both output and target. Validation reports
 fixed segments, the F0 head's errors, and one utterance generated from its mel (as every vocoder task).
 
 The adversarial stage (``loss.adversarial_weight`` / ``loss.feature_weight``, conf/vocoder/subframe_gan.yaml)
-adds a spectrogram critic's score and feature matching on the same segments; the trainer trains the critic
+adds a critic's score (spectrogram or waveform) and feature matching on the same segments; the trainer trains the critic
 on each micro-batch's segments right after the model's loss on them (:meth:`critic_loss`).
 """
 
@@ -26,7 +26,7 @@ from speech.config import ExperimentConfig
 from speech.data.batching import Batch
 from speech.harmonics import harmonic_source
 from speech.lpc import MelLPC, sample_frames
-from speech.models.critic import SpectrogramCritic, critic_loss, generator_terms
+from speech.models.critic import SpectrogramCritic, WaveformCritic, critic_loss, generator_terms
 from speech.models.subframe import SubframeVocoder
 from speech.pitch import head_loss, lag_range
 from speech.tasks.vocoder import VocoderTask
@@ -59,12 +59,15 @@ class SubframeVocoderTask(VocoderTask):
         super().__init__(config)
         self.lpc = MelLPC(config.features, config.model.order)
 
-    def build_critic(self) -> SpectrogramCritic | None:
+    def build_critic(self) -> nn.Module | None:
         """The adversarial stage's critic, when ``loss.adversarial_weight`` or ``loss.feature_weight`` is set."""
         loss = self.config.loss
         if loss.adversarial_weight == 0 and loss.feature_weight == 0:
             return None
-        self.critic = SpectrogramCritic(loss.critic_fft_sizes, loss.critic_channels)
+        if loss.critic == "waveform":
+            self.critic = WaveformCritic(loss.critic_periods, loss.critic_channels)
+        else:
+            self.critic = SpectrogramCritic(loss.critic_fft_sizes, loss.critic_channels)
         return self.critic
 
     def loss(self, model: SubframeVocoder, batch: Batch) -> tuple[Tensor, dict[str, float]]:

@@ -105,7 +105,10 @@ class Trainer:
         if self.critic is not None:
             self.critic.to(self.env.device)
             self.critic_optimizer = torch.optim.AdamW(
-                self.critic.parameters(), lr=optim.lr, betas=tuple(optim.betas), weight_decay=0.0
+                self.critic.parameters(),
+                lr=optim.critic_lr or optim.lr,
+                betas=tuple(optim.betas),
+                weight_decay=0.0,
             )
             self.critic_scheduler = self._schedule(self.critic_optimizer)
             self.critic_wrapped = (
