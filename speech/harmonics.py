@@ -43,7 +43,8 @@ def harmonic_source(frequency: Tensor, voiced: Tensor, hop: int, bands: int) -> 
     def below(edge: float) -> Tensor:
         """Harmonics strictly below ``edge`` (cycles per sample), and their cosines' sum plus one half."""
         count = (torch.ceil(edge / per_sample) - 1).clamp_min(0)
-        total = torch.where(near_pulse, count + 0.5, torch.sin((count + 0.5) * phase) / (2 * half))
+        denominator = torch.where(near_pulse, 1.0, 2 * half)  # never 0, even in the branch not taken
+        total = torch.where(near_pulse, count + 0.5, torch.sin((count + 0.5) * phase) / denominator)
         return count, total
 
     edges = octave_edges(bands)

@@ -119,12 +119,15 @@ def track_pitch(
     audio: np.ndarray, sample_rate: int, hop: int, frames: int, f0_min: float = F0_MIN, f0_max: float = F0_MAX
 ) -> Pitch:
     """pYIN's track (Mauch & Dixon, 2014; librosa) for ``frames`` frames of one waveform, frame f measured
-    at sample ``f * hop + hop // 2``: slower than :func:`estimate_pitch` (about 10x real time on one core, so
+    at sample ``f * hop + hop // 2``: slower than :func:`estimate_pitch` (about 6x real time on one core, so
     it is computed once per corpus, :class:`PitchTracks`), but its probabilistic thresholds and Viterbi
     smoothing make far fewer octave jumps and voicing flickers, which a source that follows F0 turns into
     roughness (on Piper joe's held-out sentences YIN's period is over 20% off pYIN's on 8% of frames both
     call voiced). Unvoiced frames carry the period interpolated from their voiced neighbours."""
-    import librosa
+    try:
+        import librosa
+    except ImportError:
+        raise ImportError("pYIN pitch tracks need librosa: pip install librosa") from None
 
     audio = np.asarray(audio, np.float32)[hop // 2 :]  # frame f is centred at f * hop of the shifted audio
     length = max(2 * int(np.ceil(sample_rate / f0_min)) + 1, 1024)
@@ -147,33 +150,50 @@ def track_pitch(
 
 
 class PitchTracks:
-    """Pitch tracks of a corpus's utterances by id (:func:`track_pitch`, written by tools/pitch_tracks.py as
-    one ``.npz``: ``<id>.period`` and ``<id>.voiced`` arrays), looked up for the frames a batch trains on."""
+    """Pitch tracks of a corpus's utterances by id (:func:`track_pitch`), as tools/pitch_tracks.py writes them
+    into one ``.npz``: ``<id>.period`` and ``<id>.voiced`` per utterance, one value per feature frame, and
+    the ``hop`` and ``sample_rate`` they were measured at. Loading checks those against the training's
+    features, and each lookup checks an utterance's frame count against its audio, so tracks of other
+    features or of remade audio stop a run with one line instead of teaching misaligned targets."""
 
-    def __init__(self, path: str | Path):
-        with np.load(path) as store:
-            self.tracks = {
-                key[: -len(".period")]: (store[key], store[key[: -len(".period")] + ".voiced"])
-                for key in store.files
-                if key.endswith(".period")
-            }
+    def __init__(self, path: str | Path, hop: int, sample_rate: int):
         self.path = Path(path)
+        try:
+            with np.load(self.path) as store:
+                arrays = {key: store[key] for key in store.files}
+        except (OSError, ValueError) as error:
+            raise ValueError(
+                f"{self.path}: not a pitch-track file tools/pitch_tracks.py writes ({error})"
+            ) from None
+        measured = (int(arrays.pop("hop", -1)), int(arrays.pop("sample_rate", -1)))
+        if measured != (hop, sample_rate):
+            raise ValueError(
+                f"{self.path}: tracks measured at hop {measured[0]} / {measured[1]} Hz, the features have hop "
+                f"{hop} / {sample_rate} Hz (run tools/pitch_tracks.py again)"
+            )
+        ids = {key.rsplit(".", 1)[0] for key in arrays}
+        broken = sorted(i for i in ids if f"{i}.period" not in arrays or f"{i}.voiced" not in arrays)
+        if broken:
+            raise ValueError(f"{self.path}: {broken[0]!r} lacks its period or voicing array")
+        self.tracks = {i: (arrays[f"{i}.period"], arrays[f"{i}.voiced"]) for i in ids}
 
-    def frames(self, ids: list[str], frames: np.ndarray, sample_rate: int) -> Pitch:
-        """The tracks of utterance ``ids[i]`` at frame indices ``frames[i]`` (rows of the same length);
-        frames past an utterance's end repeat its last."""
-        missing = [i for i in ids if i not in self.tracks]
-        if missing:
-            raise KeyError(f"{self.path}: no pitch track for {missing[0]!r} (and {len(missing) - 1} more)")
-        rows = [
-            (period[np.minimum(f, len(period) - 1)], voiced[np.minimum(f, len(voiced) - 1)])
-            for (period, voiced), f in zip((self.tracks[i] for i in ids), frames, strict=True)
-        ]
-        return Pitch(
-            period=np.stack([row[0] for row in rows]).astype(np.float64),
-            voiced=np.stack([row[1] for row in rows]),
-            sample_rate=sample_rate,
-        )
+    def frames(self, ids: list[str], lengths: list[int], frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Period and voicing of utterance ``ids[i]`` (``lengths[i]`` feature frames long) at frame indices
+        ``frames[i]`` (rows of the same length); frames past an utterance's end repeat its last."""
+        rows = []
+        for utterance, length, indices in zip(ids, lengths, frames, strict=True):
+            if utterance not in self.tracks:
+                raise ValueError(
+                    f"{self.path}: no pitch track for {utterance!r} (run tools/pitch_tracks.py again)"
+                )
+            period, voiced = self.tracks[utterance]
+            if len(period) != length:
+                raise ValueError(
+                    f"{self.path}: the track of {utterance!r} has {len(period)} frames, its audio {length} "
+                    "(audio remade since? run tools/pitch_tracks.py again)"
+                )
+            rows.append((period[np.minimum(indices, length - 1)], voiced[np.minimum(indices, length - 1)]))
+        return np.stack([r[0] for r in rows]).astype(np.float64), np.stack([r[1] for r in rows])
 
 
 def head_loss(log_period: Tensor, voicing: Tensor, period: Tensor, voiced: Tensor) -> Tensor:

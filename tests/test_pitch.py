@@ -78,12 +78,47 @@ def test_pyin_on_real_speech_agrees_with_yin_and_fills_unvoiced_frames(librivox_
     assert (tracked.period >= shortest - 1).all() and (tracked.period <= longest + 1).all()
 
 
+@pytest.mark.parametrize("step", [7200, 8000])
+def test_pyin_frames_are_measured_at_mid_frame(step: int) -> None:
+    """A pitch step at sample ``step``: pYIN leaves the frames whose window straddles it unvoiced, and that
+    gap is centred on the step when frame f stands for sample f * 160 + 80 (the middle of the samples the
+    vocoder makes for it); either side, each pitch is found."""
+    audio = np.concatenate([pulse_train(100.0, 1.0)[:step], pulse_train(200.0, 1.0)[: 16000 - step]])
+    pitch = track_pitch(audio, 16000, 160, 100)
+    gap = np.flatnonzero(~pitch.voiced[30:70]) + 30
+    assert np.mean(gap) == pytest.approx((step - 80) / 160, abs=0.25)
+    np.testing.assert_allclose(pitch.f0[gap.min() - 10 : gap.min()], 100, rtol=0.02)
+    np.testing.assert_allclose(pitch.f0[gap.max() + 1 : gap.max() + 11], 200, rtol=0.02)
+
+
+def store(path: Path, hop: int = 160, **tracks: tuple[list[float], list[bool]]) -> Path:
+    arrays = {"hop": np.array(hop), "sample_rate": np.array(16000)}
+    for key, (period, voiced) in tracks.items():
+        arrays[f"{key}.period"], arrays[f"{key}.voiced"] = np.array(period), np.array(voiced)
+    np.savez(path, **arrays)
+    return path
+
+
 def test_stored_tracks_are_looked_up_by_id_and_frame(tmp_path: Path) -> None:
-    path = tmp_path / "pitch.npz"
-    np.savez(path, **{"a.period": np.array([100.0, 110.0, 120.0]), "a.voiced": np.array([True, False, True])})
-    tracks = PitchTracks(path)
-    pitch = tracks.frames(["a", "a"], np.array([[0, 2], [2, 7]]), 16000)
-    np.testing.assert_array_equal(pitch.period, [[100, 120], [120, 120]])  # past the end: the last frame
-    np.testing.assert_array_equal(pitch.voiced, [[True, True], [True, True]])
-    with pytest.raises(KeyError, match="no pitch track for 'b'"):
-        tracks.frames(["b"], np.array([[0]]), 16000)
+    tracks = PitchTracks(
+        store(tmp_path / "p.npz", a=([100.0, 110.0, 120.0], [True, False, True])), 160, 16000
+    )
+    period, voiced = tracks.frames(["a", "a"], [3, 3], np.array([[0, 2], [2, 7]]))
+    np.testing.assert_array_equal(period, [[100, 120], [120, 120]])  # past the end: the last frame
+    np.testing.assert_array_equal(voiced, [[True, True], [True, True]])
+
+
+def test_stored_tracks_that_do_not_fit_are_refused_in_one_line(tmp_path: Path) -> None:
+    good = store(tmp_path / "good.npz", a=([100.0, 110.0], [True, True]))
+    with pytest.raises(ValueError, match="no pitch track for 'b'"):
+        PitchTracks(good, 160, 16000).frames(["b"], [2], np.array([[0]]))
+    with pytest.raises(ValueError, match="has 2 frames, its audio 5"):
+        PitchTracks(good, 160, 16000).frames(["a"], [5], np.array([[0]]))
+    with pytest.raises(ValueError, match="hop 80"):
+        PitchTracks(store(tmp_path / "hop.npz", hop=80), 160, 16000)
+    np.savez(tmp_path / "half.npz", hop=160, sample_rate=16000, **{"a.period": np.ones(3)})
+    with pytest.raises(ValueError, match="'a' lacks"):
+        PitchTracks(tmp_path / "half.npz", 160, 16000)
+    (tmp_path / "junk.npz").write_bytes(b"not numpy")
+    with pytest.raises(ValueError, match="junk.npz: not a pitch-track file"):
+        PitchTracks(tmp_path / "junk.npz", 160, 16000)

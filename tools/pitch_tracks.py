@@ -1,14 +1,15 @@
 """Pitch tracks (pYIN, speech.pitch.track_pitch) of every utterance in shard folders, into one .npz by id, for
 a vocoder's training (``loss.pitch_tracks``): its F0 head's targets, its training lags and its harmonic
 source then follow pYIN's track instead of YIN's per-batch estimates, whose octave jumps and voicing
-flickers a harmonic source turns into roughness. pYIN runs at about 4x real time on one core, so it is run
-once per corpus (about half an hour for the vocoder recipe's two hours), not in every training step.
+flickers a harmonic source turns into roughness. pYIN runs at about 6x real time on one core, so it is run
+once per corpus (about 20 minutes for the vocoder recipe's two hours), not in every training step.
 
     python tools/pitch_tracks.py data/vocoder/shards/train data/vocoder/shards/valid -o data/vocoder/pitch.npz
 
 Frame f of an utterance is measured at sample f * hop + hop / 2, the middle of the samples the subframe
-vocoder makes for it (speech.tasks.subframe). Written atomically; an existing output is reused for the ids it
-already holds, so an interrupted run goes on where it stopped when run again.
+vocoder makes for it (speech.tasks.subframe). Written atomically, with the hop and sample rate; run again, it
+keeps the tracks it holds whose frame count still fits the audio, so an interrupted run goes on where it
+stopped and remade audio is measured again.
 """
 
 from __future__ import annotations
@@ -34,15 +35,24 @@ def main() -> int:
     parser.add_argument("shards", nargs="+", help="shard folders (speech shard's output)")
     parser.add_argument("-o", "--out", required=True, help=".npz to write")
     parser.add_argument(
+        "--hop",
+        type=int,
+        default=FeatureConfig().hop_length,
+        help="samples per feature frame (default: %(default)s)",
+    )
+    parser.add_argument(
         "--checkpoint-every", type=int, default=200, help="write what is done every this many utterances"
     )
     args = parser.parse_args()
-    hop = FeatureConfig().hop_length
     out = Path(args.out)
     arrays: dict[str, np.ndarray] = {}
     if out.exists():
         with np.load(out) as done:
             arrays = {key: done[key] for key in done.files}
+        if int(arrays.get("hop", -1)) != args.hop:
+            print(f"{out}: measured at another hop; measuring every utterance again", file=sys.stderr)
+            arrays = {}
+    arrays["hop"] = np.array(args.hop)
 
     def save() -> None:
         with atomic_output(out, "wb") as stream:
@@ -51,17 +61,25 @@ def main() -> int:
     new = 0
     for source in args.shards:
         for sample in tqdm(iterate_shards(source), desc=source, unit="utt", disable=None):
-            if f"{sample['id']}.period" in arrays:
-                continue
-            audio, rate = sample["audio"], sample["sample_rate"]
-            pitch = track_pitch(audio, rate, hop, len(audio) // hop + 1)
-            arrays[f"{sample['id']}.period"] = pitch.period.astype(np.float32)
-            arrays[f"{sample['id']}.voiced"] = pitch.voiced
+            audio, rate, key = sample["audio"], sample["sample_rate"], sample["id"]
+            frames = len(audio) // args.hop + 1  # as many as the feature extractor makes
+            if int(arrays.setdefault("sample_rate", np.array(rate))) != rate:
+                print(
+                    f"error: {source}: {key} is at {rate} Hz, the others at {arrays['sample_rate']}",
+                    file=sys.stderr,
+                )
+                return 1
+            if len(arrays.get(f"{key}.period", ())) == frames:
+                continue  # done before (audio of another length under the same id is measured again)
+            pitch = track_pitch(audio, rate, args.hop, frames)
+            arrays[f"{key}.period"] = pitch.period.astype(np.float32)
+            arrays[f"{key}.voiced"] = pitch.voiced
             new += 1
             if new % args.checkpoint_every == 0:
                 save()
     save()
-    print(f"{len(arrays) // 2} pitch tracks ({new} new) -> {out}")
+    tracks = sum(key.endswith(".period") for key in arrays)
+    print(f"{tracks} pitch tracks ({new} new) -> {out}")
     return 0
 
 

@@ -34,7 +34,7 @@ def convert(path: str) -> None:
     model.write(path, model.str_to_type("arpa"))
 
 
-def bigrams(arpa: str) -> tuple[list[str], list[str]]:
+def complete_sections(arpa: str) -> tuple[list[str], list[str]]:
     """The complete unigram lines and bigram lines (back-off weights dropped) of a possibly cut-off ARPA."""
     unigrams: list[str] = []
     pairs: list[str] = []
@@ -64,7 +64,12 @@ def main() -> int:
         child = multiprocessing.get_context("spawn").Process(target=convert, args=(str(raw),))
         child.start()
         child.join()
-        unigrams, pairs = bigrams(raw.read_text(errors="replace") if raw.exists() else "")
+        if child.exitcode and child.exitcode > 0:  # an exception (no pocketsphinx?), not the writer's crash
+            print(
+                f"error: converting pocketsphinx's LM failed (exit status {child.exitcode})", file=sys.stderr
+            )
+            return 1
+        unigrams, pairs = complete_sections(raw.read_text(errors="replace") if raw.exists() else "")
     if not unigrams or not pairs:
         print("error: pocketsphinx wrote no usable unigrams and bigrams", file=sys.stderr)
         return 1

@@ -94,6 +94,10 @@ class WaveformCritic(nn.Module):
         """audio (N, T) -> for each period, the activations of every layer (N, C, rows', period)."""
         # Each row at unit RMS: speech at -20 to -30 dBFS would leave the first layer's outputs near zero and
         # the scores near their biases; the level is the spectral loss's business, the shape this critic's.
+        if audio.shape[1] <= max(self.periods):
+            raise ValueError(
+                f"the waveform critic needs more than {max(self.periods)} samples, got {audio.shape[1]}"
+            )
         audio = audio.float()
         audio = audio / audio.pow(2).mean(1, keepdim=True).sqrt().clamp_min(1e-4)
         outputs = []

@@ -64,6 +64,9 @@ class SubframeLossConfig(PitchedSegmentsConfig):
     each run free from the real signal before it, scored by a spectral loss at ``fft_sizes`` (hop a quarter
     of each), plus the F0 head's loss (:class:`~speech.models.vocoder.PitchedSegmentsConfig`).
 
+    ``pitch_tracks`` (an ``.npz`` from tools/pitch_tracks.py) makes the corpus's pYIN tracks the F0
+    reference (the head's targets, the lags, the harmonic source) instead of YIN on each batch.
+
     The adversarial stage (``adversarial_weight`` or ``feature_weight`` above 0, started from a model the
     spectral loss trained) adds a critic (:mod:`speech.models.critic`) with ``critic_channels`` channels:
     ``critic="spectrogram"`` at ``critic_fft_sizes``, or ``"waveform"`` at ``critic_periods``; its
@@ -72,6 +75,7 @@ class SubframeLossConfig(PitchedSegmentsConfig):
     segment_frames: int = 100
     segments_per_utterance: int = 1
     fft_sizes: list[int] = field(default_factory=lambda: [2048, 1024, 512, 256, 128])
+    pitch_tracks: str = ""
     adversarial_weight: float = 0.0
     feature_weight: float = 0.0
     critic: str = "spectrogram"
@@ -158,11 +162,12 @@ class SubframeVocoder(nn.Module):
         nn.init.constant_(self.gain.bias, math.log(2.0))  # tanh's +-1 as +-2 excitation RMS at the start
 
     def condition(self, mel: Tensor, lengths: Tensor) -> Tensor:
-        """(B, F, mels) log-mel frames -> (B, F, cond). Padding is zeroed first, so each input is conditioned
-        as it would be alone."""
-        mask = lengths_mask(lengths, mel.shape[1], mel.device)[..., None]
-        x = (self.normalize(mel) * mask).transpose(1, 2)
-        return torch.tanh(self.conv2(torch.tanh(self.conv1(x)))).transpose(1, 2)
+        """(B, F, mels) log-mel frames -> (B, F, cond). Padding is zeroed before each convolution (as a lone
+        input's zero padding is), so each input is conditioned as it would be alone."""
+        mask = lengths_mask(lengths, mel.shape[1], mel.device)[:, None]
+        x = self.normalize(mel).transpose(1, 2) * mask
+        x = torch.tanh(self.conv1(x)) * mask
+        return torch.tanh(self.conv2(x)).transpose(1, 2)
 
     def pitch(self, cond: Tensor) -> tuple[Tensor, Tensor]:
         """(..., cond) -> log2 pitch period in samples and voicing logits per frame. The head reads the
@@ -170,20 +175,24 @@ class SubframeVocoder(nn.Module):
         log_period, voicing = self.pitch_head(cond.detach()).unbind(-1)
         return log_period + PERIOD_CENTRE, voicing
 
-    def periods(self, cond: Tensor) -> Tensor:
-        """(..., cond) -> the long-term lag of each frame in whole samples."""
-        c = self.config
-        return torch.exp2(self.pitch(cond)[0]).round().clamp(c.min_period, c.max_period).long()
+    def head_pitch(self, cond: Tensor) -> tuple[Tensor, Tensor]:
+        """(..., cond) -> the F0 head's period in samples (fractional) and voicing (bool) per frame: what
+        generation uses where training has the reference's."""
+        log_period, voicing = self.pitch(cond)
+        return torch.exp2(log_period), voicing > 0
 
-    def source(self, cond: Tensor) -> Tensor | None:
-        """(B, F, cond) -> the harmonic source (B, F * hop, bands) at the F0 head's pitch and voicing, or
-        None without one. (Training gives the model YIN's instead, as it does for the lags.)"""
+    def lags(self, period: Tensor) -> Tensor:
+        """Periods in samples -> the long-term lags: whole samples inside the searched range."""
+        return period.round().clamp(self.config.min_period, self.config.max_period).long()
+
+    def harmonics(self, period: Tensor, voiced: Tensor) -> Tensor | None:
+        """(B, F) periods in samples and voicing -> the harmonic source (B, F * hop, bands), or None for a
+        model without one."""
         c = self.config
         if not c.harmonic_bands:
             return None
-        log_period, voicing = self.pitch(cond)
-        frequency = torch.exp2(log_period).clamp(c.min_period, c.max_period).reciprocal()
-        return harmonic_source(frequency, (voicing > 0).to(cond.dtype), c.hop_length, c.harmonic_bands)
+        frequency = period.clamp(c.min_period, c.max_period).reciprocal()
+        return harmonic_source(frequency, voiced.to(frequency.dtype), c.hop_length, c.harmonic_bands)
 
     def subframe_frames(self, frames: int, available: int) -> Tensor:
         """(frames * subframes,) for each subframe, the frame (of ``available`` from the first) whose centre is
@@ -208,9 +217,10 @@ class SubframeVocoder(nn.Module):
         the signal and excitation (B, history) before the first sample, and with ``harmonic_bands`` the
         harmonic source (B, F * hop, bands) -> (B, F * hop) waveform."""
         c = self.config
-        if (source is None) != (not c.harmonic_bands):
-            raise ValueError("a harmonic source is needed exactly when the model has harmonic_bands")
         batch, frames = cond.shape[:2]
+        expected = (batch, frames * c.hop_length, c.harmonic_bands) if c.harmonic_bands else None
+        if (None if source is None else tuple(source.shape)) != expected:
+            raise ValueError(f"the harmonic source must be {expected or 'None'} for this model")
         nearest = self.subframe_frames(frames, lpc.shape[1]).to(cond.device)
         # Each frame's filter once (not once per subframe: a quarter of the work), in float64 for exactness.
         filters, free = (m.to(cond.dtype) for m in synthesis_matrices(lpc.double(), c.subframe))

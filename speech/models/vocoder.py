@@ -55,12 +55,10 @@ class SegmentsConfig:
 class PitchedSegmentsConfig(SegmentsConfig):
     """Segments, plus how a vocoder's F0 head is taught: its loss (voicing cross-entropy + L1 of log2
     period) weighted by ``pitch_weight``, and training lags moved by up to ``period_jitter`` samples from
-    the reference's, as the head's errors will move them in generation. The reference is YIN on each batch,
-    or with ``pitch_tracks`` (an ``.npz`` from tools/pitch_tracks.py) pYIN's tracks of the corpus."""
+    the reference's (YIN's), as the head's errors will move them in generation."""
 
     pitch_weight: float = 0.5
     period_jitter: int = 1
-    pitch_tracks: str = ""
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -24,7 +24,6 @@ from torch import Tensor, nn
 
 from speech.config import ExperimentConfig
 from speech.data.batching import Batch
-from speech.harmonics import harmonic_source
 from speech.lpc import MelLPC, sample_frames
 from speech.models.critic import SpectrogramCritic, WaveformCritic, critic_loss, generator_terms
 from speech.models.subframe import SubframeVocoder
@@ -133,11 +132,9 @@ class SubframeVocoderTask(VocoderTask):
         period, voiced = self.pitch_targets(batch, rows, starts, frames)
         jitter = loss.period_jitter
         offsets = torch.randint(-jitter, jitter + 1, period.shape, generator=generator) if jitter else 0
-        lags = (period.round().long() + offsets).clamp(c.min_period, c.max_period).to(device)
-        source = None
-        if c.harmonic_bands:  # pulses at YIN's pitch, unjittered: the harmonics of the target itself
-            frequency = period.clamp(c.min_period, c.max_period).reciprocal()
-            source = harmonic_source(frequency, voiced.float(), hop, c.harmonic_bands).to(device)
+        lags = model.lags(period + offsets).to(device)
+        source = model.harmonics(period, voiced)  # the reference's pitch, unjittered: the target's harmonics
+        source = source.to(device) if source is not None else None
         segment_cond = cond[rows[:, None], frame_index[:, :frames]]
         output = model(
             segment_cond,
@@ -167,7 +164,7 @@ class SubframeVocoderTask(VocoderTask):
     def evaluate(
         self, model: SubframeVocoder, batches: Iterable[Batch]
     ) -> tuple[dict[str, float], dict[str, Any]]:
-        """The shared validation, and the F0 head's errors on every validation frame against YIN."""
+        """The shared validation, and the F0 head's errors on every validation frame against the reference."""
         batches = list(batches)
         metrics, media = super().evaluate(model, batches)
         metrics.update(self.pitch_errors(model, batches, centre_offset=model.config.hop_length // 2))

@@ -46,10 +46,13 @@ class VocoderTask(Task):
         )
         super().__init__(config)
         tracks = getattr(config.loss, "pitch_tracks", "")
+        features = config.features
         try:
-            self.pitch_tracks = PitchTracks(tracks) if tracks else None
-        except (OSError, ValueError) as error:
-            raise ConfigError(f"loss.pitch_tracks: cannot read {tracks}: {error}") from None
+            self.pitch_tracks = (
+                PitchTracks(tracks, features.hop_length, features.sample_rate) if tracks else None
+            )
+        except ValueError as error:
+            raise ConfigError(f"loss.pitch_tracks: {error}") from None
 
     def segments(
         self, model: VocoderModel, batch: Batch, generator: torch.Generator | None = None
@@ -102,8 +105,8 @@ class VocoderTask(Task):
 
     @torch.no_grad()
     def pitch_errors(self, model: Any, batches: Iterable[Batch], centre_offset: int = 0) -> dict[str, float]:
-        """How a model's F0 head does against YIN on every frame of ``batches`` (:class:`PitchErrors`),
-        with frame f's estimate taken at sample ``f * hop + centre_offset``."""
+        """How a model's F0 head does against the F0 reference (:meth:`reference_pitch`) on every frame of
+        ``batches`` (:class:`PitchErrors`), with frame f's taken at sample ``f * hop + centre_offset``."""
         errors = PitchErrors()
         for batch in batches:
             cond = model.condition(batch.features, batch.lengths)
@@ -124,7 +127,8 @@ class VocoderTask(Task):
                 raise ConfigError(
                     "loss.pitch_tracks are measured at mid-frame; this vocoder measures elsewhere"
                 )
-            return self.pitch_tracks.frames(list(batch.ids), frames, rate)
+            period, voiced = self.pitch_tracks.frames(list(batch.ids), batch.lengths.tolist(), frames)
+            return Pitch(period=period, voiced=voiced, sample_rate=rate)
         return estimate_pitch(batch.audio.float().cpu().numpy(), frames * hop + centre_offset, rate)
 
     @torch.no_grad()

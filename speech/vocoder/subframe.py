@@ -58,13 +58,17 @@ class SubframeGenerator(MelVocoder):
         lengths = [len(mel) for mel in mels]
         padded = pad_sequence([torch.from_numpy(mel) for mel in mels], batch_first=True)
         cond = self.model.condition(padded, torch.tensor(lengths))
-        periods = self.model.periods(cond)
+        # The head's pitch, each input's last frame repeated over its padding (so that a shorter input's
+        # source fades out as it would alone).
+        own = torch.arange(cond.shape[1]).minimum(torch.tensor(lengths)[:, None] - 1)
+        period, voiced = (x.gather(1, own) for x in self.model.head_pitch(cond))
+        periods = self.model.lags(period)
         lpc, levels = self.lpc.analyse(padded)
         pieces = fold(lengths, fold_frames, overlap_frames)
         rows, frames = piece_frames(pieces, lengths)
         width = frames.shape[1] - 1
         silence = torch.zeros(len(pieces), self.config.history)
-        source = self.model.source(cond)  # over whole inputs, so that the pieces' pulses line up
+        source = self.model.harmonics(period, voiced)  # over whole inputs, so that the pieces' pulses line up
         if source is not None:
             hop = self.config.hop_length
             source = source.unflatten(1, (-1, hop))[rows, frames[:, :width]].flatten(1, 2)

@@ -81,7 +81,8 @@ def test_an_adversarial_run_resumes_exactly_and_exports_only_the_vocoder(
     tmp_path: Path, real_shards: Path
 ) -> None:
     """Six steps in one go equal four steps, a stop, and two more from the checkpoint: the critic, its
-    optimizer and its schedule are restored too (without them the vocoder's next steps would differ)."""
+    optimizer (at its own learning rate) and its schedule are restored too (without them the vocoder's next
+    steps would differ)."""
     base = [
         "train",
         str(TINY),
@@ -89,6 +90,7 @@ def test_an_adversarial_run_resumes_exactly_and_exports_only_the_vocoder(
         "data.valid=",
         "train.checkpoint_every=2",
         "optim.schedule=constant",
+        "optim.critic_lr=5e-3",
         *ADVERSARIAL,
     ]
     assert main([*base, f"train.out_dir={tmp_path / 'whole'}", "train.max_steps=6"]) == 0
@@ -106,6 +108,15 @@ def test_an_adversarial_run_resumes_exactly_and_exports_only_the_vocoder(
     skeleton = json.loads((tmp_path / "cut" / "checkpoints" / "step-000000006" / "state.json").read_text())
     keys = [key for key, _ in skeleton["__dict__"]]
     assert {"critic", "critic_optimizer", "critic_scheduler"} <= set(keys)
+    fields = dict(skeleton["__dict__"])
+
+    def peak_rate(optimizer: str) -> float:
+        group = dict(dict(fields[optimizer]["__dict__"])["param_groups"][0]["__dict__"])
+        return group["initial_lr"]
+
+    assert (
+        peak_rate("critic_optimizer") == 5e-3 and peak_rate("optimizer") == 1e-2
+    )  # optim.critic_lr, optim.lr
     assert len(state) > len(whole)  # the critic's weights and moments travel in the trainer's state
 
     # Each part of the loss, and the critic's own, is logged beside the total.

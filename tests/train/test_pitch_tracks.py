@@ -23,7 +23,7 @@ def test_tracks_cover_every_utterance_resume_and_train(tmp_path: Path, real_shar
     command = [sys.executable, str(REPO / "tools" / "pitch_tracks.py"), str(real_shards), "-o", str(out)]
     first = subprocess.run(command, capture_output=True, text=True, check=True)
     assert "5 pitch tracks (5 new)" in first.stdout
-    tracks = PitchTracks(out)
+    tracks = PitchTracks(out, 160, 16000)
     for sample in iterate_shards(real_shards):
         period, voiced = tracks.tracks[sample["id"]]
         assert len(period) == len(sample["audio"]) // 160 + 1
