@@ -34,20 +34,20 @@ if stage_on 2; then
     for split in train valid; do
         manifests=()
         for voice in "${voices[@]}"; do manifests+=(data/voice_$voice/$split.jsonl); done
-        [ -f $data/shards/$split/shards.json ] || speech shard "${manifests[@]}" -o $data/shards/$split \
-            --max-samples 500
+        [ -f $data/shards/$split/shards.json ] || { speech shard "${manifests[@]}" -o $data/shards/$split \
+            --max-samples 500 && rm -f $data/pitch.done; }
     done
-    # pYIN pitch tracks of every utterance (~20 minutes on one core; resumes), the subframe vocoder's F0
-    # reference (its F0 head's targets, its training lags and harmonic source) in place of per-batch YIN.
+    # pYIN pitch tracks of every utterance (~20 minutes on one core; resumes, re-measures remade audio), the
+    # harmonic subframe vocoder's F0 reference (its F0 head's targets, training lags and harmonic source).
     [ -f $data/pitch.done ] || { python tools/pitch_tracks.py $data/shards/train $data/shards/valid \
         -o $data/pitch.npz && touch $data/pitch.done; }
 fi
 
 if stage_on 3; then
-    tracks=()
-    [[ $config == subframe* ]] && tracks=(loss.pitch_tracks=$data/pitch.npz)
+    tracks=()  # the harmonic configs train on pYIN tracks; the others keep per-batch YIN, as they were run
+    if [[ $config == subframe_harmonic* ]]; then tracks=(loss.pitch_tracks=$data/pitch.npz); fi
     speech train conf/vocoder/$config.yaml data.train=$data/shards/train data.valid=$data/shards/valid \
-        train.out_dir=$exp train.max_steps="$steps" "${tracks[@]}" ${VOCODER_OVERRIDES:-} --resume
+        train.out_dir=$exp train.max_steps="$steps" ${tracks[@]+"${tracks[@]}"} ${VOCODER_OVERRIDES:-} --resume
 fi
 
 if stage_on 4; then
