@@ -1,9 +1,10 @@
 """The subframe vocoder as a training task: segments run free from the real signal before them, scored by a
-multi-resolution spectral loss, plus the F0 head's loss on YIN's estimates.
+multi-resolution spectral loss, plus the F0 head's loss on the F0 reference: YIN's estimates on each batch,
+or the corpus's pYIN tracks (``loss.pitch_tracks``).
 
 The conditioning runs over whole utterances (as in generation); each segment of ``loss.segment_frames``
 frames starts from the real waveform and its LPC residual before it (the loop's history), takes its lags
-from YIN (:mod:`speech.pitch`, jittered) and its filters and levels from the mel
+(jittered) and harmonic source from the reference (:mod:`speech.pitch`) and its filters and levels from the mel
 (:meth:`speech.lpc.MelLPC.analyse`), and generates its samples from its own output from there on. Samples
 past an utterance's end are zeroed in both output and target. Validation reports the same spectral loss on
 fixed segments, the F0 head's errors, and one utterance generated from its mel (as every vocoder task).
