@@ -31,6 +31,18 @@ import torch
 from torch import Tensor, nn
 
 
+def activations(scorer: nn.ModuleList, x: Tensor) -> list[Tensor]:
+    """Every layer's output of one scorer on ``x`` (leaky ReLU between layers, none after the score map): the
+    score map last, the rest for feature matching."""
+    layers = []
+    for index, conv in enumerate(scorer):
+        x = conv(x)
+        if index < len(scorer) - 1:
+            x = nn.functional.leaky_relu(x, 0.2)
+        layers.append(x)
+    return layers
+
+
 class SpectrogramCritic(nn.Module):
     """One small 2-D convolutional scorer per FFT size; ``forward`` gives each scorer's layer outputs, the
     last being its score map (real recordings near 1, generated ones near 0: least-squares GAN)."""
@@ -59,14 +71,9 @@ class SpectrogramCritic(nn.Module):
         for size, scorer in zip(self.fft_sizes, self.scorers, strict=True):
             window = getattr(self, f"window_{size}")
             spectrum = torch.stft(audio.float(), size, size // 4, window=window, return_complex=True)
-            x = spectrum.abs().clamp_min(1e-5).log().transpose(1, 2).unsqueeze(1)
-            layers = []
-            for index, conv in enumerate(scorer):
-                x = conv(x)
-                if index < len(scorer) - 1:
-                    x = nn.functional.leaky_relu(x, 0.2)
-                layers.append(x)
-            outputs.append(layers)
+            outputs.append(
+                activations(scorer, spectrum.abs().clamp_min(1e-5).log().transpose(1, 2).unsqueeze(1))
+            )
         return outputs
 
 
@@ -92,25 +99,18 @@ class WaveformCritic(nn.Module):
 
     def forward(self, audio: Tensor) -> list[list[Tensor]]:
         """audio (N, T) -> for each period, the activations of every layer (N, C, rows', period)."""
-        # Each row at unit RMS: speech at -20 to -30 dBFS would leave the first layer's outputs near zero and
-        # the scores near their biases; the level is the spectral loss's business, the shape this critic's.
         if audio.shape[1] <= max(self.periods):
             raise ValueError(
                 f"the waveform critic needs more than {max(self.periods)} samples, got {audio.shape[1]}"
             )
+        # Each row at unit RMS: speech at -20 to -30 dBFS would leave the first layer's outputs near zero and
+        # the scores near their biases; the level is the spectral loss's business, the shape this critic's.
         audio = audio.float()
         audio = audio / audio.pow(2).mean(1, keepdim=True).sqrt().clamp_min(1e-4)
         outputs = []
         for period, scorer in zip(self.periods, self.scorers, strict=True):
-            x = nn.functional.pad(audio, (0, -audio.shape[1] % period), mode="reflect")
-            x = x.unflatten(1, (-1, period)).unsqueeze(1)
-            layers = []
-            for index, conv in enumerate(scorer):
-                x = conv(x)
-                if index < len(scorer) - 1:
-                    x = nn.functional.leaky_relu(x, 0.2)
-                layers.append(x)
-            outputs.append(layers)
+            folded = nn.functional.pad(audio, (0, -audio.shape[1] % period), mode="reflect")
+            outputs.append(activations(scorer, folded.unflatten(1, (-1, period)).unsqueeze(1)))
         return outputs
 
 
