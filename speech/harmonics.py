@@ -39,11 +39,11 @@ def harmonic_source(frequency: Tensor, voiced: Tensor, hop: int, bands: int) -> 
     phase = torch.remainder(2 * math.pi * per_sample.cumsum(1), 2 * math.pi)
     half = torch.sin(phase / 2)
     near_pulse = half.abs() < 1e-6
+    denominator = torch.where(near_pulse, 1.0, 2 * half)  # never 0, even in the branch not taken
 
     def below(edge: float) -> Tensor:
         """Harmonics strictly below ``edge`` (cycles per sample), and their cosines' sum plus one half."""
         count = (torch.ceil(edge / per_sample) - 1).clamp_min(0)
-        denominator = torch.where(near_pulse, 1.0, 2 * half)  # never 0, even in the branch not taken
         total = torch.where(near_pulse, count + 0.5, torch.sin((count + 0.5) * phase) / denominator)
         return count, total
 

@@ -176,10 +176,12 @@ class PitchTracks:
         if broken:
             raise ValueError(f"{self.path}: {broken[0]!r} lacks its period or voicing array")
         self.tracks = {i: (arrays[f"{i}.period"], arrays[f"{i}.voiced"]) for i in ids}
+        self.sample_rate = sample_rate
 
-    def frames(self, ids: list[str], lengths: list[int], frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def frames(self, ids: list[str], lengths: list[int], frames: np.ndarray) -> Pitch:
         """Period and voicing of utterance ``ids[i]`` (``lengths[i]`` feature frames long) at frame indices
-        ``frames[i]`` (rows of the same length); frames past an utterance's end repeat its last."""
+        ``frames[i]`` (rows of the same length), as :func:`estimate_pitch` gives them; frames past an
+        utterance's end repeat its last."""
         rows = []
         for utterance, length, indices in zip(ids, lengths, frames, strict=True):
             if utterance not in self.tracks:
@@ -192,8 +194,13 @@ class PitchTracks:
                     f"{self.path}: the track of {utterance!r} has {len(period)} frames, its audio {length} "
                     "(audio remade since? run tools/pitch_tracks.py again)"
                 )
-            rows.append((period[np.minimum(indices, length - 1)], voiced[np.minimum(indices, length - 1)]))
-        return np.stack([r[0] for r in rows]).astype(np.float64), np.stack([r[1] for r in rows])
+            inside = np.minimum(indices, length - 1)
+            rows.append((period[inside], voiced[inside]))
+        return Pitch(
+            period=np.stack([r[0] for r in rows]).astype(np.float64),
+            voiced=np.stack([r[1] for r in rows]),
+            sample_rate=self.sample_rate,
+        )
 
 
 def head_loss(log_period: Tensor, voicing: Tensor, period: Tensor, voiced: Tensor) -> Tensor:

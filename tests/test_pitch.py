@@ -103,9 +103,9 @@ def test_stored_tracks_are_looked_up_by_id_and_frame(tmp_path: Path) -> None:
     tracks = PitchTracks(
         store(tmp_path / "p.npz", a=([100.0, 110.0, 120.0], [True, False, True])), 160, 16000
     )
-    period, voiced = tracks.frames(["a", "a"], [3, 3], np.array([[0, 2], [2, 7]]))
-    np.testing.assert_array_equal(period, [[100, 120], [120, 120]])  # past the end: the last frame
-    np.testing.assert_array_equal(voiced, [[True, True], [True, True]])
+    pitch = tracks.frames(["a", "a"], [3, 3], np.array([[0, 2], [2, 7]]))
+    np.testing.assert_array_equal(pitch.period, [[100, 120], [120, 120]])  # past the end: the last frame
+    np.testing.assert_array_equal(pitch.voiced, [[True, True], [True, True]])
 
 
 def test_stored_tracks_that_do_not_fit_are_refused_in_one_line(tmp_path: Path) -> None:

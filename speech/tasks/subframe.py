@@ -134,8 +134,8 @@ class SubframeVocoderTask(VocoderTask):
         jitter = loss.period_jitter
         offsets = torch.randint(-jitter, jitter + 1, period.shape, generator=generator) if jitter else 0
         lags = model.lags(period + offsets).to(device)
-        source = model.harmonics(period, voiced)  # the reference's pitch, unjittered: the target's harmonics
-        source = source.to(device) if source is not None else None
+        # The reference's pitch, unjittered: the target's own harmonics.
+        source = model.harmonics(period.to(device), voiced.to(device))
         segment_cond = cond[rows[:, None], frame_index[:, :frames]]
         output = model(
             segment_cond,

@@ -127,8 +127,7 @@ class VocoderTask(Task):
                 raise ConfigError(
                     "loss.pitch_tracks are measured at mid-frame; this vocoder measures elsewhere"
                 )
-            period, voiced = self.pitch_tracks.frames(list(batch.ids), batch.lengths.tolist(), frames)
-            return Pitch(period=period, voiced=voiced, sample_rate=rate)
+            return self.pitch_tracks.frames(list(batch.ids), batch.lengths.tolist(), frames)
         return estimate_pitch(batch.audio.float().cpu().numpy(), frames * hop + centre_offset, rate)
 
     @torch.no_grad()
