@@ -47,8 +47,15 @@ def main() -> int:
     out = Path(args.out)
     arrays: dict[str, np.ndarray] = {}
     if out.exists():
-        with np.load(out) as done:
-            arrays = {key: done[key] for key in done.files}
+        try:
+            with np.load(out) as done:
+                arrays = {key: done[key] for key in done.files}
+        except (OSError, ValueError) as error:
+            print(
+                f"error: {out}: not a pitch-track file ({error}); move it away to start again",
+                file=sys.stderr,
+            )
+            return 1
         if int(arrays.get("hop", -1)) != args.hop:
             print(f"{out}: measured at another hop; measuring every utterance again", file=sys.stderr)
             arrays = {}
@@ -68,6 +75,7 @@ def main() -> int:
                     f"error: {source}: {key} is at {rate} Hz, the others at {arrays['sample_rate']}",
                     file=sys.stderr,
                 )
+                save()  # what was measured so far is kept
                 return 1
             if len(arrays.get(f"{key}.period", ())) == frames:
                 continue  # done before (audio of another length under the same id is measured again)
