@@ -83,3 +83,23 @@ def test_sentences_are_split_and_bounded() -> None:
     assert all(len(p) <= 50 for p in pieces) and len(pieces) > 5
     phones = [t for t in long if not is_separator(t)]
     assert [t for p in pieces for t in p if not is_separator(t)] == phones  # nothing lost or repeated
+
+
+def test_voice_frames_for_a_vocoder_follow_the_recording_and_stop_at_its_end() -> None:
+    """``teacher_forced``: log-mel frames (not normalised ones) for each recording's own frames, zero past
+    its end, and each row the same whether batched or alone, so stored frames do not depend on batching."""
+    model = tiny_model()
+    model.normalize.mean.fill_(-4.0)
+    model.normalize.std.fill_(2.0)
+    ids = torch.tensor([[5, 6, 7, 0], [5, 8, 9, 10]])
+    lengths = torch.tensor([3, 4])
+    durations = torch.tensor([[2, 3, 1, 0], [1, 1, 1, 1]])
+    recorded = torch.randn(2, 6, 80) * 2 - 4
+    torch.manual_seed(0)
+    frames, counts = model.teacher_forced(ids, lengths, durations, recorded)
+    assert frames.shape == (2, 6, 80) and counts.tolist() == [6, 4]
+    assert frames[1, 4:].abs().sum() == 0 and (frames[0].mean() - -4.0).abs() < 1.0  # log-mel scale
+    model.config.prenet_dropout = 0.0  # the pre-net's dropout is random: compare without it
+    together, _ = model.teacher_forced(ids, lengths, durations, recorded)
+    alone, _ = model.teacher_forced(ids[1:, :4], lengths[1:], durations[1:], recorded[1:, :4])
+    assert torch.allclose(together[1, :4], alone[0], atol=1e-5)

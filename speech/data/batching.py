@@ -117,23 +117,31 @@ class Batch:
 
 
 def featurize_and_pad(
-    waveforms: list[np.ndarray], featurize: Callable[[Tensor], Tensor]
+    waveforms: list[np.ndarray],
+    featurize: Callable[[Tensor], Tensor],
+    stored: list[np.ndarray | None] | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """Features per waveform, zero-padded to (batch, frames, dims), with each one's frame count."""
+    """Features per waveform, zero-padded to (batch, frames, dims), with each one's frame count; where
+    ``stored`` has an utterance's frames (shards that store them), those instead of computed ones."""
     import torch
 
-    features = [featurize(torch.from_numpy(waveform)) for waveform in waveforms]
+    stored = stored or [None] * len(waveforms)
+    features = [
+        featurize(torch.from_numpy(waveform)) if frames is None else torch.from_numpy(frames)
+        for waveform, frames in zip(waveforms, stored, strict=True)
+    ]
     return torch.nn.utils.rnn.pad_sequence(features, batch_first=True), torch.tensor(
         [len(f) for f in features]
     )
 
 
 def collate(samples: list[dict], featurize: Callable[[Tensor], Tensor], keep_audio: bool = False) -> Batch:
-    """Compute features per utterance and pad them into one batch, with the padded waveforms if asked."""
+    """Compute features per utterance (or take the ones its shard stores) and pad them into one batch, with
+    the padded waveforms if asked."""
     import torch
 
     waveforms = [sample["audio"] for sample in samples]
-    padded, lengths = featurize_and_pad(waveforms, featurize)
+    padded, lengths = featurize_and_pad(waveforms, featurize, [sample.get("features") for sample in samples])
     return Batch(
         features=padded,
         lengths=lengths,

@@ -28,7 +28,8 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from speech.audio import AudioError, decode_audio
 from speech.data.batching import Batch, bucket_batches, collate, shuffle_buffer
 from speech.data.corruption import WaveformCorruption
-from speech.data.shards import shard_urls
+from speech.data.shards import FEATURES_MEMBER, decode_features, shard_urls
+from speech.errors import SpeechError
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,11 @@ class BatchStream(IterableDataset):
                 decoded = [sample for sample in map(_decode, batch) if sample is not None]
                 if not decoded:
                     continue
+                if self.corrupt is not None and any("features" in sample for sample in decoded):
+                    raise SpeechError(
+                        f"{decoded[0]['source']}: these shards store their features, which waveform "
+                        "augmentation cannot change; train on them without it"
+                    )
                 if self.corrupt is not None:
                     rng = np.random.default_rng([self.seed, epoch, slot, index])
                     corrupted = self.corrupt([sample["audio"] for sample in decoded], rng)
@@ -127,22 +133,28 @@ class BatchStream(IterableDataset):
             mine = shuffle_buffer(mine, self.shuffle_buffer, seed=f"{self.seed}/{epoch}/{slot}/samples")
         for raw in mine:
             try:
-                yield {
+                sample = {
                     **json.loads(raw["json"]),
                     "flac": raw["flac"],
                     "source": f"{raw['__url__']}:{raw['__key__']}",
                 }
+                if FEATURES_MEMBER in raw:
+                    sample["stored_features"] = raw[FEATURES_MEMBER]
+                yield sample
             except (KeyError, ValueError) as error:
                 log.warning("skipping malformed sample %s: %s", raw.get("__key__"), error)
 
 
 def _decode(sample: dict) -> dict | None:
+    decoded = dict(sample)
     try:
-        audio, _ = decode_audio(sample["flac"], sample["source"])
-    except AudioError as error:
+        decoded["audio"], _ = decode_audio(sample["flac"], sample["source"])
+        if "stored_features" in sample:
+            decoded["features"] = decode_features(decoded.pop("stored_features"), sample["source"])
+    except (AudioError, SpeechError) as error:
         log.warning("skipping sample: %s", error)
         return None
-    return {**sample, "audio": audio}
+    return decoded
 
 
 def shard_loader(stream: BatchStream, num_workers: int = 0) -> DataLoader:

@@ -1,8 +1,10 @@
 """WebDataset shards: writing a manifest into size-capped tar files, and streaming them back.
 
 A sample is two tar members sharing a key: ``<key>.flac`` (16-bit FLAC at the corpus rate) and ``<key>.json``
-(id, text, speaker, duration, sample_rate, and phonemes and durations when the manifest has them). Audio is resampled once, when shards are written, not at every
-epoch. Shards are written to a temporary name and renamed when complete, and an index (``shards.json``) lists
+(id, text, speaker, duration, sample_rate, and phonemes and durations when the manifest has them), and a third,
+``<key>.features.npy``, when the shards store frames that training uses instead of computing them from the audio
+(:class:`StoredFeatures`: a vocoder trained on what a voice predicts). Audio is resampled once, when shards are
+written, not at every epoch. Shards are written to a temporary name and renamed when complete, and an index (``shards.json``) lists
 them with their sample counts and hours, so a trainer knows an epoch's size without reading them.
 
 A stopped run resumes: ``shards.job.json`` records what the job is (the utterances and the settings), and a
@@ -13,6 +15,7 @@ next shard, so the shards are those an uninterrupted run writes.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
@@ -23,6 +26,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import webdataset as wds
 
 from speech.audio import AudioError, atomic_output, decode_audio, encode_audio, read_audio
@@ -34,6 +38,18 @@ log = logging.getLogger(__name__)
 INDEX_NAME = "shards.json"
 JOB_NAME = "shards.job.json"
 SHARD_PATTERN = "shard-{:06d}.tar"
+FEATURES_MEMBER = "features.npy"
+
+
+@dataclass(frozen=True)
+class StoredFeatures:
+    """Frames (frames, dims) per utterance, made from it and its audio when shards are written, that training
+    reads instead of the ones its feature extractor computes from the audio. The vocoder recipe stores a voice's
+    teacher-forced predictions this way, so the vocoder learns to turn what the voice will give it into the
+    recording. ``source`` says what makes them; it is part of the job, so a rerun with another starts again."""
+
+    source: str
+    frames: Callable[[Utterance, np.ndarray], np.ndarray]
 
 
 @dataclass
@@ -55,8 +71,11 @@ def shard_key(utterance_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", utterance_id)
 
 
-def job_description(utterances: list[Utterance], sample_rate: int, max_bytes: int, max_samples: int) -> dict:
-    """What makes two runs the same job: the settings and a digest of the utterances, in order."""
+def job_description(
+    utterances: list[Utterance], sample_rate: int, max_bytes: int, max_samples: int, stored_features: str = ""
+) -> dict:
+    """What makes two runs the same job: the settings, what stores features, and a digest of the utterances,
+    in order."""
     digest = hashlib.sha256()
     for utterance in utterances:
         digest.update(utterance.to_json().encode() + b"\n")
@@ -66,6 +85,7 @@ def job_description(utterances: list[Utterance], sample_rate: int, max_bytes: in
         "max_samples": max_samples,
         "utterances": len(utterances),
         "sha256": digest.hexdigest(),
+        **({"stored_features": stored_features} if stored_features else {}),
     }
 
 
@@ -104,14 +124,18 @@ def write_shards(
     max_samples: int = 10_000,
     progress: Callable[[Iterable], Iterable] = lambda items: items,
     resume: bool = False,
+    features: StoredFeatures | None = None,
 ) -> ShardReport:
     """Write ``utterances`` as shards in ``out_dir``; unreadable audio is skipped and reported, not fatal.
+    With ``features``, each sample also stores its frames (float16), which training then uses as they are.
     When nothing could be written, no index is either (``report.samples`` is 0). With ``resume``, the shards
     a stopped run of the same job finished are kept (see the module docstring); the report counts them."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     utterances = list(utterances)
-    job = job_description(utterances, sample_rate, max_bytes, max_samples)
+    job = job_description(
+        utterances, sample_rate, max_bytes, max_samples, features.source if features else ""
+    )
     finished = finished_shards(out_dir, job) if resume else []
     if finished:
         log.info("resuming: %d finished shards kept", len(finished))
@@ -141,7 +165,10 @@ def write_shards(
                 report.skipped.append((utterance.id, str(error)))
                 continue
             seen_keys.add(key)
-            flac = encode_audio(samples, sample_rate, "FLAC")
+            members = {"flac": encode_audio(samples, sample_rate, "FLAC")}
+            if features is not None:
+                members[FEATURES_MEMBER] = _npy(features.frames(utterance, samples).astype(np.float16))
+            size = sum(len(member) for member in members.values())
             meta = {
                 "id": utterance.id,
                 "text": utterance.text,
@@ -153,7 +180,7 @@ def write_shards(
                 meta.update(phonemes=list(utterance.phonemes), durations=list(utterance.durations or ()))
                 if utterance.frame_shift is not None:
                     meta["frame_shift"] = utterance.frame_shift
-            if current and (current["samples"] >= max_samples or current["bytes"] + len(flac) > max_bytes):
+            if current and (current["samples"] >= max_samples or current["bytes"] + size > max_bytes):
                 shard_scope.close()
                 writer = None
             if writer is None:
@@ -167,10 +194,10 @@ def write_shards(
                 stream = shard_scope.enter_context(atomic_output(out_dir / current["name"]))
                 writer = wds.TarWriter(stream, mtime=0)
                 shard_scope.callback(writer.close)
-            writer.write({"__key__": key, "flac": flac, "json": json.dumps(meta).encode()})
+            writer.write({"__key__": key, **members, "json": json.dumps(meta).encode()})
             current["samples"] += 1
             current["seconds"] += meta["duration"]
-            current["bytes"] += len(flac)
+            current["bytes"] += size
     for shard in report.shards:
         shard.pop("bytes", None)
         shard["seconds"] = round(shard["seconds"], 3)
@@ -208,10 +235,33 @@ def shard_urls(source: str | os.PathLike) -> list[str]:
     return list(wds.shardlists.expand_urls(str(source)))
 
 
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def decode_features(data: bytes, where: str) -> np.ndarray:
+    """A stored ``features.npy`` member -> float32 (frames, dims); anything else is a SpeechError naming it."""
+    try:
+        frames = np.load(io.BytesIO(data), allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise SpeechError(f"{where}: unreadable stored features ({error})") from None
+    if frames.ndim != 2:
+        raise SpeechError(f"{where}: stored features of shape {frames.shape}, not (frames, dims)")
+    if not np.isfinite(frames).all():
+        raise SpeechError(f"{where}: stored features hold NaN or infinite values")
+    return frames.astype(np.float32)
+
+
 def decode_sample(sample: dict) -> dict:
-    """A raw tar sample -> {"id", "text", "speaker", "duration", "audio" (float32 array), "sample_rate"}."""
+    """A raw tar sample -> {"id", "text", "speaker", "duration", "audio" (float32 array), "sample_rate"}, and
+    "features" (float32 (frames, dims)) when the shards store them."""
     meta = json.loads(sample["json"])
-    audio, rate = decode_audio(sample["flac"], f"{sample.get('__url__', '?')}:{sample['__key__']}")
+    where = f"{sample.get('__url__', '?')}:{sample['__key__']}"
+    audio, rate = decode_audio(sample["flac"], where)
+    if FEATURES_MEMBER in sample:
+        meta["features"] = decode_features(sample[FEATURES_MEMBER], where)
     return {**meta, "audio": audio, "sample_rate": rate}
 
 

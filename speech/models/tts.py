@@ -152,6 +152,20 @@ class TTSModel(nn.Module):
         return before, self._postnet(before, mask), log_durations, frame_lengths
 
     @torch.no_grad()
+    def teacher_forced(
+        self, tokens: Tensor, lengths: Tensor, durations: Tensor, mel: Tensor, speakers: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Log-mel frames (B, T, mels) predicted from the true durations and previous frames of recordings
+        ``mel``: aligned to them sample for sample, yet smoothed as the voice smooths, so a vocoder trained
+        to turn them into the recordings learns what generation will hand it. Also the frame counts."""
+        _, after, _, frame_lengths = self(tokens, lengths, durations, mel, speakers)
+        return self._log_mel(after, frame_lengths), frame_lengths
+
+    def _log_mel(self, normalized: Tensor, frame_lengths: Tensor) -> Tensor:
+        mask = lengths_mask(frame_lengths, normalized.shape[1])[..., None].float()
+        return (normalized * self.normalize.std + self.normalize.mean) * mask
+
+    @torch.no_grad()
     def generate(self, tokens: Tensor, lengths: Tensor, durations: Tensor, speakers: Tensor | None = None):
         """Log-mel frames (B, T, mels) for given frames per token, one decoder step per frame; frame counts."""
         memory, _ = self.encode(tokens, lengths, speakers)
@@ -165,5 +179,4 @@ class TTSModel(nn.Module):
             frames.append(frame)
         before = torch.cat(frames, 1) if frames else cond.new_zeros(len(tokens), 0, self.config.n_mels)
         mask = lengths_mask(frame_lengths, before.shape[1])[..., None].float()
-        after = self._postnet(before, mask)
-        return (after * self.normalize.std + self.normalize.mean) * mask, frame_lengths
+        return self._log_mel(self._postnet(before, mask), frame_lengths), frame_lengths

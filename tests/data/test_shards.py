@@ -12,7 +12,7 @@ from speech.audio import audio_info, read_audio
 from speech.data.corruption import WaveformCorruption
 from speech.data.loader import BatchStream, shard_loader
 from speech.data.manifest import Utterance
-from speech.data.shards import iterate_shards, shard_urls, write_shards
+from speech.data.shards import StoredFeatures, decode_features, iterate_shards, shard_urls, write_shards
 from speech.errors import SpeechError
 from speech.features import FeatureConfig, FeatureExtractor, SpecAugmentConfig
 
@@ -158,6 +158,65 @@ def test_corrupted_stream_is_seeded_and_resumes_with_the_same_corruption(
     assert all(not np.allclose(a, b, atol=0.1) for a, b in zip(clean, corrupted, strict=True))
     assert all(np.array_equal(a, b) for a, b in zip(features(corrupt), corrupted, strict=True))  # seeded
     assert all(np.array_equal(a, b) for a, b in zip(features(corrupt, skip=5), corrupted[5:], strict=True))
+
+
+def _shifted(shift: float) -> StoredFeatures:
+    """Stored frames that differ from the computed ones by ``shift``: which of the two training got shows."""
+    extractor = FeatureExtractor()
+    return StoredFeatures(f"computed + {shift}", lambda _, samples: extractor(samples).numpy() + shift)
+
+
+def test_stored_features_replace_the_computed_ones(tmp_path: Path, real_utterances: list[Utterance]) -> None:
+    write_shards(real_utterances, tmp_path / "shards", max_samples=2, features=_shifted(1.0))
+    extractor = FeatureExtractor()
+    computed = {}
+    for sample in iterate_shards(tmp_path / "shards"):
+        computed[sample["id"]] = extractor(sample["audio"]).numpy()
+        assert sample["features"].dtype == np.float32
+        assert np.allclose(sample["features"], computed[sample["id"]] + 1.0, atol=0.02)  # stored as float16
+    batches = list(shard_loader(BatchStream(tmp_path / "shards", extractor, batch_seconds=12.0)))
+    assert sorted(i for batch in batches for i in batch.ids) == sorted(computed)
+    for batch in batches:
+        for row, utterance_id in enumerate(batch.ids):
+            frames = computed[utterance_id]
+            assert batch.lengths[row] == len(frames)
+            assert np.allclose(batch.features[row, : len(frames)].numpy(), frames + 1.0, atol=0.02)
+
+
+def test_rewriting_with_other_stored_features_starts_again(
+    tmp_path: Path, real_utterances: list[Utterance]
+) -> None:
+    write_shards(real_utterances, tmp_path / "shards", max_samples=2, features=_shifted(1.0))
+    write_shards(real_utterances, tmp_path / "shards", max_samples=2, features=_shifted(-2.0), resume=True)
+    extractor = FeatureExtractor()
+    for sample in iterate_shards(tmp_path / "shards"):
+        assert np.allclose(sample["features"], extractor(sample["audio"]).numpy() - 2.0, atol=0.02)
+
+
+def test_stored_features_refuse_waveform_augmentation(
+    tmp_path: Path, real_utterances: list[Utterance]
+) -> None:
+    write_shards(real_utterances[:2], tmp_path / "shards", features=_shifted(0.0))
+    corrupt = WaveformCorruption(SpecAugmentConfig(noise_prob=1.0))
+    stream = BatchStream(tmp_path / "shards", FeatureExtractor(), 12.0, corrupt=corrupt)
+    with pytest.raises(SpeechError, match="store their features"):
+        next(iter(shard_loader(stream)))
+
+
+@pytest.mark.parametrize(
+    "data, problem",
+    [(b"not an array", "unreadable stored features"), (np.full((3, 2), np.nan), "stored features hold NaN"),
+     (np.zeros(4), "stored features of shape \\(4,\\), not \\(frames, dims\\)")],
+)  # fmt: skip
+def test_bad_stored_features_are_one_line_naming_the_sample(data: bytes | np.ndarray, problem: str) -> None:
+    if isinstance(data, np.ndarray):
+        import io
+
+        buffer = io.BytesIO()
+        np.save(buffer, data)
+        data = buffer.getvalue()
+    with pytest.raises(SpeechError, match=f"^shard-000000.tar:key: {problem}"):
+        decode_features(data, "shard-000000.tar:key")
 
 
 def test_missing_index_is_a_clear_error(tmp_path: Path) -> None:
