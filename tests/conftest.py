@@ -44,6 +44,24 @@ def librivox_dir() -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def aligned_librivox(librivox_dir: Path) -> list:
+    """The five librivox clips as aligned utterances (phonemes from the phonemiser, even durations): what
+    tools that read an alignment need, not a good alignment."""
+    import dataclasses
+
+    from speech.data.importers import import_sphinx
+    from speech.text.phonemes import Phonemizer, synthesis_tokens
+
+    utterances = []
+    for utterance in import_sphinx(librivox_dir).utterances:
+        phonemes = tuple(synthesis_tokens(Phonemizer().phonemize(utterance.text)))
+        frames = int(utterance.duration * 100) + 1
+        durations = (frames // len(phonemes),) * len(phonemes)
+        utterances.append(dataclasses.replace(utterance, phonemes=phonemes, durations=durations))
+    return utterances
+
+
 @pytest.fixture(scope="module")
 def recordings(tmp_path_factory: pytest.TempPathFactory, librivox_dir: Path) -> Path:
     """Fifteen real recordings of 3-7 s: the five librivox clips three times over, under new names (batch

@@ -178,14 +178,16 @@ def test_an_index_that_is_not_utf8_at_all_is_refused_whole(tmp_path: Path) -> No
 # --- the recipes end to end, in smoke mode --------------------------------------------------------------------
 
 
-def recipe(script: str, *args: str) -> list[str]:
-    """Run a recipe; its output lines (the run must succeed without a traceback)."""
+def recipe(script: str, *args: str, env: dict[str, str] | None = None) -> list[str]:
+    """Run a recipe (``voice``: pipelines/voice/run.sh; a path ending in .sh: that script); its output lines
+    (the run must succeed without a traceback)."""
+    path = f"pipelines/{script}" if script.endswith(".sh") else f"pipelines/{script}/run.sh"
     run = subprocess.run(
-        ["bash", f"pipelines/{script}/run.sh", *args],
+        ["bash", path, *args],
         cwd=REPO,
         capture_output=True,
         text=True,
-        env={**os.environ, "WANDB_MODE": "disabled"},
+        env={**os.environ, "WANDB_MODE": "disabled", **(env or {})},
     )
     assert run.returncode == 0 and "Traceback" not in run.stderr, run.stdout[-3000:] + run.stderr[-3000:]
     return run.stdout.strip().splitlines()
@@ -309,6 +311,34 @@ def test_finetune_recipe_smoke_on_a_folder_of_pairs(tmp_path: Path) -> None:
     )
     heard = next((tmp_path / "heard").glob("*.txt")).read_text(encoding="utf-8")
     assert len(set(heard.split()) & set(clip.text.lower().split())) >= 2
+
+
+@pytest.mark.recipe_smoke
+def test_vocoder_voice_finetune_smoke_on_aligned_recordings(tmp_path: Path, aligned_librivox: list) -> None:
+    """pipelines/vocoder/voice_finetune.sh: shards of the shipped voice's frames with pitch tracks, and a few
+    steps of the milestone vocoder on them, into a vocoder folder that vocodes."""
+    from speech.data.manifest import write_manifest
+    from speech.data.shards import iterate_shards
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    write_manifest(corpus / "train_aligned.jsonl", aligned_librivox[:4])
+    write_manifest(corpus / "valid_aligned.jsonl", aligned_librivox[4:])
+    recipe(
+        "vocoder/voice_finetune.sh", "--stop-stage", "2", "--steps", "2", "--corpus", str(corpus),
+        "--data", str(tmp_path / "data"), "--reuse-tracks", "", env={"EXP": str(tmp_path / "exp")},
+    )  # fmt: skip
+    samples = list(iterate_shards(tmp_path / "data" / "shards" / "train"))
+    assert len(samples) == 4 and all(s["features"].shape[1] == 80 for s in samples)
+    with np.load(tmp_path / "data" / "pitch.npz") as tracks:
+        assert {f"{u.id}.period" for u in aligned_librivox} <= set(tracks.files)
+    config = json.loads((tmp_path / "exp" / "last" / "config.json").read_text())
+    assert config["task"] == "subframe_vocoder" and config["model"]["harmonic_bands"] > 0
+
+    from speech.vocoder import load_vocoder
+
+    samples, rate = load_vocoder(tmp_path / "exp" / "last").vocode(samples[0]["features"])
+    assert rate == 16000 and len(samples) > 16000 and np.isfinite(samples).all()
 
 
 @needs_flite
