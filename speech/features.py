@@ -89,6 +89,10 @@ class GlobalNormalizer(nn.Module):
     def forward(self, features: Tensor) -> Tensor:
         return (features - self.mean) / self.std
 
+    def inverse(self, normalized: Tensor) -> Tensor:
+        """Normalised frames back to the features (a model that predicts normalised frames)."""
+        return normalized * self.std + self.mean
+
     def save(self, path: str | os.PathLike) -> None:
         record = {"mean": self.mean.tolist(), "std": self.std.tolist()}
         with atomic_output(path, "w") as stream:

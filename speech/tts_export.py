@@ -71,7 +71,7 @@ class _Postnet(nn.Module):
     def forward(self, frames: Tensor, lengths: Tensor) -> Tensor:
         mask = lengths_mask(lengths, frames.shape[1])[..., None].float()
         after = self.model._postnet(frames, mask)
-        return (after * self.model.normalize.std + self.model.normalize.mean) * mask
+        return self.model.normalize.inverse(after) * mask
 
 
 def export_voice_onnx(folder: str | os.PathLike, out: str | os.PathLike | None = None) -> list[Path]:

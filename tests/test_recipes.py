@@ -337,8 +337,8 @@ def test_vocoder_voice_finetune_smoke_on_aligned_recordings(tmp_path: Path, alig
 
     from speech.vocoder import load_vocoder
 
-    samples, rate = load_vocoder(tmp_path / "exp" / "last").vocode(samples[0]["features"])
-    assert rate == 16000 and len(samples) > 16000 and np.isfinite(samples).all()
+    audio, rate = load_vocoder(tmp_path / "exp" / "last").vocode(samples[0]["features"])
+    assert rate == 16000 and len(audio) > 16000 and np.isfinite(audio).all()
 
 
 @needs_flite

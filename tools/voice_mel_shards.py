@@ -15,7 +15,9 @@ manifests must carry phonemes and durations (``speech align``, as the voice reci
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -27,39 +29,60 @@ from speech.data.manifest import Utterance, read_manifest  # noqa: E402
 from speech.data.shards import StoredFeatures, write_shards  # noqa: E402
 from speech.errors import SpeechError  # noqa: E402
 from speech.features import FeatureExtractor  # noqa: E402
-from speech.registry import load_model  # noqa: E402
+from speech.registry import LoadedModel, load_model  # noqa: E402
 from speech.tasks.tts import fit_durations  # noqa: E402
 
 
-def voice_frames(voice: str, seed: int = 0) -> tuple[StoredFeatures, int]:
-    """The voice's teacher-forced frames as stored features, and the sample rate they expect."""
-    loaded = load_model(voice, "tts", "a voice")
-    model, vocab = loaded.model, loaded.vocab
-    extractor = FeatureExtractor(loaded.features)
+def voice_frames(voice: LoadedModel, folder: str, seed: int = 0) -> StoredFeatures:
+    """The voice's teacher-forced frames as stored features. The pre-net's dropout stays on, as in generation,
+    drawn per utterance from (seed, id), so a resumed run stores what an uninterrupted one would. The source
+    names the weights' digest, so frames of a voice retrained in place are made again."""
+    model, vocab = voice.model, voice.vocab
+    extractor = FeatureExtractor(voice.features)
     speakers = list(model.config.speakers)
-    torch.manual_seed(seed)  # the pre-net's dropout stays on, as in generation
+    digest = hashlib.sha256()
+    for name in ("config.json", "model.safetensors"):
+        digest.update((Path(folder) / name).read_bytes())
 
     @torch.inference_mode()
     def frames(utterance: Utterance, samples: np.ndarray) -> np.ndarray:
         recorded = extractor(torch.from_numpy(samples))
         durations = fit_durations(list(utterance.durations or ()), len(recorded))
-        speaker = None
-        if speakers:
-            if utterance.speaker not in speakers:
-                raise SpeechError(f"{utterance.id}: speaker {utterance.speaker!r} is not one of the voice's")
-            speaker = torch.tensor([speakers.index(utterance.speaker)])
-        predicted, _ = model.teacher_forced(
-            torch.tensor([vocab.encode(list(utterance.phonemes or ()))]),
-            torch.tensor([len(utterance.phonemes or ())]),
-            torch.tensor([durations]),
-            recorded[None],
-            speaker,
-        )
+        speaker = torch.tensor([speakers.index(utterance.speaker)]) if speakers else None
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed * 2**32 + zlib.crc32(utterance.id.encode()))
+            predicted, _ = model.teacher_forced(
+                torch.tensor([vocab.encode(list(utterance.phonemes or ()))]),
+                torch.tensor([len(utterance.phonemes or ())]),
+                torch.tensor([durations]),
+                recorded[None],
+                speaker,
+            )
         return predicted[0].numpy()
 
-    return StoredFeatures(
-        f"teacher-forced frames of {Path(voice).resolve()}", frames
-    ), loaded.features.sample_rate
+    source = (
+        f"teacher-forced frames of {Path(folder).resolve()} (sha256 {digest.hexdigest()[:16]}, seed {seed})"
+    )
+    return StoredFeatures(source, voice.features, frames)
+
+
+def unusable(utterance: Utterance, voice: LoadedModel) -> str | None:
+    """Why the voice cannot take this utterance as it is aligned, or None: every problem is found before
+    any audio is read, so a long run does not stop half-way."""
+    if not utterance.phonemes or utterance.durations is None:
+        return "no phonemes and durations; give the aligned manifests (speech align)"
+    features = voice.features
+    hop = features.hop_length / features.sample_rate
+    if utterance.frame_shift is not None and abs(utterance.frame_shift - hop) > 1e-9:
+        return f"aligned in frames of {1000 * utterance.frame_shift:g} ms, the voice's are {1000 * hop:g} ms"
+    speakers = list(voice.model.config.speakers)
+    if speakers and utterance.speaker not in speakers:
+        return f"speaker {utterance.speaker!r} is not one of the voice's ({', '.join(speakers)})"
+    try:
+        voice.vocab.encode(list(utterance.phonemes))
+    except SpeechError as error:
+        return f"phonemes the voice does not know ({error})"
+    return None
 
 
 def main() -> int:
@@ -75,21 +98,19 @@ def main() -> int:
     args = parser.parse_args()
     try:
         utterances = [u for manifest in args.manifests for u in read_manifest(manifest)]
-        unaligned = [u.id for u in utterances if not u.phonemes or u.durations is None]
-        if unaligned:
-            raise SpeechError(
-                f"{unaligned[0]} (and {len(unaligned) - 1} more): no phonemes and durations; "
-                "give the aligned manifests (speech align)"
-            )
-        features, rate = voice_frames(args.voice)
+        voice = load_model(args.voice, "tts", "a voice")
+        problems = [(u.id, why) for u in utterances if (why := unusable(u, voice))]
+        if problems:
+            (first, why), more = problems[0], len(problems) - 1
+            raise SpeechError(f"{first}{f' (and {more} more)' if more else ''}: {why}")
         report = write_shards(
             utterances,
             args.out,
-            sample_rate=rate,
+            sample_rate=voice.features.sample_rate,
             max_samples=args.max_samples,
             progress=lambda items: tqdm(items, unit="utt", disable=None),
             resume=True,
-            features=features,
+            features=voice_frames(voice, args.voice),
         )
     except SpeechError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -76,16 +76,9 @@ def _usable(path: Path) -> bool:
 
 
 def load_mel(path: Path):
-    import numpy as np
+    from speech.frames import load_npy
 
-    try:
-        return np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise SpeechError(f"{path}: file not found") from None
-    except OSError as error:
-        raise SpeechError(f"{path}: cannot read ({error.strerror or error})") from None
-    except (ValueError, EOFError):
-        raise SpeechError(f"{path}: not a NumPy .npy array file") from None
+    return load_npy(path, str(path))
 
 
 def run(args: argparse.Namespace) -> int:

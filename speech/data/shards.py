@@ -32,6 +32,8 @@ import webdataset as wds
 from speech.audio import AudioError, atomic_output, decode_audio, encode_audio, read_audio
 from speech.data.manifest import Utterance
 from speech.errors import SpeechError, shown
+from speech.frames import check_frames, load_npy
+from speech.logmel import FeatureConfig
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +48,16 @@ class StoredFeatures:
     """Frames (frames, dims) per utterance, made from it and its audio when shards are written, that training
     reads instead of the ones its feature extractor computes from the audio. The vocoder recipe stores a voice's
     teacher-forced predictions this way, so the vocoder learns to turn what the voice will give it into the
-    recording. ``source`` says what makes them; it is part of the job, so a rerun with another starts again."""
+    recording. ``source`` says what makes them (it is part of the job, so a rerun with another starts again);
+    ``features`` are the settings they follow, which training checks against its own (see
+    :func:`check_stored_features`): frames at another hop would silently pair with the wrong samples."""
 
     source: str
+    features: FeatureConfig
     frames: Callable[[Utterance, np.ndarray], np.ndarray]
+
+    def record(self) -> dict:
+        return {"source": self.source, "features": self.features.to_dict()}
 
 
 @dataclass
@@ -72,7 +80,11 @@ def shard_key(utterance_id: str) -> str:
 
 
 def job_description(
-    utterances: list[Utterance], sample_rate: int, max_bytes: int, max_samples: int, stored_features: str = ""
+    utterances: list[Utterance],
+    sample_rate: int,
+    max_bytes: int,
+    max_samples: int,
+    stored_features: dict | None = None,
 ) -> dict:
     """What makes two runs the same job: the settings, what stores features, and a digest of the utterances,
     in order."""
@@ -134,7 +146,7 @@ def write_shards(
     out_dir.mkdir(parents=True, exist_ok=True)
     utterances = list(utterances)
     job = job_description(
-        utterances, sample_rate, max_bytes, max_samples, features.source if features else ""
+        utterances, sample_rate, max_bytes, max_samples, features.record() if features else None
     )
     finished = finished_shards(out_dir, job) if resume else []
     if finished:
@@ -167,7 +179,12 @@ def write_shards(
             seen_keys.add(key)
             members = {"flac": encode_audio(samples, sample_rate, "FLAC")}
             if features is not None:
-                members[FEATURES_MEMBER] = _npy(features.frames(utterance, samples).astype(np.float16))
+                with np.errstate(over="ignore"):  # an overflow is reported below, as the item's problem
+                    frames = features.frames(utterance, samples).astype(np.float16)
+                if not np.isfinite(frames).all():
+                    report.skipped.append((utterance.id, "stored features not finite (or beyond float16)"))
+                    continue
+                members[FEATURES_MEMBER] = _npy(frames)
             size = sum(len(member) for member in members.values())
             meta = {
                 "id": utterance.id,
@@ -208,10 +225,41 @@ def write_shards(
         "samples": report.samples,
         "seconds": round(report.seconds, 3),
         "shards": report.shards,
+        **({"stored_features": features.record()} if features else {}),
     }
     with atomic_output(out_dir / INDEX_NAME, "w") as stream:
         json.dump(index, stream, indent=1)
     return report
+
+
+def check_stored_features(source: str | os.PathLike, features: FeatureConfig, augmented: bool) -> None:
+    """Shards that store their frames (their index says so) can train only a model with the same feature
+    settings, and without waveform augmentation, which cannot change stored frames: a SpeechError naming the
+    index otherwise. Shards without an index (a brace pattern) are not checked."""
+    path = Path(source)
+    index_path = path / INDEX_NAME if path.is_dir() else path
+    if index_path.name != INDEX_NAME or not index_path.is_file():
+        return
+    try:
+        stored = json.loads(index_path.read_text()).get("stored_features")
+    except (OSError, ValueError, AttributeError):
+        return  # shard_urls reports an unreadable index
+    if not stored:
+        return
+    expected = features.to_dict()
+    different = sorted(k for k in expected if stored["features"].get(k) != expected[k])
+    if different:
+        made = ", ".join(f"{k}={stored['features'].get(k)}" for k in different)
+        wanted = ", ".join(f"{k}={expected[k]}" for k in different)
+        raise SpeechError(
+            f"{shown(index_path)}: its stored frames were made with {made}, but this config's features have "
+            f"{wanted}; make the shards again with these features"
+        )
+    if augmented:
+        raise SpeechError(
+            f"{shown(index_path)}: these shards store their frames, which waveform augmentation cannot "
+            "change; leave augment's *_prob settings at 0"
+        )
 
 
 def shard_urls(source: str | os.PathLike) -> list[str]:
@@ -243,15 +291,7 @@ def _npy(array: np.ndarray) -> bytes:
 
 def decode_features(data: bytes, where: str) -> np.ndarray:
     """A stored ``features.npy`` member -> float32 (frames, dims); anything else is a SpeechError naming it."""
-    try:
-        frames = np.load(io.BytesIO(data), allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise SpeechError(f"{where}: unreadable stored features ({error})") from None
-    if frames.ndim != 2:
-        raise SpeechError(f"{where}: stored features of shape {frames.shape}, not (frames, dims)")
-    if not np.isfinite(frames).all():
-        raise SpeechError(f"{where}: stored features hold NaN or infinite values")
-    return frames.astype(np.float32)
+    return check_frames(load_npy(data, f"{where} (stored features)"), f"{where} (stored features)")
 
 
 def decode_sample(sample: dict) -> dict:

@@ -157,13 +157,11 @@ class TTSModel(nn.Module):
     ) -> tuple[Tensor, Tensor]:
         """Log-mel frames (B, T, mels) predicted from the true durations and previous frames of recordings
         ``mel``: aligned to them sample for sample, yet smoothed as the voice smooths, so a vocoder trained
-        to turn them into the recordings learns what generation will hand it. Also the frame counts."""
+        to turn them into the recordings learns what generation will hand it. Also the frame counts. Call it
+        in eval mode: the pre-net's dropout stays on, as in generation, but no other."""
         _, after, _, frame_lengths = self(tokens, lengths, durations, mel, speakers)
-        return self._log_mel(after, frame_lengths), frame_lengths
-
-    def _log_mel(self, normalized: Tensor, frame_lengths: Tensor) -> Tensor:
-        mask = lengths_mask(frame_lengths, normalized.shape[1])[..., None].float()
-        return (normalized * self.normalize.std + self.normalize.mean) * mask
+        mask = lengths_mask(frame_lengths, after.shape[1])[..., None].float()
+        return self.normalize.inverse(after) * mask, frame_lengths
 
     @torch.no_grad()
     def generate(self, tokens: Tensor, lengths: Tensor, durations: Tensor, speakers: Tensor | None = None):
@@ -179,4 +177,4 @@ class TTSModel(nn.Module):
             frames.append(frame)
         before = torch.cat(frames, 1) if frames else cond.new_zeros(len(tokens), 0, self.config.n_mels)
         mask = lengths_mask(frame_lengths, before.shape[1])[..., None].float()
-        return self._log_mel(self._postnet(before, mask), frame_lengths), frame_lengths
+        return self.normalize.inverse(self._postnet(before, mask)) * mask, frame_lengths

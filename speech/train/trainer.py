@@ -27,6 +27,7 @@ from speech.config import ExperimentConfig, check_paths, save_config
 from speech.data.batching import Batch
 from speech.data.corruption import waveform_corruption
 from speech.data.loader import BatchStream, shard_loader
+from speech.data.shards import check_stored_features
 from speech.model_folder import config_must_match
 from speech.registry import load_model
 from speech.tasks import TASKS, Task
@@ -72,6 +73,9 @@ class Trainer:
     def __init__(self, config: ExperimentConfig, train_stream: BatchStream | None = None):
         if train_stream is None:
             check_paths(config)
+            check_stored_features(config.data.train, config.features, config.augment.corrupts_audio)
+        if config.data.valid:
+            check_stored_features(config.data.valid, config.features, augmented=False)
         self.config = config
         self.env = distributed.setup(config.train.device)
         self.out_dir = Path(config.train.out_dir)

@@ -11,6 +11,7 @@ import torch
 from speech.audio import read_audio
 from speech.errors import SpeechError
 from speech.features import FeatureConfig, FeatureExtractor
+from speech.frames import check_frames
 
 
 class VocoderError(SpeechError):
@@ -31,15 +32,10 @@ class MelVocoder:
         raise NotImplementedError
 
     def check_mel(self, mel: np.ndarray, source: str = "mel") -> np.ndarray:
-        mel = np.asarray(mel)
-        dims = self.features.n_mels
-        if mel.ndim != 2 or mel.shape[1] != dims or mel.shape[0] == 0:
-            raise VocoderError(
-                f"{source}: expected log-mel frames of shape (frames, {dims}), got {mel.shape}"
-            )
-        if not np.issubdtype(mel.dtype, np.floating) or not np.isfinite(mel).all():
-            raise VocoderError(f"{source}: log-mel frames must be finite floating-point numbers")
-        return mel.astype(np.float32, copy=False)
+        try:
+            return check_frames(mel, source, self.features.n_mels)
+        except SpeechError as error:
+            raise VocoderError(str(error)) from None
 
     def vocode(self, mel: np.ndarray, seed: int = 0, **options) -> tuple[np.ndarray, int]:
         """One (frames, mels) log-mel input -> (samples, sample rate), frames * hop samples long."""

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import tarfile
 from pathlib import Path
@@ -12,7 +13,14 @@ from speech.audio import audio_info, read_audio
 from speech.data.corruption import WaveformCorruption
 from speech.data.loader import BatchStream, shard_loader
 from speech.data.manifest import Utterance
-from speech.data.shards import StoredFeatures, decode_features, iterate_shards, shard_urls, write_shards
+from speech.data.shards import (
+    StoredFeatures,
+    check_stored_features,
+    decode_features,
+    iterate_shards,
+    shard_urls,
+    write_shards,
+)
 from speech.errors import SpeechError
 from speech.features import FeatureConfig, FeatureExtractor, SpecAugmentConfig
 
@@ -163,7 +171,9 @@ def test_corrupted_stream_is_seeded_and_resumes_with_the_same_corruption(
 def _shifted(shift: float) -> StoredFeatures:
     """Stored frames that differ from the computed ones by ``shift``: which of the two training got shows."""
     extractor = FeatureExtractor()
-    return StoredFeatures(f"computed + {shift}", lambda _, samples: extractor(samples).numpy() + shift)
+    return StoredFeatures(
+        f"computed + {shift}", FeatureConfig(), lambda _, samples: extractor(samples).numpy() + shift
+    )
 
 
 def test_stored_features_replace_the_computed_ones(tmp_path: Path, real_utterances: list[Utterance]) -> None:
@@ -193,29 +203,67 @@ def test_rewriting_with_other_stored_features_starts_again(
         assert np.allclose(sample["features"], extractor(sample["audio"]).numpy() - 2.0, atol=0.02)
 
 
-def test_stored_features_refuse_waveform_augmentation(
+def test_the_same_stored_features_are_kept_on_resume_and_overflow_is_skipped(
     tmp_path: Path, real_utterances: list[Utterance]
 ) -> None:
-    write_shards(real_utterances[:2], tmp_path / "shards", features=_shifted(0.0))
-    corrupt = WaveformCorruption(SpecAugmentConfig(noise_prob=1.0))
-    stream = BatchStream(tmp_path / "shards", FeatureExtractor(), 12.0, corrupt=corrupt)
-    with pytest.raises(SpeechError, match="store their features"):
-        next(iter(shard_loader(stream)))
+    made: list[str] = []
+
+    def frames(utterance: Utterance, samples: np.ndarray) -> np.ndarray:
+        made.append(utterance.id)
+        return np.full((10, 80), 1e6 if utterance is real_utterances[2] else 0.5)  # 1e6 overflows float16
+
+    stored = StoredFeatures("test frames", FeatureConfig(), frames)
+    report = write_shards(real_utterances, tmp_path / "shards", max_samples=2, features=stored)
+    assert report.skipped == [(real_utterances[2].id, "stored features not finite (or beyond float16)")]
+    assert report.samples == 4 and len(made) == 5
+    write_shards(real_utterances, tmp_path / "shards", max_samples=2, features=stored, resume=True)
+    assert len(made) == 6  # only the skipped one is made again: the finished shards are kept
+
+
+def test_training_refuses_stored_features_of_other_settings_or_with_augmentation(
+    tmp_path: Path, real_utterances: list[Utterance]
+) -> None:
+    write_shards(real_utterances[:1], tmp_path / "shards", features=_shifted(0.0))
+    check_stored_features(tmp_path / "shards", FeatureConfig(), augmented=False)  # the same settings
+    with pytest.raises(SpeechError, match=r"shards.json: its stored frames were made with hop_length=160, "
+                       r"but this config's features have hop_length=200; make the shards again"):  # fmt: skip
+        check_stored_features(tmp_path / "shards", FeatureConfig(hop_length=200), augmented=False)
+    with pytest.raises(SpeechError, match="shards.json: these shards store their frames, which waveform"):
+        check_stored_features(tmp_path / "shards" / "shards.json", FeatureConfig(), augmented=True)
+    write_shards(real_utterances[:1], tmp_path / "plain")
+    check_stored_features(tmp_path / "plain", FeatureConfig(hop_length=200), augmented=True)  # computed
+
+
+def _npy_bytes(array: np.ndarray, pickled: bool = False) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=pickled)
+    return buffer.getvalue()
+
+
+def _npz_bytes() -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, frames=np.zeros((3, 80)))
+    return buffer.getvalue()
 
 
 @pytest.mark.parametrize(
     "data, problem",
-    [(b"not an array", "unreadable stored features"), (np.full((3, 2), np.nan), "stored features hold NaN"),
-     (np.zeros(4), "stored features of shape \\(4,\\), not \\(frames, dims\\)")],
-)  # fmt: skip
-def test_bad_stored_features_are_one_line_naming_the_sample(data: bytes | np.ndarray, problem: str) -> None:
-    if isinstance(data, np.ndarray):
-        import io
-
-        buffer = io.BytesIO()
-        np.save(buffer, data)
-        data = buffer.getvalue()
-    with pytest.raises(SpeechError, match=f"^shard-000000.tar:key: {problem}"):
+    [
+        (b"not an array", "not a NumPy .npy array file"),
+        (b"", "not a NumPy .npy array file"),
+        (_npz_bytes(), "not a NumPy .npy array file \\(an .npz archive\\)"),
+        (_npy_bytes(np.array([{"a": 1}], dtype=object), pickled=True), "not a NumPy .npy array file"),
+        (_npy_bytes(np.full((3, 2), np.nan)), "log-mel frames must be finite floating-point numbers"),
+        (_npy_bytes(np.array([["a", "b"]])), "log-mel frames must be finite floating-point numbers"),
+        (_npy_bytes(np.zeros(4)), "expected log-mel frames of shape \\(frames, mels\\), got \\(4,\\)"),
+        (
+            _npy_bytes(np.zeros((0, 80))),
+            "expected log-mel frames of shape \\(frames, mels\\), got \\(0, 80\\)",
+        ),
+    ],
+)
+def test_bad_stored_features_are_one_line_naming_the_sample(data: bytes, problem: str) -> None:
+    with pytest.raises(SpeechError, match=f"^shard-000000.tar:key \\(stored features\\): {problem}"):
         decode_features(data, "shard-000000.tar:key")
 
 

@@ -3,6 +3,7 @@ recordings, aligned to them frame for frame."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -50,3 +51,28 @@ def test_unaligned_manifests_are_one_line(tmp_path: Path, aligned_librivox: list
     assert done.stderr.strip().splitlines() == [
         f"error: {plain[0].id} (and 1 more): no phonemes and durations; give the aligned manifests (speech align)"
     ]
+
+
+def test_a_phoneme_the_voice_does_not_know_stops_it_before_any_audio(
+    tmp_path: Path, aligned_librivox: list[Utterance]
+) -> None:
+    odd = dataclasses.replace(aligned_librivox[0], phonemes=("Q9",) * len(aligned_librivox[0].phonemes))
+    write_manifest(tmp_path / "aligned.jsonl", [aligned_librivox[1], odd])
+    done = run_tool(tmp_path / "aligned.jsonl", "--voice", TTS_VOICE, "-o", tmp_path / "shards")
+    assert done.returncode == 1 and not (tmp_path / "shards").exists()
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(f"error: {odd.id}: phonemes the voice does not know (")
+
+
+@pytest.mark.skipif(not (TTS_VOICE / "config.json").exists(), reason="no shipped voice")
+def test_a_resumed_run_stores_what_an_uninterrupted_one_does(
+    tmp_path: Path, aligned_librivox: list[Utterance]
+) -> None:
+    """The pre-net's dropout is drawn per utterance: remaking the second shard alone gives the same frames."""
+    write_manifest(tmp_path / "aligned.jsonl", aligned_librivox[:2])
+    args = (tmp_path / "aligned.jsonl", "--voice", TTS_VOICE, "-o", tmp_path / "shards", "--max-samples", "1")
+    assert run_tool(*args).returncode == 0
+    first = (tmp_path / "shards" / "shard-000001.tar").read_bytes()
+    (tmp_path / "shards" / "shard-000001.tar").unlink()
+    assert run_tool(*args).returncode == 0
+    assert (tmp_path / "shards" / "shard-000001.tar").read_bytes() == first
