@@ -24,6 +24,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from speech.audio import atomic_output  # noqa: E402
 from speech.data.shards import iterate_shards  # noqa: E402
+from speech.errors import SpeechError  # noqa: E402
 from speech.features import FeatureConfig  # noqa: E402
 from speech.pitch import track_pitch  # noqa: E402
 
@@ -66,25 +67,27 @@ def main() -> int:
             np.savez(stream, **arrays)
 
     new = 0
-    for source in args.shards:
-        for sample in tqdm(iterate_shards(source), desc=source, unit="utt", disable=None):
-            audio, rate, key = sample["audio"], sample["sample_rate"], sample["id"]
-            frames = len(audio) // args.hop + 1  # as many as the feature extractor makes
-            if int(arrays.setdefault("sample_rate", np.array(rate))) != rate:
-                print(
-                    f"error: {source}: {key} is at {rate} Hz, the others at {arrays['sample_rate']}",
-                    file=sys.stderr,
-                )
-                save()  # what was measured so far is kept
-                return 1
-            if len(arrays.get(f"{key}.period", ())) == frames:
-                continue  # done before (audio of another length under the same id is measured again)
-            pitch = track_pitch(audio, rate, args.hop, frames)
-            arrays[f"{key}.period"] = pitch.period.astype(np.float32)
-            arrays[f"{key}.voiced"] = pitch.voiced
-            new += 1
-            if new % args.checkpoint_every == 0:
-                save()
+    try:
+        for source in args.shards:
+            for sample in tqdm(iterate_shards(source), desc=source, unit="utt", disable=None):
+                audio, rate, key = sample["audio"], sample["sample_rate"], sample["id"]
+                frames = len(audio) // args.hop + 1  # as many as the feature extractor makes
+                if int(arrays.setdefault("sample_rate", np.array(rate))) != rate:
+                    raise SpeechError(
+                        f"{source}: {key} is at {rate} Hz, the others at {arrays['sample_rate']}"
+                    )
+                if len(arrays.get(f"{key}.period", ())) == frames:
+                    continue  # done before (audio of another length under the same id is measured again)
+                pitch = track_pitch(audio, rate, args.hop, frames)
+                arrays[f"{key}.period"] = pitch.period.astype(np.float32)
+                arrays[f"{key}.voiced"] = pitch.voiced
+                new += 1
+                if new % args.checkpoint_every == 0:
+                    save()
+    except SpeechError as error:  # a mixed rate, an unreadable shard or sample: what was measured is kept
+        save()
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     save()
     tracks = sum(key.endswith(".period") for key in arrays)
     print(f"{tracks} pitch tracks ({new} new) -> {out}")

@@ -45,3 +45,32 @@ def test_tracks_cover_every_utterance_resume_and_train(tmp_path: Path, real_shar
         ]
     )
     assert status == 0 and (run / "last" / "model.safetensors").exists()  # no validation: last only
+
+
+def test_a_bad_sample_stops_it_in_one_line_keeping_what_was_measured(
+    tmp_path: Path, librivox_dir: Path
+) -> None:
+    from speech.data.importers import import_sphinx
+    from speech.data.shards import StoredFeatures, write_shards
+    from speech.features import FeatureConfig
+
+    utterances = import_sphinx(librivox_dir).utterances[:3]
+    broken = utterances[2].id
+
+    def frames(utterance, samples: np.ndarray) -> np.ndarray:
+        return np.zeros(7) if utterance.id == broken else np.zeros((len(samples) // 160 + 1, 80))
+
+    shards = tmp_path / "shards"
+    write_shards(utterances, shards, max_samples=1, features=StoredFeatures("test", FeatureConfig(), frames))
+    out = tmp_path / "pitch.npz"
+    command = [sys.executable, str(REPO / "tools" / "pitch_tracks.py"), str(shards), "-o", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"error: {shards}/shard-000002.tar:{broken} (stored features): expected log-mel frames of shape "
+        "(frames, mels), got (7,)"
+    ]
+    with np.load(out) as kept:
+        assert sorted(k for k in kept.files if k.endswith(".period")) == [
+            f"{u.id}.period" for u in utterances[:2]
+        ]
