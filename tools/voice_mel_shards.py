@@ -30,7 +30,7 @@ from speech.data.shards import StoredFeatures, write_shards  # noqa: E402
 from speech.errors import SpeechError  # noqa: E402
 from speech.features import FeatureExtractor  # noqa: E402
 from speech.registry import LoadedModel, load_model  # noqa: E402
-from speech.tasks.tts import fit_durations  # noqa: E402
+from speech.tasks.tts import fit_durations, frame_shift_problem  # noqa: E402
 
 
 def voice_frames(voice: LoadedModel, folder: str, seed: int = 0) -> StoredFeatures:
@@ -71,10 +71,8 @@ def unusable(utterance: Utterance, voice: LoadedModel) -> str | None:
     any audio is read, so a long run does not stop half-way."""
     if not utterance.phonemes or utterance.durations is None:
         return "no phonemes and durations; give the aligned manifests (speech align)"
-    features = voice.features
-    hop = features.hop_length / features.sample_rate
-    if utterance.frame_shift is not None and abs(utterance.frame_shift - hop) > 1e-9:
-        return f"aligned in frames of {1000 * utterance.frame_shift:g} ms, the voice's are {1000 * hop:g} ms"
+    if problem := frame_shift_problem(utterance.frame_shift, voice.features):
+        return problem
     speakers = list(voice.model.config.speakers)
     if speakers and utterance.speaker not in speakers:
         return f"speaker {utterance.speaker!r} is not one of the voice's ({', '.join(speakers)})"

@@ -236,8 +236,7 @@ def check_stored_features(source: str | os.PathLike, features: FeatureConfig, au
     """Shards that store their frames (their index says so) can train only a model with the same feature
     settings, and without waveform augmentation, which cannot change stored frames: a SpeechError naming the
     index otherwise. Shards without an index (a brace pattern) are not checked."""
-    path = Path(source)
-    index_path = path / INDEX_NAME if path.is_dir() else path
+    index_path = _index_path(source)
     if index_path.name != INDEX_NAME or not index_path.is_file():
         return
     try:
@@ -262,10 +261,15 @@ def check_stored_features(source: str | os.PathLike, features: FeatureConfig, au
         )
 
 
+def _index_path(source: str | os.PathLike) -> Path:
+    """The index of a shard folder, or ``source`` itself (an index file, or a brace pattern)."""
+    path = Path(source)
+    return path / INDEX_NAME if path.is_dir() else path
+
+
 def shard_urls(source: str | os.PathLike) -> list[str]:
     """Shard paths from a shard folder (via its index), an index file, or a brace pattern."""
-    source_path = Path(source)
-    index_path = source_path / INDEX_NAME if source_path.is_dir() else source_path
+    index_path = _index_path(source)
     if index_path.name == INDEX_NAME:
         if not index_path.is_file():
             raise SpeechError(f"{source}: no {INDEX_NAME} here (write shards with `speech shard` first)")

@@ -22,6 +22,7 @@ from speech.assets import ASR_MODEL
 from speech.config import ConfigError, ExperimentConfig
 from speech.data.batching import Batch
 from speech.errors import SpeechError
+from speech.logmel import FeatureConfig
 from speech.media import AudioMedia, ImageMedia
 from speech.models.padding import lengths_mask
 from speech.models.tts import TTSModel
@@ -49,6 +50,18 @@ def fit_durations(durations: list[int], frames: int) -> list[int]:
     return durations
 
 
+def frame_shift_problem(frame_shift: float | None, features: FeatureConfig) -> str | None:
+    """Why durations counted in frames of ``frame_shift`` seconds do not fit ``features``, or None. (Alignments
+    from before frame shifts were recorded carry none and are taken as they are.)"""
+    expected = features.hop_length / features.sample_rate
+    if frame_shift is None or abs(frame_shift - expected) <= 1e-9:
+        return None
+    return (
+        f"aligned in frames of {1000 * frame_shift:g} ms, but the features' hop is {1000 * expected:g} ms; "
+        "align the corpus again (speech align) with these features"
+    )
+
+
 class TTSTask(Task):
     name = "tts"
 
@@ -66,14 +79,10 @@ class TTSTask(Task):
 
     def check_frame_shift(self, utterance: str, frame_shift: float | None) -> None:
         """Durations count feature frames: an alignment made at another hop would silently misplace every
-        phoneme. (Alignments from before frame shifts were recorded carry none and are taken as they are.)"""
-        features = self.config.features
-        expected = features.hop_length / features.sample_rate
-        if frame_shift is not None and abs(frame_shift - expected) > 1e-9:
-            raise SpeechError(
-                f"{utterance}: aligned in frames of {1000 * frame_shift:g} ms, but the features' hop is "
-                f"{1000 * expected:g} ms; align the corpus again (speech align) with these features"
-            )
+        phoneme (:func:`frame_shift_problem`)."""
+        problem = frame_shift_problem(frame_shift, self.config.features)
+        if problem:
+            raise SpeechError(f"{utterance}: {problem}")
 
     def inputs(self, batch: Batch) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
         """Token ids (B, N), token counts (B,), frames per token (B, N) and speaker ids (B,) or None."""
