@@ -28,6 +28,7 @@ import heapq
 import io
 import logging
 import os
+import signal
 import uuid
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -123,6 +124,9 @@ def launch(nproc: int, speech_args: Sequence[str]) -> int:
         elastic_launch(config, entrypoint)(*arguments)
     except ChildFailedError as error:
         codes = [failure.exitcode for failure in error.failures.values()]
+        # Once one process fails, torchrun stops the others with SIGTERM: one still closing its process group
+        # then ends with -15, which must not turn the job's own status (1: a file failed) into 143.
+        codes = [code for code in codes if code != -signal.SIGTERM] or codes
         return max(code if code >= 0 else 128 - code for code in codes)  # -9 (SIGKILL) -> 137, as a shell
     except SignalException as stopped:  # Ctrl-C or a TERM to the launcher: it has stopped the processes
         return 128 + int(stopped.sigval)
