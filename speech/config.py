@@ -33,13 +33,19 @@ class ConfigError(SpeechError):
 
 @dataclass
 class DataConfig:
-    train: str = ""  # shard folder (written by `speech shard`)
+    train: str | list[str] = ""  # shard folder (written by `speech shard`), or a list of them to mix
     valid: str = ""  # shard folder for validation; empty: no validation
     batch_seconds: float = 200.0  # padded audio seconds per batch on each rank
     max_batch_size: int = 256
     shuffle_buffer: int = 2000
     num_workers: int = 1  # DataLoader processes per rank for decoding and features
     stats_batches: int = 50  # batches read to estimate feature normalisation statistics
+
+    @property
+    def train_sources(self) -> list[str]:
+        """The training shard folders: several are read as one corpus, their shards shuffled together (a
+        vocoder fine-tuned on a voice's predicted frames can keep hearing recordings' frames this way)."""
+        return [self.train] if isinstance(self.train, str) else list(self.train)
 
 
 @dataclass
@@ -156,10 +162,15 @@ def _check_type(value: Any, kind: Any, where: str) -> Any:
     """Return ``value`` as ``kind`` (ints widen to floats), or raise naming the key."""
     origin = typing.get_origin(kind)
     if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(kind)
-        if value is None and type(None) in options:
+        options = [option for option in typing.get_args(kind) if option is not type(None)]
+        if value is None and len(options) < len(typing.get_args(kind)):
             return None
-        return _check_type(value, next(option for option in options if option is not type(None)), where)
+        for option in options[:-1]:  # the first that fits; the last one's error names what is wrong
+            try:
+                return _check_type(value, option, where)
+            except ConfigError:
+                pass
+        return _check_type(value, options[-1], where)
     if origin is list:
         if not isinstance(value, list):
             raise ConfigError(f"{where}: expected a list, got {value!r}")
@@ -265,10 +276,12 @@ def load_config(
 
 def check_paths(config: ExperimentConfig) -> None:
     """Fail before training starts if a data folder is missing (not after an hour of start-up)."""
-    if not config.data.train:
-        raise ConfigError("data.train: required (a shard folder written by `speech shard`)")
-    for key in ("train", "valid"):
-        folder = getattr(config.data, key)
+    sources = config.data.train_sources
+    if not sources or not all(sources):
+        raise ConfigError(
+            "data.train: required (a shard folder written by `speech shard`, or a list of them)"
+        )
+    for key, folder in [*(("train", folder) for folder in sources), ("valid", config.data.valid)]:
         if folder and not (Path(folder) / "shards.json").is_file():
             raise ConfigError(f"data.{key}: {folder} holds no shards.json (write it with `speech shard`)")
     init = config.train.init_from

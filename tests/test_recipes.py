@@ -5,6 +5,7 @@ transcribe (marked recipe_smoke: ``pytest -m recipe_smoke``; a minute or two eac
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -318,20 +319,28 @@ def test_vocoder_voice_finetune_smoke_on_aligned_recordings(tmp_path: Path, alig
     """pipelines/vocoder/voice_finetune.sh: shards of the shipped voice's frames with pitch tracks, and a few
     steps of the milestone vocoder on them, into a vocoder folder that vocodes."""
     from speech.data.manifest import write_manifest
-    from speech.data.shards import iterate_shards
+    from speech.data.shards import iterate_shards, write_shards
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     write_manifest(corpus / "train_aligned.jsonl", aligned_librivox[:4])
     write_manifest(corpus / "valid_aligned.jsonl", aligned_librivox[4:])
+    recorded = [dataclasses.replace(u, id=f"recorded-{u.id}") for u in aligned_librivox[:2]]
+    write_shards(recorded, tmp_path / "recorded")  # frames computed from the audio, mixed in by --mix
     recipe(
         "vocoder/voice_finetune.sh", "--stop-stage", "2", "--steps", "2", "--corpus", str(corpus),
-        "--data", str(tmp_path / "data"), "--reuse-tracks", "", env={"EXP": str(tmp_path / "exp")},
+        "--data", str(tmp_path / "data"), "--reuse-tracks", "", "--mix", str(tmp_path / "recorded"),
+        env={"EXP": str(tmp_path / "exp")},
     )  # fmt: skip
     samples = list(iterate_shards(tmp_path / "data" / "shards" / "train"))
     assert len(samples) == 4 and all(s["features"].shape[1] == 80 for s in samples)
     with np.load(tmp_path / "data" / "pitch.npz") as tracks:
-        assert {f"{u.id}.period" for u in aligned_librivox} <= set(tracks.files)
+        assert {f"{u.id}.period" for u in [*aligned_librivox, *recorded]} <= set(tracks.files)
+    trained = yaml.safe_load((tmp_path / "exp" / "config.yaml").read_text())
+    assert trained["data"]["train"] == [
+        str(tmp_path / "data" / "shards" / "train"),
+        str(tmp_path / "recorded"),
+    ]
     config = json.loads((tmp_path / "exp" / "last" / "config.json").read_text())
     assert config["task"] == "subframe_vocoder" and config["model"]["harmonic_bands"] > 0
 

@@ -5,15 +5,18 @@
 #
 #   bash pipelines/vocoder/voice_finetune.sh [--stage N] [--stop-stage M] [--steps 4000] [--config subframe_harmonic]
 #       [--init pipelines/vocoder/milestones/harmonic_run2] [--voice speech/assets/voice] [--corpus data/voice_joe]
-#       [--data data/vocoder_voice] [--reuse-tracks data/vocoder/pitch.npz]
+#       [--data data/vocoder_voice] [--reuse-tracks data/vocoder/pitch.npz] [--mix "data/vocoder/shards/train"]
 #
 #   1 shards of the corpus's aligned training and validation splits with the voice's frames stored beside the
 #     audio (tools/voice_mel_shards.py), in --data, and their pYIN pitch tracks (tools/pitch_tracks.py; those
 #     of --reuse-tracks, the vocoder recipe's, are kept where the same recordings have them: '' for none)
+#     (and of the --mix folders)
 #   2 fine-tune from --init at a peak learning rate of 3e-4 (a fresh schedule at the configs' 1e-3 set harmonic
 #     run 2 back: validation 0.979 -> 1.037 after 250 steps) (resumes from the newest checkpoint);
 #     VOCODER_OVERRIDES adds key=value overrides,
-#     e.g. VOCODER_OVERRIDES="train.max_minutes=100"; EXP sets the run folder (exp/vocoder_voice)
+#     e.g. VOCODER_OVERRIDES="train.max_minutes=100"; EXP sets the run folder (exp/vocoder_voice); --mix adds
+#     shard folders (space-separated) read together with the voice's, e.g. the vocoder recipe's recordings, so
+#     that the vocoder keeps hearing recorded frames and voices the fine-tune would otherwise let go
 #   3 scores of the result: copy synthesis of 20 held-out sentences and TTS output of the voice (CER, DNSMOS)
 #
 # The corpus must be the one the voice was trained on, aligned: pipelines/voice/run.sh through stage 4 writes
@@ -26,7 +29,7 @@ export PATH="$PWD/.venv/bin:$PATH"
 
 stage=1 stop_stage=3 steps=4000 config=subframe_harmonic
 init=pipelines/vocoder/milestones/harmonic_run2 voice=speech/assets/voice corpus=data/voice_joe
-data=data/vocoder_voice reuse_tracks=data/vocoder/pitch.npz
+data=data/vocoder_voice reuse_tracks=data/vocoder/pitch.npz mix=''
 . pipelines/parse_options.sh
 exp=${EXP:-exp/vocoder_voice}
 
@@ -35,11 +38,13 @@ if stage_on 1; then
         python tools/voice_mel_shards.py $corpus/${split}_aligned.jsonl --voice "$voice" -o $data/shards/$split
     done
     [ -f $data/pitch.npz ] || [ ! -f "$reuse_tracks" ] || cp "$reuse_tracks" $data/pitch.npz
-    python tools/pitch_tracks.py $data/shards/train $data/shards/valid -o $data/pitch.npz
+    python tools/pitch_tracks.py $data/shards/train $data/shards/valid $mix -o $data/pitch.npz
 fi
 
 if stage_on 2; then
-    speech train conf/vocoder/$config.yaml data.train=$data/shards/train data.valid=$data/shards/valid \
+    mixed=$data/shards/train
+    for folder in $mix; do mixed="$mixed, $folder"; done
+    speech train conf/vocoder/$config.yaml data.train="[$mixed]" data.valid=$data/shards/valid \
         loss.pitch_tracks=$data/pitch.npz train.init_from="$init" train.out_dir=$exp train.max_steps="$steps" \
         optim.lr=3e-4 optim.warmup_steps=50 ${VOCODER_OVERRIDES:-} --resume
 fi

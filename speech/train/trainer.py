@@ -27,7 +27,7 @@ from speech.config import ExperimentConfig, check_paths, save_config
 from speech.data.batching import Batch
 from speech.data.corruption import waveform_corruption
 from speech.data.loader import BatchStream, shard_loader
-from speech.data.shards import check_stored_features
+from speech.data.shards import check_stored_features, shard_urls
 from speech.model_folder import config_must_match
 from speech.registry import load_model
 from speech.tasks import TASKS, Task
@@ -73,7 +73,8 @@ class Trainer:
     def __init__(self, config: ExperimentConfig, train_stream: BatchStream | None = None):
         if train_stream is None:
             check_paths(config)
-            check_stored_features(config.data.train, config.features, config.augment.corrupts_audio)
+            for source in config.data.train_sources:
+                check_stored_features(source, config.features, config.augment.corrupts_audio)
         if config.data.valid:
             check_stored_features(config.data.valid, config.features, augmented=False)
         self.config = config
@@ -121,7 +122,7 @@ class Trainer:
                 else self.critic
             )
         self.stream = train_stream or self._batches(
-            config.data.train,
+            [url for source in config.data.train_sources for url in shard_urls(source)],
             shuffle=True,
             shuffle_buffer=config.data.shuffle_buffer,
             repeat=True,

@@ -43,6 +43,8 @@ def test_loads_yaml_with_typed_overrides() -> None:
         (["data.batch_seconds=-5"], r"data.batch_seconds: must be greater than 0, got -5.0$"),
         (["optim.lr=!!python/object/apply:os.system [touch pwned]"], r"not a YAML value \(could not determ"),
         (["optim.betas=[0.9"], r"optim.betas=\[0.9': not a YAML value"),
+        (["data.train=[shards, 3]"], r"data.train\[1\]: expected str, got 3$"),
+        (["data.train=3"], r"data.train: expected a list, got 3$"),
     ],
 )
 def test_bad_values_fail_before_work_starts(overrides: list[str], message: str) -> None:
@@ -67,6 +69,13 @@ def test_missing_required_values_and_files(tmp_path: Path) -> None:
     config = load_config(TINY, [f"data.train={tmp_path}"])
     with pytest.raises(ConfigError, match="holds no shards.json"):
         check_paths(config)
+    (tmp_path / "shards.json").write_text("{}")
+    config = load_config(TINY, [f"data.train=[{tmp_path}, {tmp_path}/other]"])
+    assert config.data.train_sources == [str(tmp_path), f"{tmp_path}/other"]
+    with pytest.raises(ConfigError, match=f"data.train: {tmp_path}/other holds no shards.json"):
+        check_paths(config)
+    with pytest.raises(ConfigError, match="data.train: required"):
+        check_paths(load_config(TINY, ["data.train=[]"]))
 
 
 def test_cli_reports_config_errors_in_one_line(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:

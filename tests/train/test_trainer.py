@@ -17,7 +17,11 @@ from torch.utils.data import IterableDataset
 
 from speech.cli import main
 from speech.config import load_config
+from speech.data.importers import import_sphinx
 from speech.data.loader import BatchStream
+from speech.data.shards import StoredFeatures, shard_urls, write_shards
+from speech.errors import SpeechError
+from speech.features import FeatureExtractor
 from speech.tasks.asr import ASRTask
 from speech.train.trainer import Trainer
 
@@ -207,6 +211,26 @@ def test_a_time_budget_ends_the_run_with_its_schedule_decayed(tmp_path: Path, re
     assert trainer.scheduler.get_last_lr()[0] == pytest.approx(floor)  # decayed by time, not by steps
     assert (tmp_path / "last" / "model.safetensors").is_file()
     assert max(p.name for p in (tmp_path / "checkpoints").iterdir()) == f"step-{trainer.step:09d}"
+
+
+def test_several_training_folders_are_read_as_one(
+    tmp_path: Path, real_shards: Path, librivox_dir: Path
+) -> None:
+    """A list in data.train mixes shard folders, here one that stores its frames (as a voice's predictions are
+    stored for the vocoder) beside one whose frames are computed; each is checked on its own."""
+    features = load_config(TINY).features
+    extractor = FeatureExtractor(features)
+    stored = tmp_path / "stored"
+    frames = StoredFeatures("computed", features, lambda _, samples: extractor(samples).numpy())
+    write_shards(import_sphinx(librivox_dir).utterances[:2], stored, features=frames)
+    overrides = [f"data.train=[{real_shards}, {stored}]", f"train.out_dir={tmp_path / 'run'}"]
+    overrides += ["train.max_steps=3", "train.log_every=1000", "augment.freq_masks=0", "augment.time_masks=0"]
+    trainer = Trainer(load_config(TINY, overrides))
+    assert trainer.stream.urls == shard_urls(real_shards) + shard_urls(stored)
+    trainer.fit()
+    assert trainer.step == 3 and (tmp_path / "run" / "last" / "model.safetensors").is_file()
+    with pytest.raises(SpeechError, match=r"stored/shards.json: these shards store their frames"):
+        Trainer(load_config(TINY, [*overrides, "augment.noise_prob=0.5"]))
 
 
 def test_resume_falls_back_past_a_truncated_newest_checkpoint(
