@@ -41,7 +41,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
-from synthvoices import ENGINES, SynthesisError, Voice, list_voices, synthesize  # noqa: E402
+from synthvoices import ENGINES, PiperNoise, SynthesisError, Voice, list_voices, synthesize  # noqa: E402
 
 from speech.audio import atomic_output, read_audio, resample, write_audio  # noqa: E402
 from speech.data.manifest import Utterance, write_manifest  # noqa: E402
@@ -54,6 +54,10 @@ DEFAULT_SENTENCES = Path(__file__).resolve().parent / "corpus_text" / "sentences
 SPEED_RANGE = (0.85, 1.20)
 PITCH_RANGE = (-3.0, 3.0)
 PEAK_DB_RANGE = (-10.0, -1.0)
+# Piper's sampling noise with --piper-noise (the joe voice's own: 0.667 and 0.8): from a flat, steady reading to
+# a lively, uneven one; beyond these the voice starts to slur.
+PIPER_NOISE_SCALE_RANGE = (0.3, 1.0)
+PIPER_NOISE_W_RANGE = (0.4, 1.2)
 FIXED_PEAK_DB = -3.0  # with --no-variation
 SILENT_PEAK = 1e-4
 RENDERED_LOG = "rendered.jsonl"
@@ -76,6 +80,7 @@ class Job:
     audio: str  # relative to the output folder
     out_dir: str
     sample_rate: int
+    noise: PiperNoise = PiperNoise()  # a Piper voice's sampling noise (the voice's own unless drawn)
 
     def utterance(self, duration: float) -> Utterance:
         """The manifest entry for this job's audio, once made."""
@@ -93,6 +98,8 @@ class Job:
             "pitch": self.pitch,
             "peak_db": self.peak_db,
             "sample_rate": self.sample_rate,
+            # only when drawn: files made before the noise could be set keep matching their recipes
+            **({"noise": [self.noise.scale, self.noise.w]} if self.noise != PiperNoise() else {}),
         }
 
 
@@ -148,11 +155,13 @@ def plan(
     out_dir: str | Path,
     sample_rate: int,
     vary: bool = True,
+    piper_noise: bool = False,
 ) -> list[Job]:
     """Decide every utterance from (seed, index) alone, so runs with the same arguments agree.
 
     ``vary=False`` keeps every voice at its own speed and pitch and every utterance at one level
-    (FIXED_PEAK_DB): a corpus for training a synthetic voice, not for robust recognition.
+    (FIXED_PEAK_DB): a corpus for training a synthetic voice, not for robust recognition. ``piper_noise``
+    also draws each Piper utterance's sampling noise (after the other draws, so they stay as they were).
 
     Engines take turns in a seeded order (each engine gets an equal share however many voices it has);
     sentences are dealt from seeded shuffles of the whole list, so each is used once before any repeats.
@@ -178,6 +187,15 @@ def plan(
         voice = candidates[int(rng.integers(len(candidates)))]
         sentence_index = int(sentence_order[index % len(sentences)])
         utterance_id = f"syn{seed}-{index:06d}"
+        speed = round(float(rng.uniform(*SPEED_RANGE)), 3) if vary else 1.0
+        pitch = round(float(rng.uniform(*PITCH_RANGE)), 2) if vary else 0.0
+        peak_db = round(float(rng.uniform(*PEAK_DB_RANGE)), 2) if vary else FIXED_PEAK_DB
+        noise = PiperNoise()
+        if piper_noise and voice.engine == "piper":
+            noise = PiperNoise(
+                round(float(rng.uniform(*PIPER_NOISE_SCALE_RANGE)), 3),
+                round(float(rng.uniform(*PIPER_NOISE_W_RANGE)), 3),
+            )
         jobs.append(
             Job(
                 index=index,
@@ -185,12 +203,13 @@ def plan(
                 sentence_index=sentence_index,
                 text=sentences[sentence_index],
                 voice=voice,
-                speed=round(float(rng.uniform(*SPEED_RANGE)), 3) if vary else 1.0,
-                pitch=round(float(rng.uniform(*PITCH_RANGE)), 2) if vary else 0.0,
-                peak_db=round(float(rng.uniform(*PEAK_DB_RANGE)), 2) if vary else FIXED_PEAK_DB,
+                speed=speed,
+                pitch=pitch,
+                peak_db=peak_db,
                 audio=f"audio/{voice.slug}/{utterance_id}.wav",
                 out_dir=str(out_dir),
                 sample_rate=sample_rate,
+                noise=noise,
             )
         )
     return jobs
@@ -200,7 +219,9 @@ def render(job: Job) -> Utterance:
     """Synthesise the sentence's spoken form, resample, set the level and write one utterance; raises
     SpeechError on failure."""
     with tempfile.TemporaryDirectory(prefix="synthcorpus-") as scratch:
-        raw = synthesize(job.voice, spoken_form(job.text), job.speed, job.pitch, Path(scratch) / "raw.wav")
+        raw = synthesize(
+            job.voice, spoken_form(job.text), job.speed, job.pitch, Path(scratch) / "raw.wav", job.noise
+        )
         samples, rate = read_audio(raw)
     samples = resample(samples, rate, job.sample_rate)
     peak = float(np.max(np.abs(samples))) if samples.size else 0.0
@@ -300,6 +321,8 @@ def write_parameters(path: Path, jobs: list[Job], written: set[str]) -> None:
                     "pitch_semitones": job.pitch,
                     "peak_dbfs": job.peak_db,
                 }
+                if job.noise != PiperNoise():
+                    record["piper_noise_scale"], record["piper_noise_w"] = job.noise.scale, job.noise.w
                 stream.write(json.dumps(record) + "\n")
 
 
@@ -343,6 +366,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no random speed, pitch or level: each voice as it is (a corpus for training a voice)",
     )
+    parser.add_argument(
+        "--piper-noise",
+        action="store_true",
+        help=f"draw each Piper utterance's sampling noise (noise_scale {PIPER_NOISE_SCALE_RANGE}, noise_w "
+        f"{PIPER_NOISE_W_RANGE}; the voice's own otherwise): one recorded speaker read in many ways",
+    )
     parser.add_argument("--list-voices", action="store_true", help="print the available voice ids and exit")
     return parser
 
@@ -374,7 +403,16 @@ def main(argv: list[str] | None = None) -> int:
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    jobs = plan(sentences, voices, args.count, args.seed, out, args.sample_rate, vary=not args.no_variation)
+    jobs = plan(
+        sentences,
+        voices,
+        args.count,
+        args.seed,
+        out,
+        args.sample_rate,
+        vary=not args.no_variation,
+        piper_noise=args.piper_noise,
+    )
     reused = reusable_utterances(jobs, out)
     if reused:
         log.info("%d of %d utterances already rendered in %s: kept", len(reused), len(jobs), out)

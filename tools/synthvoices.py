@@ -204,29 +204,49 @@ def _piper_voices() -> list[Voice]:
     ]
 
 
+@dataclass(frozen=True)
+class PiperNoise:
+    """A Piper (VITS) voice's sampling noise; None keeps the voice's own (joe: 0.667 and 0.8). ``scale``
+    (noise_scale) varies the voice's texture and intonation, ``w`` (noise_w) the timing of its sounds: drawn
+    per utterance they make one recorded speaker read in many ways, which speed and pitch alone do not."""
+
+    scale: float | None = None
+    w: float | None = None
+
+
 # VITS samples its prosody and fine structure from noise: seeding onnxruntime from the request makes one
-# text, speed and pitch always give the same file. The rate written in the header is the model's times the
-# pitch factor, so a resampler that reads it plays the speech that much higher (and the length scale has
-# already made it that much longer, so the duration is as asked).
+# text, speed, pitch and noise always give the same file. The rate written in the header is the model's times
+# the pitch factor, so a resampler that reads it plays the speech that much higher (and the length scale has
+# already made it that much longer, so the duration is as asked). Noise "-" is the voice's own setting (and
+# leaves the seed as it was before noise could be set, so earlier corpora are made the same way).
 _PIPER_SAY = """
 import sys, zlib, numpy, onnxruntime, soundfile
 from piper import PiperVoice, SynthesisConfig
-model, length_scale, factor, text, out = sys.argv[1:]
+model, length_scale, factor, noise_scale, noise_w, text, out = sys.argv[1:]
 text = open(text, encoding="utf-8").read().strip()
-onnxruntime.set_seed(zlib.crc32(f"{text}|{length_scale}|{factor}".encode()))
+noise = "" if noise_scale == noise_w == "-" else f"|{noise_scale}|{noise_w}"
+onnxruntime.set_seed(zlib.crc32(f"{text}|{length_scale}|{factor}{noise}".encode()))
 voice = PiperVoice.load(model)
-config = SynthesisConfig(length_scale=float(length_scale), normalize_audio=False)
+config = SynthesisConfig(
+    length_scale=float(length_scale),
+    noise_scale=None if noise_scale == "-" else float(noise_scale),
+    noise_w_scale=None if noise_w == "-" else float(noise_w),
+    normalize_audio=False,
+)
 audio = numpy.concatenate([chunk.audio_float_array for chunk in voice.synthesize(text, syn_config=config)])
 rate = round(voice.config.sample_rate * float(factor))
 soundfile.write(out, audio, rate, subtype="FLOAT")
 """
 
 
-def _piper_command(voice: Voice, speed: float, pitch: float, text_file: Path, raw: Path) -> list[str]:
+def _piper_command(
+    voice: Voice, speed: float, pitch: float, noise: PiperNoise, text_file: Path, raw: Path
+) -> list[str]:
     """Speed is Piper's length scale (its inverse); pitch is a resampling factor (see _PIPER_SAY)."""
     factor = 2.0 ** (pitch / 12.0)
     model = _piper_model(voice.name)
-    arguments = [str(model), f"{factor / speed:.4f}", f"{factor:.6f}", str(text_file), str(raw)]
+    scales = ["-" if value is None else f"{value:.4f}" for value in (noise.scale, noise.w)]
+    arguments = [str(model), f"{factor / speed:.4f}", f"{factor:.6f}", *scales, str(text_file), str(raw)]
     return [sys.executable, "-c", _PIPER_SAY, *arguments]
 
 
@@ -253,15 +273,25 @@ def _sox_pitch(source: Path, target: Path, semitones: float, what: str) -> None:
 
 
 def synthesize(
-    voice: Voice, text: str, speed: float = 1.0, pitch: float = 0.0, path: str | Path = "out.wav"
+    voice: Voice,
+    text: str,
+    speed: float = 1.0,
+    pitch: float = 0.0,
+    path: str | Path = "out.wav",
+    noise: PiperNoise = PiperNoise(),
 ) -> Path:
     """Say ``text`` in ``voice`` into a WAV file at ``path`` (the engine's native sample rate).
 
-    ``speed`` multiplies the speaking rate, ``pitch`` shifts the voice's mean F0 by that many semitones.
+    ``speed`` multiplies the speaking rate, ``pitch`` shifts the voice's mean F0 by that many semitones,
+    ``noise`` sets a Piper voice's sampling noise (other engines have none to set).
     Raises :class:`SynthesisError` when the engine fails or writes an empty file.
     """
     path = Path(path)
     what = f"voice {voice.id}"
+    if noise != PiperNoise() and voice.engine != "piper":
+        raise SynthesisError(f"{what}: only Piper voices have sampling noise to set")
+    if any(value is not None and not 0 <= value <= 2 for value in (noise.scale, noise.w)):
+        raise SynthesisError(f"{what}: Piper's noise scales must be within 0-2, got {noise}")
     if not text.strip():
         raise SynthesisError(f"{what}: nothing to say (empty text)")
     if voice.engine not in ENGINES:
@@ -310,7 +340,7 @@ def synthesize(
         elif voice.engine == "pico":
             command = _pico_command(voice, speed, pitch, text_file, raw)
         else:  # piper; an engine not in ENGINES was refused above
-            command = _piper_command(voice, speed, pitch, text_file, raw)
+            command = _piper_command(voice, speed, pitch, noise, text_file, raw)
         _run(command, what)
         if not raw.is_file() or raw.stat().st_size <= 44:
             raise SynthesisError(f"{what}: {voice.engine} wrote no audio")

@@ -115,7 +115,7 @@ def synthesise(
         str(sentences),
     ]
     command += ["--seed", str(seed), "--jobs", str(args.jobs), "--voices", ",".join(voices)]
-    command += ["--sample-rate", str(args.sample_rate)]
+    command += ["--sample-rate", str(args.sample_rate)] + (["--piper-noise"] if args.piper_noise else [])
     try:
         subprocess.run(command, check=True)
     except subprocess.CalledProcessError as error:
@@ -140,6 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed for the corpus and for the valid split")
     parser.add_argument("--jobs", type=int, default=2, help="parallel synthesis processes")
     parser.add_argument("--sample-rate", type=int, default=16000, help="output sample rate in Hz")
+    parser.add_argument(
+        "--piper-noise",
+        action="store_true",
+        help="draw each Piper utterance's sampling noise (tools/make_synthetic_corpus.py --piper-noise)",
+    )
     return parser
 
 

