@@ -158,6 +158,13 @@ def _check_limit(key: str, value: Any) -> None:
             raise ConfigError(f"{key}: must be {wanted}, got {number!r}")
 
 
+def _type_name(kind: Any) -> str:
+    """``str``, ``a list of str``: how an error names a type."""
+    if typing.get_origin(kind) is list:
+        return f"a list of {_type_name(typing.get_args(kind)[0])}"
+    return getattr(kind, "__name__", str(kind))
+
+
 def _check_type(value: Any, kind: Any, where: str) -> Any:
     """Return ``value`` as ``kind`` (ints widen to floats), or raise naming the key."""
     origin = typing.get_origin(kind)
@@ -165,12 +172,19 @@ def _check_type(value: Any, kind: Any, where: str) -> Any:
         options = [option for option in typing.get_args(kind) if option is not type(None)]
         if value is None and len(options) < len(typing.get_args(kind)):
             return None
-        for option in options[:-1]:  # the first that fits; the last one's error names what is wrong
+        if len(options) == 1:
+            return _check_type(value, options[0], where)
+        # A list goes to the union's list type, whose error names the element; anything else to the others.
+        listed = [option for option in options if typing.get_origin(option) is list]
+        candidates = listed if isinstance(value, list) and listed else options
+        for option in candidates:
             try:
                 return _check_type(value, option, where)
-            except ConfigError:
-                pass
-        return _check_type(value, options[-1], where)
+            except ConfigError as error:
+                if candidates is listed:
+                    raise error from None
+        names = " or ".join(_type_name(option) for option in options)
+        raise ConfigError(f"{where}: expected {names}, got {value!r}")
     if origin is list:
         if not isinstance(value, list):
             raise ConfigError(f"{where}: expected a list, got {value!r}")

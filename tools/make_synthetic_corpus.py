@@ -161,7 +161,8 @@ def plan(
 
     ``vary=False`` keeps every voice at its own speed and pitch and every utterance at one level
     (FIXED_PEAK_DB): a corpus for training a synthetic voice, not for robust recognition. ``piper_noise``
-    also draws each Piper utterance's sampling noise (after the other draws, so they stay as they were).
+    also draws each Piper utterance's sampling noise, with or without ``vary`` (after the other draws, so
+    they stay as they were).
 
     Engines take turns in a seeded order (each engine gets an equal share however many voices it has);
     sentences are dealt from seeded shuffles of the whole list, so each is used once before any repeats.

@@ -74,6 +74,16 @@ class SynthesisError(SpeechError):
 
 
 @dataclass(frozen=True)
+class PiperNoise:
+    """A Piper (VITS) voice's sampling noise; None keeps the voice's own (joe: 0.667 and 0.8). ``scale``
+    (noise_scale) varies the voice's texture and intonation, ``w`` (noise_w) the timing of its sounds: drawn
+    per utterance they make one recorded speaker read in many ways, which speed and pitch alone do not."""
+
+    scale: float | None = None
+    w: float | None = None
+
+
+@dataclass(frozen=True)
 class Voice:
     """One synthetic speaker. ``name`` is what the engine itself is given (``en-us+f3``, ``slt``, ...)."""
 
@@ -204,16 +214,6 @@ def _piper_voices() -> list[Voice]:
     ]
 
 
-@dataclass(frozen=True)
-class PiperNoise:
-    """A Piper (VITS) voice's sampling noise; None keeps the voice's own (joe: 0.667 and 0.8). ``scale``
-    (noise_scale) varies the voice's texture and intonation, ``w`` (noise_w) the timing of its sounds: drawn
-    per utterance they make one recorded speaker read in many ways, which speed and pitch alone do not."""
-
-    scale: float | None = None
-    w: float | None = None
-
-
 # VITS samples its prosody and fine structure from noise: seeding onnxruntime from the request makes one
 # text, speed, pitch and noise always give the same file. The rate written in the header is the model's times
 # the pitch factor, so a resampler that reads it plays the speech that much higher (and the length scale has
@@ -242,7 +242,8 @@ soundfile.write(out, audio, rate, subtype="FLOAT")
 def _piper_command(
     voice: Voice, speed: float, pitch: float, noise: PiperNoise, text_file: Path, raw: Path
 ) -> list[str]:
-    """Speed is Piper's length scale (its inverse); pitch is a resampling factor (see _PIPER_SAY)."""
+    """Speed is Piper's length scale (its inverse); pitch is a resampling factor; noise is passed as it is,
+    "-" for the voice's own (see _PIPER_SAY)."""
     factor = 2.0 ** (pitch / 12.0)
     model = _piper_model(voice.name)
     scales = ["-" if value is None else f"{value:.4f}" for value in (noise.scale, noise.w)]

@@ -8,6 +8,7 @@ the model, its features, its loss and its metrics.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import math
@@ -66,6 +67,13 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def interleave(lists: list[list[str]]) -> list[str]:
+    """The items of several lists taken in turn (a1, b1, a2, b2, ..., then the longer one's rest): the shards
+    of several training folders in this order make the first batches, which estimate the feature statistics
+    before shuffling starts, come from every folder, not the first one alone."""
+    return [item for group in itertools.zip_longest(*lists) for item in group if item is not None]
+
+
 class Trainer:
     """Trains ``config`` to ``config.train.max_steps``; ``train_stream`` replaces the shard stream (tests,
     notebooks)."""
@@ -122,7 +130,7 @@ class Trainer:
                 else self.critic
             )
         self.stream = train_stream or self._batches(
-            [url for source in config.data.train_sources for url in shard_urls(source)],
+            interleave([shard_urls(source) for source in config.data.train_sources]),
             shuffle=True,
             shuffle_buffer=config.data.shuffle_buffer,
             repeat=True,

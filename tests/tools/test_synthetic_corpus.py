@@ -208,7 +208,19 @@ def test_piper_noise_is_drawn_per_piper_utterance_and_leaves_the_other_draws_alo
         assert corpus.PIPER_NOISE_W_RANGE[0] <= job.noise.w <= corpus.PIPER_NOISE_W_RANGE[1]
         assert job.recipe()["noise"] == [job.noise.scale, job.noise.w]
     assert len({job.noise for job in noisy if job.voice.engine == "piper"}) == 8  # one draw each
-    assert "noise" not in plain[0].recipe(), "files made before --piper-noise keep matching their recipes"
+    piper = next(job for job in plain if job.voice.engine == "piper")
+    assert set(piper.recipe()) == {"audio", "voice", "said", "speed", "pitch", "peak_db", "sample_rate"}, (
+        "files made before --piper-noise keep matching their recipes"
+    )
+    arguments = synthvoices._piper_command(
+        synthvoices.Voice("piper:joe", "piper", "joe"),
+        1.0,
+        0.0,
+        synthvoices.PiperNoise(),
+        Path("t"),
+        Path("r"),
+    )
+    assert arguments[-6:-2] == ["1.0000", "1.000000", "-", "-"], "and the voice's own noise and seed"
 
 
 def test_piper_noise_changes_the_reading_and_is_repeatable(tmp_path):
@@ -220,12 +232,12 @@ def test_piper_noise_changes_the_reading_and_is_repeatable(tmp_path):
     from speech.logmel import LogMel
 
     text = "Please remember to water the tomatoes before you go to bed."
-    flat = synthvoices.PiperNoise(0.0, 0.0)
-    first, _ = read_audio(synthvoices.synthesize(voice, text, path=tmp_path / "a.wav", noise=flat))
-    again, _ = read_audio(synthvoices.synthesize(voice, text, path=tmp_path / "b.wav", noise=flat))
-    assert np.array_equal(first, again)  # samples: a float WAV's header holds the time it was written
     lively = synthvoices.PiperNoise(1.0, 1.2)
-    other, _ = read_audio(synthvoices.synthesize(voice, text, path=tmp_path / "c.wav", noise=lively))
+    other, _ = read_audio(synthvoices.synthesize(voice, text, path=tmp_path / "a.wav", noise=lively))
+    again, _ = read_audio(synthvoices.synthesize(voice, text, path=tmp_path / "b.wav", noise=lively))
+    assert np.array_equal(other, again)  # samples: a float WAV's header holds the time it was written
+    flat = synthvoices.PiperNoise(0.0, 0.0)
+    first, _ = read_audio(synthvoices.synthesize(voice, text, path=tmp_path / "c.wav", noise=flat))
     assert abs(len(other) - len(first)) > 0.02 * len(first)
     retimed = synthvoices.PiperNoise(0.0, 1.2)
     timing, _ = read_audio(synthvoices.synthesize(voice, text, path=tmp_path / "d.wav", noise=retimed))

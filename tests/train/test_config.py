@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,7 @@ def test_loads_yaml_with_typed_overrides() -> None:
         (["optim.lr=!!python/object/apply:os.system [touch pwned]"], r"not a YAML value \(could not determ"),
         (["optim.betas=[0.9"], r"optim.betas=\[0.9': not a YAML value"),
         (["data.train=[shards, 3]"], r"data.train\[1\]: expected str, got 3$"),
-        (["data.train=3"], r"data.train: expected a list, got 3$"),
+        (["data.train=3"], r"data.train: expected str or a list of str, got 3$"),
     ],
 )
 def test_bad_values_fail_before_work_starts(overrides: list[str], message: str) -> None:
@@ -72,7 +73,7 @@ def test_missing_required_values_and_files(tmp_path: Path) -> None:
     (tmp_path / "shards.json").write_text("{}")
     config = load_config(TINY, [f"data.train=[{tmp_path}, {tmp_path}/other]"])
     assert config.data.train_sources == [str(tmp_path), f"{tmp_path}/other"]
-    with pytest.raises(ConfigError, match=f"data.train: {tmp_path}/other holds no shards.json"):
+    with pytest.raises(ConfigError, match=re.escape(f"data.train: {tmp_path}/other holds no shards.json")):
         check_paths(config)
     with pytest.raises(ConfigError, match="data.train: required"):
         check_paths(load_config(TINY, ["data.train=[]"]))
