@@ -45,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=2, help="seed for the digit strings and the voices")
     parser.add_argument("--jobs", type=int, default=2, help="parallel synthesis processes")
     parser.add_argument("--sample-rate", type=int, default=8000, help="output sample rate in Hz (FSDD's)")
+    parser.add_argument(
+        "--piper-noise",
+        action="store_true",
+        help="draw each Piper utterance's sampling noise (tools/make_synthetic_corpus.py --piper-noise)",
+    )
     return parser
 
 

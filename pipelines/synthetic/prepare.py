@@ -103,7 +103,8 @@ def summarise(splits: dict[str, list[Utterance]]) -> str:
 def synthesise(
     out: Path, sentences: Path, voices: list[str], count: int, seed: int, args: argparse.Namespace
 ) -> list[Utterance]:
-    """Run the corpus tool in a child process, exactly as a user would; the utterances it made."""
+    """Run the corpus tool in a child process, exactly as a user would; the utterances it made. ``args``
+    holds the options both recipes that call this share: jobs, sample rate and Piper's noise."""
     command = [
         sys.executable,
         str(TOOL),
