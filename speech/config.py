@@ -9,6 +9,7 @@ the dotted key. The model section's class depends on ``task``: :mod:`speech.regi
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import math
@@ -174,15 +175,14 @@ def _check_type(value: Any, kind: Any, where: str) -> Any:
             return None
         if len(options) == 1:
             return _check_type(value, options[0], where)
-        # A list goes to the union's list type, whose error names the element; anything else to the others.
+        # A list goes to the union's list type, whose error names the element; anything else to the first
+        # option it fits.
         listed = [option for option in options if typing.get_origin(option) is list]
-        candidates = listed if isinstance(value, list) and listed else options
-        for option in candidates:
-            try:
+        if isinstance(value, list) and listed:
+            return _check_type(value, listed[0], where)
+        for option in options:
+            with contextlib.suppress(ConfigError):
                 return _check_type(value, option, where)
-            except ConfigError as error:
-                if candidates is listed:
-                    raise error from None
         names = " or ".join(_type_name(option) for option in options)
         raise ConfigError(f"{where}: expected {names}, got {value!r}")
     if origin is list:

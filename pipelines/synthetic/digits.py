@@ -21,7 +21,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from prepare import is_test_voice, summarise, synthesise, synthvoices, write_splits  # noqa: E402
+from prepare import (  # noqa: E402
+    add_piper_noise_option,
+    is_test_voice,
+    summarise,
+    synthesise,
+    synthvoices,
+    write_splits,
+)
 
 from speech.errors import SpeechError  # noqa: E402
 
@@ -45,11 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=2, help="seed for the digit strings and the voices")
     parser.add_argument("--jobs", type=int, default=2, help="parallel synthesis processes")
     parser.add_argument("--sample-rate", type=int, default=8000, help="output sample rate in Hz (FSDD's)")
-    parser.add_argument(
-        "--piper-noise",
-        action="store_true",
-        help="draw each Piper utterance's sampling noise (tools/make_synthetic_corpus.py --piper-noise)",
-    )
+    add_piper_noise_option(parser)
     return parser
 
 

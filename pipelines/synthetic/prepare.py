@@ -141,12 +141,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed for the corpus and for the valid split")
     parser.add_argument("--jobs", type=int, default=2, help="parallel synthesis processes")
     parser.add_argument("--sample-rate", type=int, default=16000, help="output sample rate in Hz")
+    add_piper_noise_option(parser)
+    return parser
+
+
+def add_piper_noise_option(parser: argparse.ArgumentParser) -> None:
+    """``--piper-noise``, which :func:`synthesise` passes on: this recipe's and the digit strings' option."""
     parser.add_argument(
         "--piper-noise",
         action="store_true",
         help="draw each Piper utterance's sampling noise (tools/make_synthetic_corpus.py --piper-noise)",
     )
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,7 @@
 #     shard folders (space-separated) read together with the voice's, in proportion to their size, e.g. the
 #     vocoder recipe's recordings (so that the vocoder keeps hearing recorded frames and the voices the
 #     fine-tune would otherwise let go; joe's sentences there come once with each kind of frame); their pitch
-#     tracks are added to --data's first (kept where they exist)
+#     tracks are added to --data's here, before training (kept where they exist)
 #   3 scores of the result: copy synthesis of 20 held-out sentences and TTS output of the voice (CER, DNSMOS)
 #
 # The corpus must be the one the voice was trained on, aligned: pipelines/voice/run.sh through stage 4 writes
@@ -40,7 +40,7 @@ if stage_on 1; then
         python tools/voice_mel_shards.py $corpus/${split}_aligned.jsonl --voice "$voice" -o $data/shards/$split
     done
     [ -f $data/pitch.npz ] || [ ! -f "$reuse_tracks" ] || cp "$reuse_tracks" $data/pitch.npz
-    python tools/pitch_tracks.py $data/shards/train $data/shards/valid "${mix_folders[@]}" -o $data/pitch.npz
+    python tools/pitch_tracks.py $data/shards/train $data/shards/valid -o $data/pitch.npz
 fi
 
 if stage_on 2; then
