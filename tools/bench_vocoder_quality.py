@@ -2,12 +2,13 @@
 """Benchmark: copy-synthesis quality of our vocoder next to Griffin-Lim and WORLD, on the same held-out audio.
 
     python tools/bench_vocoder_quality.py MANIFEST [--count 20] [--model VOCODER_DIR] [--samples docs/samples]
-        [--systems ours,griffin-lim,world] [--cer] [--dnsmos]
+        [--systems ours,griffin-lim,world] [--refine -1,0,8] [--cer] [--dnsmos]
 
 Every system resynthesises each original 16 kHz recording: ours and Griffin-Lim from the log-mel frames the
 acoustic model would predict (speech.features, 80 mels, 10 ms hop); WORLD (PyPI pyworld: harvest F0,
 CheapTrick envelope, D4C aperiodicity) from its own analysis of the waveform, i.e. with far more information
-than a mel. Scores against the original, averaged over files:
+than a mel. ``--refine`` scores our subframe vocoder at several settings of its mel-consistency step (-1: the
+network's raw output; N: matched to the mel, then N Griffin-Lim iterations). Scores against the original, averaged over files:
 
 * MCD: mel-cepstral distortion in dB over c1..c24 of the log-amplitude spectral envelope (WORLD CheapTrick,
   mel-coded), frame by frame over the reference's speech frames (copy synthesis is time-aligned; lower is
@@ -103,6 +104,12 @@ def main() -> None:
     parser.add_argument(
         "--systems", default="ours,griffin-lim,world", help="comma list of ours, griffin-lim, world"
     )
+    parser.add_argument(
+        "--refine",
+        default="",
+        help="comma list of our subframe vocoder's refine settings to score, -1 for its raw output "
+        "(default: its own default only)",
+    )
     parser.add_argument("--cer", action="store_true", help="also the recognizer's CER on every output")
     parser.add_argument("--dnsmos", action="store_true", help="also DNSMOS OVRL of every output")
     args = parser.parse_args()
@@ -115,7 +122,14 @@ def main() -> None:
         from speech.vocoder import load_vocoder
 
         vocoder = load_vocoder(args.model)
-        systems["ours (from the mel)"] = lambda x: vocoder.copy_synthesis(x)[0]
+        if not args.refine:
+            systems["ours (from the mel)"] = lambda x: vocoder.copy_synthesis(x)[0]
+        for refine in (int(value) for value in args.refine.split(",") if value):
+            setting = "raw network output" if refine < 0 else f"refine {refine}"
+            options = {"refine": None if refine < 0 else refine}
+            systems[f"ours (from the mel, {setting})"] = lambda x, options=options: vocoder.copy_synthesis(
+                x, **options
+            )[0]
     if "griffin-lim" in wanted:
         systems[f"Griffin-Lim ({args.griffin_lim_iterations} iterations, from the mel)"] = lambda x: (
             GriffinLim(features, args.griffin_lim_iterations).vocode(extractor(torch.as_tensor(x)).numpy())[0]

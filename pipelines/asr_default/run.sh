@@ -12,6 +12,9 @@
 # speech/assets/asr/README.md):
 #
 #   TRAIN_OVERRIDES="train.init_from=speech/assets/asr optim.lr=1e-3" bash pipelines/asr_default/run.sh FSDD 6000
+#
+# EXP names the experiment folder (default exp/asr_default); SYNTHETIC_OPTIONS go to the synthetic corpus's
+# prepare.py, e.g. SYNTHETIC_OPTIONS=--piper-noise (run 12's corpus: each Piper utterance draws its own noise).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 stage=1 stop_stage=6
@@ -19,13 +22,14 @@ stage=1 stop_stage=6
 fsdd=${1:?usage: run.sh FSDD_DIR [STEPS]}
 steps=${2:-5500}
 data=data
-exp=exp/asr_default
+exp=${EXP:-exp/asr_default}
 export PATH="$PWD/.venv/bin:$PATH"
 
 # 1. Data: 10,000 training + 600 test utterances of synthetic speech; FSDD split by speaker; 3,000 digit
 #    strings spoken by the synthetic training voices at 8 kHz.
 if stage_on 1; then
-    [ -f $data/synthetic/test.jsonl ] || python pipelines/synthetic/prepare.py --out $data/synthetic --count 10000 --test-count 600 --seed 1
+    [ -f $data/synthetic/test.jsonl ] || python pipelines/synthetic/prepare.py --out $data/synthetic --count 10000 --test-count 600 --seed 1 \
+        ${SYNTHETIC_OPTIONS:-}
     [ -f $data/fsdd/train.jsonl ] || python pipelines/fsdd/prepare.py --fsdd "$fsdd" --out $data/fsdd
     [ -f $data/digits/train.jsonl ] || python pipelines/synthetic/digits.py --out $data/digits --count 3000 --seed 2
 fi

@@ -60,6 +60,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="sampling temperature; below 1 is less noisy (default: 1)",
     )
     parser.add_argument(
+        "--refine",
+        type=int,
+        default=None,
+        help="subframe vocoder: Griffin-Lim iterations from its own phase after its output is matched to the "
+        "input mel; -1 keeps the network's raw output (default: 8)",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=None,
@@ -110,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
         )
         threads = args.threads or (cpu_threads(ranks) if ranks.enabled else None)
         options = {"seed": args.seed, "temperature": args.temperature, "threads": threads}
+        if args.refine is not None:
+            options["refine"] = None if args.refine < 0 else args.refine
         report = BatchReport(out, "vocoded", skipped=len(skipped))
         for path, target in tqdm(todo, unit="file", desc="vocoding", disable=ranks.hide_bar):
             try:

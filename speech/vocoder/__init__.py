@@ -81,9 +81,10 @@ class Vocoder(MelVocoder):
         fold_frames: int = 50,
         overlap_frames: int = 4,
         threads: int | None = None,
+        **_,
     ) -> list[np.ndarray]:
         """Waveforms (frames * hop samples each) for several (frames, mels) inputs, all generated as one
-        batch of folds."""
+        batch of folds. The subframe vocoder's options (``refine``) do not apply."""
         if not temperature > 0:
             raise VocoderError(f"temperature must be positive, got {temperature}")
         mels = [self.check_mel(mel) for mel in mels]

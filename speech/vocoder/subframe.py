@@ -7,6 +7,10 @@ The model is deterministic (it does not sample), so ``seed`` changes nothing. In
 row. Each piece starts from silence and a zero GRU state, like an utterance's start, and begins
 ``overlap_frames`` early: the first half of the overlap settles the loop and is dropped, the second is
 cross-faded with the previous piece (:func:`speech.vocoder.overlap_add`).
+
+The network's output is then made consistent with its input mel (:mod:`speech.vocoder.consistency`): each
+frame's mel-band energies set to the mel's, then ``refine`` Griffin-Lim iterations from the network's phase.
+``refine=None`` returns the network's output as it is.
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ from speech.features import FeatureConfig
 from speech.lpc import MelLPC
 from speech.models.subframe import SubframeVocoder
 from speech.vocoder.base import MelVocoder
+from speech.vocoder.consistency import MelConsistency
 from speech.vocoder.folding import fold, overlap_add, piece_frames
+
+REFINE_ITERATIONS = 8  # a few suffice from the network's phase (Griffin-Lim from zero phase uses 32-64)
 
 
 class SubframeGenerator(MelVocoder):
@@ -28,6 +35,7 @@ class SubframeGenerator(MelVocoder):
         self.model = model.eval().cpu()
         self.config = model.config
         self.lpc = MelLPC(features, model.config.order)
+        self.consistency = MelConsistency(features)
 
     def vocode_many(
         self,
@@ -36,23 +44,25 @@ class SubframeGenerator(MelVocoder):
         fold_frames: int = 200,
         overlap_frames: int = 10,
         threads: int | None = None,
+        refine: int | None = REFINE_ITERATIONS,
         **_,
     ) -> list[np.ndarray]:
         """Waveforms (frames * hop samples each) for several (frames, mels) inputs; ``threads``: PyTorch's
         intra-op threads for this call (default: as they are). Sampling options (``temperature``) do not
-        apply: nothing is sampled."""
-        if threads is None:
-            return self._vocode_many(mels, fold_frames, overlap_frames)
+        apply: nothing is sampled. ``refine``: Griffin-Lim iterations after the mel match (None: neither)."""
         before = torch.get_num_threads()
-        torch.set_num_threads(threads)
+        torch.set_num_threads(threads or before)
         try:
-            return self._vocode_many(mels, fold_frames, overlap_frames)
+            mels = [self.check_mel(mel) for mel in mels]
+            outputs = self._vocode_many(mels, fold_frames, overlap_frames)
+            if refine is None:
+                return outputs
+            return [self.consistency(output, mel, refine) for output, mel in zip(outputs, mels, strict=True)]
         finally:
             torch.set_num_threads(before)
 
     @torch.inference_mode()
     def _vocode_many(self, mels: list[np.ndarray], fold_frames: int, overlap_frames: int) -> list[np.ndarray]:
-        mels = [self.check_mel(mel) for mel in mels]
         if not mels:
             return []
         lengths = [len(mel) for mel in mels]
