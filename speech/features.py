@@ -159,6 +159,7 @@ class SpecAugmentConfig:
     telephone_prob: float = 0.0  # share sent through a telephone channel (300-3400 Hz, 8 kHz G.711 mu-law)
     clip_prob: float = 0.0  # share of training utterances clipped, as by a recording level set too high
     clip_fraction_max: float = 0.02  # at most this share of an utterance's samples clipped (drawn from 0)
+    codec_prob: float = 0.0  # share passed through a lossy codec (MP3, Opus or Vorbis at a drawn bitrate)
 
     def __post_init__(self) -> None:
         if not 0 <= self.noise_prob <= 1 or self.noise_snr_min > self.noise_snr_max:
@@ -185,6 +186,8 @@ class SpecAugmentConfig:
             raise SpeechError("augment.telephone_prob must be in [0, 1]")
         if not 0 <= self.clip_prob <= 1 or not 0 < self.clip_fraction_max <= 0.2:
             raise SpeechError("augment.clip_prob must be in [0, 1] and clip_fraction_max in (0, 0.2]")
+        if not 0 <= self.codec_prob <= 1:
+            raise SpeechError("augment.codec_prob must be in [0, 1]")
 
     @property
     def corrupts_audio(self) -> bool:
@@ -196,6 +199,7 @@ class SpecAugmentConfig:
             or self.babble_prob
             or self.telephone_prob
             or self.clip_prob
+            or self.codec_prob
         )
 
 

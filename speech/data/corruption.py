@@ -1,7 +1,7 @@
 """Corrupting training audio for recognizers: a model that heard one clean channel spells words into any other.
 
-Seven corruptions, each applied to a drawn share of the utterances, in this order (a talker in a room, other
-talkers, noise, then the channel and the recording level):
+Eight corruptions, each applied to a drawn share of the utterances, in this order (a talker in a room, other
+talkers, noise, then the channel, the recording level and the file's codec):
 
 - **speed**, another speaker: the waveform resampled so that it plays faster or slower by a factor drawn
   uniformly from 1 +- ``speed_max``, which moves the pitch and every formant by that factor and the
@@ -21,19 +21,25 @@ talkers, noise, then the channel and the recording level):
 - **telephone**: band-limited to 300-3400 Hz, sampled at 8 kHz and companded by G.711's 8-bit mu-law, the
   narrow-band channel of telephone and VoIP audio, then brought back to 16 kHz;
 - **clipping**, a recording level set too high: the loudest share of the samples (drawn up to
-  ``clip_fraction_max``) flattened at the level they exceed.
+  ``clip_fraction_max``) flattened at the level they exceed;
+- **a lossy codec**, audio as it is shared (audiobooks, podcasts and calls travel as MP3 or Opus, as Debian's
+  librivox test files did): encoded and decoded in memory by libsndfile (through PyPI soundfile) as MP3,
+  Opus or Vorbis, one drawn with equal chance, at a drawn compression level, which at 16 kHz spans about
+  25-40 kbit/s for MP3, 10-90 for Opus and 32-45 for Vorbis: their pre-echo, band limits and holes.
 
 The random draws come from a generator the stream seeds per batch, so a resumed run corrupts alike.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
 import scipy.signal
+import soundfile
 
 from speech.audio import resample
 from speech.features import SpecAugmentConfig
@@ -44,6 +50,8 @@ SAMPLE_RATE = 16000  # of the training audio (the features' rate)
 TELEPHONE_RATE = 8000
 TELEPHONE_BAND = (300.0, 3400.0)  # Hz: the voice band of ITU-T G.712
 MULAW = 255.0  # G.711's mu
+CODECS = (("MP3", "MPEG_LAYER_III"), ("OGG", "OPUS"), ("OGG", "VORBIS"))  # libsndfile's format and subtype
+CODEC_LEVELS = (0.6, 0.99)  # libsndfile's compression level (0: best quality, 1: smallest), drawn between
 HIGH_FREQUENCY_DECAY = 2.0  # the tail's top frequencies decay this many times faster than its lowest
 
 
@@ -169,10 +177,28 @@ def clip(waveform: np.ndarray, fraction: float) -> np.ndarray:
     return np.clip(waveform, -level, level).astype(np.float32) if level > 0 else waveform
 
 
+def lossy_codec(waveform: np.ndarray, codec: tuple[str, str], level: float) -> np.ndarray:
+    """``waveform`` (16 kHz) encoded with ``codec`` (libsndfile's format and subtype) at compression ``level``
+    and decoded again, in memory, at its own length (the decoders here remove the encoders' delay)."""
+    encoded = io.BytesIO()
+    container, subtype = codec
+    soundfile.write(
+        encoded,
+        np.clip(waveform, -1.0, 1.0),
+        SAMPLE_RATE,
+        format=container,
+        subtype=subtype,
+        compression_level=level,
+    )
+    encoded.seek(0)
+    decoded, _ = soundfile.read(encoded, dtype="float32")
+    return np.pad(decoded, (0, max(0, len(waveform) - len(decoded))))[: len(waveform)]
+
+
 @dataclass(frozen=True)
 class WaveformCorruption:
     """The ``augment`` section's waveform corruptions (``speed_*``, ``tilt_*``, ``reverb_*``, ``babble_*``,
-    ``noise_*``, ``telephone_prob``, ``clip_*``) as a batch transform."""
+    ``noise_*``, ``telephone_prob``, ``clip_*``, ``codec_prob``) as a batch transform."""
 
     config: SpecAugmentConfig
 
@@ -213,6 +239,8 @@ class WaveformCorruption:
             waveform = telephone(waveform)
         if config.clip_prob and rng.random() < config.clip_prob:
             waveform = clip(waveform, rng.uniform(0.0, config.clip_fraction_max))
+        if config.codec_prob and rng.random() < config.codec_prob:
+            waveform = lossy_codec(waveform, CODECS[rng.integers(len(CODECS))], rng.uniform(*CODEC_LEVELS))
         return waveform
 
 

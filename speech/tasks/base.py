@@ -30,8 +30,9 @@ class Task:
     def __init__(self, config: ExperimentConfig):
         if config.augment.corrupts_audio and not self.corruptible:
             raise ConfigError(
-                f"augment's waveform corruptions (speed_prob, tilt_prob, reverb_prob, babble_prob, noise_prob, "
-                f"telephone_prob, clip_prob): the {self.name} task learns from clean audio; leave them 0"
+                "augment's waveform corruptions (speed_prob, tilt_prob, reverb_prob, babble_prob, noise_prob, "
+                f"telephone_prob, clip_prob, codec_prob): the {self.name} task learns from clean audio; "
+                "leave them 0"
             )
         self.config = config
         self.extractor = FeatureExtractor(config.features)

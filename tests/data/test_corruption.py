@@ -9,11 +9,13 @@ import scipy.signal
 from speech.audio import read_audio
 from speech.config import ConfigError, load_config
 from speech.data.corruption import (
+    CODECS,
     WaveformCorruption,
     babble,
     change_speed,
     clip,
     coloured_noise,
+    lossy_codec,
     reverberate,
     room_impulse_response,
     shape_spectrum,
@@ -130,7 +132,15 @@ def test_only_recognizers_take_corrupted_audio() -> None:
     config = load_config(CONF / "asr/tiny.yaml", ["augment.noise_prob=0.5", "augment.tilt_prob=0.5"])
     TASKS["asr"](config)
     for task in ("tts", "vocoder"):
-        for key in ("noise_prob", "tilt_prob", "speed_prob", "reverb_prob", "babble_prob", "telephone_prob"):
+        for key in (
+            "noise_prob",
+            "tilt_prob",
+            "speed_prob",
+            "reverb_prob",
+            "babble_prob",
+            "telephone_prob",
+            "codec_prob",
+        ):
             with pytest.raises(ConfigError, match="learns from clean audio"):
                 TASKS[task](load_config(CONF / f"{task}/tiny.yaml", [f"augment.{key}=0.5"]))
     with pytest.raises(ConfigError, match="noise_prob must be in"):
@@ -243,7 +253,24 @@ def test_clipping_flattens_the_loudest_share_only(librivox_dir: Path) -> None:
     assert np.array_equal(clipped[below], speech[below])
 
 
-@pytest.mark.parametrize("key", ["reverb_prob", "babble_prob", "telephone_prob", "clip_prob"])
+@pytest.mark.parametrize("codec", CODECS, ids=lambda codec: codec[1])
+def test_a_lossy_codec_keeps_the_speech_in_place_and_loses_more_at_a_lower_bitrate(
+    librivox_dir: Path, codec: tuple[str, str]
+) -> None:
+    speech = librivox_speech(librivox_dir)[0]
+
+    def snr_db(decoded: np.ndarray) -> float:
+        assert len(decoded) == len(speech) and decoded.dtype == np.float32
+        return float(10 * np.log10(np.mean(speech**2) / np.mean((decoded - speech) ** 2)))
+
+    smaller, larger = (snr_db(lossy_codec(speech, codec, level)) for level in (0.99, 0.6))
+    # Aligned sample for sample (an encoder delay left in would make the error as loud as the speech) ...
+    assert 5 < smaller < larger
+    # ... and lossy: these bitrates leave audible error (here 8-25 dB below the speech).
+    assert larger < 35
+
+
+@pytest.mark.parametrize("key", ["reverb_prob", "babble_prob", "telephone_prob", "clip_prob", "codec_prob"])
 def test_each_new_corruption_applies_to_the_chosen_share(key: str) -> None:
     rng = np.random.default_rng(0)
     waveforms = [0.1 * coloured_noise(8000, 0.0, rng).astype(np.float32) for _ in range(40)]
