@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import soundfile
 import torch
 import torchaudio
 from torch import Tensor, nn
@@ -22,6 +23,11 @@ from torch import Tensor, nn
 from speech.audio import atomic_output
 from speech.errors import SpeechError
 from speech.logmel import LOG_FLOOR, FeatureConfig
+
+
+def mel_power(logmel: Tensor) -> Tensor:
+    """Mel-band power from log-mel frames: the inverse of ``log(power + LOG_FLOOR)``, never negative."""
+    return (logmel.exp() - LOG_FLOOR).clamp_min(0)
 
 
 def mel_filterbank(config: FeatureConfig) -> Tensor:
@@ -188,6 +194,17 @@ class SpecAugmentConfig:
             raise SpeechError("augment.clip_prob must be in [0, 1] and clip_fraction_max in (0, 0.2]")
         if not 0 <= self.codec_prob <= 1:
             raise SpeechError("augment.codec_prob must be in [0, 1]")
+        if self.codec_prob:
+            from speech.data.corruption import CODECS  # here, not at import: corruption imports this module
+
+            missing = [
+                subtype for container, subtype in CODECS if not soundfile.check_format(container, subtype)
+            ]
+            if missing:
+                raise SpeechError(
+                    f"augment.codec_prob: this libsndfile ({soundfile.__libsndfile_version__}) cannot write "
+                    f"{', '.join(missing)}; install soundfile >= 0.13 (its wheels bundle libsndfile with them)"
+                )
 
     @property
     def corrupts_audio(self) -> bool:

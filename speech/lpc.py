@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from speech.features import LOG_FLOOR, FeatureConfig, mel_filterbank
+from speech.features import FeatureConfig, mel_filterbank, mel_power
 
 ORDER = 16  # LPCNet's order at 16 kHz
 
@@ -77,7 +77,7 @@ class MelLPC(torch.nn.Module):
 
     def autocorrelation(self, logmel: Tensor) -> Tensor:
         """(..., frames, order + 1) float64 lag-windowed autocorrelation of each frame's estimated spectrum."""
-        power = (logmel.double().exp() - LOG_FLOOR).clamp_min(0) @ self.to_power
+        power = mel_power(logmel.double()) @ self.to_power
         return torch.fft.irfft(power, n=self.n_fft)[..., : self.order + 1] * self.lag_window
 
     @torch.no_grad()

@@ -87,10 +87,14 @@ def speed(args: argparse.Namespace, samples: np.ndarray) -> None:
             )
 
 
-def fold_options(args: argparse.Namespace) -> dict[str, int]:
-    """The folding asked for on the command line; what is not given stays each vocoder's own default."""
+def fold_options(args: argparse.Namespace) -> dict[str, int | None]:
+    """The folding (and the subframe vocoder's consistency step) asked for on the command line; what is not
+    given stays each vocoder's own default (the subframe vocoder's includes 8 refining iterations)."""
     folding = {"fold_frames": args.fold_frames, "overlap_frames": args.overlap_frames}
-    return {key: value for key, value in folding.items() if value is not None}
+    options: dict[str, int | None] = {key: value for key, value in folding.items() if value is not None}
+    if args.refine is not None:
+        options["refine"] = None if args.refine < 0 else args.refine
+    return options
 
 
 def best_seconds(repeats: int, function: Callable, *arguments, **options) -> float:
@@ -158,6 +162,11 @@ def main() -> None:
     parser.add_argument("--threads", nargs="*", type=int, default=[1, 2])
     parser.add_argument("--fold-frames", type=int, help="(default: each vocoder's own)")
     parser.add_argument("--overlap-frames", type=int, help="(default: each vocoder's own)")
+    parser.add_argument(
+        "--refine",
+        type=int,
+        help="the subframe vocoder's consistency iterations, -1 for its network alone (default: its own)",
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu", help="cpu (the compiled loop) or cuda (CUDA graphs)")
     parser.add_argument(

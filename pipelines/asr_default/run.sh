@@ -13,15 +13,17 @@
 #
 #   TRAIN_OVERRIDES="train.init_from=speech/assets/asr optim.lr=1e-3" bash pipelines/asr_default/run.sh FSDD 6000
 #
-# EXP names the experiment folder (default exp/asr_default); SYNTHETIC_OPTIONS go to the synthetic corpus's
-# prepare.py, e.g. SYNTHETIC_OPTIONS=--piper-noise (run 12's corpus: each Piper utterance draws its own noise).
+# EXP names the experiment folder (default exp/asr_default) and DATA the data folder (default data);
+# SYNTHETIC_OPTIONS go to the synthetic corpus's prepare.py when it is made, e.g. --piper-noise (run 12's
+# corpus: each Piper utterance draws its own noise). A corpus already in DATA is reused as it is: give
+# another DATA for another corpus.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 stage=1 stop_stage=6
 . pipelines/parse_options.sh
 fsdd=${1:?usage: run.sh FSDD_DIR [STEPS]}
 steps=${2:-5500}
-data=data
+data=${DATA:-data}
 exp=${EXP:-exp/asr_default}
 export PATH="$PWD/.venv/bin:$PATH"
 

@@ -184,7 +184,7 @@ def lossy_codec(waveform: np.ndarray, codec: tuple[str, str], level: float) -> n
     container, subtype = codec
     soundfile.write(
         encoded,
-        np.clip(waveform, -1.0, 1.0),
+        np.clip(np.nan_to_num(waveform), -1.0, 1.0),  # NaN would abort LAME (an assertion)
         SAMPLE_RATE,
         format=container,
         subtype=subtype,

@@ -81,10 +81,11 @@ class Vocoder(MelVocoder):
         fold_frames: int = 50,
         overlap_frames: int = 4,
         threads: int | None = None,
-        **_,
+        refine: int | None = None,
     ) -> list[np.ndarray]:
         """Waveforms (frames * hop samples each) for several (frames, mels) inputs, all generated as one
-        batch of folds. The subframe vocoder's options (``refine``) do not apply."""
+        batch of folds. ``refine``, the subframe vocoder's consistency step, does not apply: these vocoders
+        sample, and their outputs are left as they are."""
         if not temperature > 0:
             raise VocoderError(f"temperature must be positive, got {temperature}")
         mels = [self.check_mel(mel) for mel in mels]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from speech.features import LOG_FLOOR, FeatureConfig, mel_filterbank
+from speech.features import FeatureConfig, mel_filterbank, mel_power
 
 MAX_GAIN = 1e4  # a band the network left silent is not amplified without bound (power ratio, 40 dB)
 
@@ -30,23 +30,37 @@ class MelConsistency:
 
     def _stft(self, samples: torch.Tensor) -> torch.Tensor:
         f = self.features
-        return torch.stft(samples, f.n_fft, f.hop_length, f.win_length, self.window, return_complex=True)
+        # Centred, reflect-padded frames with a periodic Hann window: the mel extractor's, frame for frame.
+        return torch.stft(
+            samples,
+            f.n_fft,
+            f.hop_length,
+            f.win_length,
+            self.window,
+            center=True,
+            pad_mode="reflect",
+            return_complex=True,
+        )
 
     def _istft(self, spectrum: torch.Tensor, length: int) -> torch.Tensor:
         f = self.features
-        return torch.istft(spectrum, f.n_fft, f.hop_length, f.win_length, self.window, length=length)
+        return torch.istft(
+            spectrum, f.n_fft, f.hop_length, f.win_length, self.window, center=True, length=length
+        )
 
     @torch.inference_mode()
     def __call__(self, samples: np.ndarray, mel: np.ndarray, iterations: int = 8) -> np.ndarray:
         """``samples`` (frames * hop) with each frame's mel-band energies set to ``mel`` (frames, mels),
         then ``iterations`` of Griffin-Lim (with momentum) from their own phase."""
         audio = torch.from_numpy(np.ascontiguousarray(samples, np.float32))
-        if len(mel) < 2:
+        if len(audio) <= self.features.n_fft // 2:  # too short to reflect-pad: nothing to shape
             return samples
-        spectrum = self._stft(audio)  # (freqs, frames + 1): the last column, past the mel, keeps its gain
+        spectrum = self._stft(audio)  # (freqs, frames + 1): the column past the mel takes its last frame
         columns = torch.arange(spectrum.shape[1]).clamp_max(len(mel) - 1)
-        wanted = (torch.from_numpy(np.asarray(mel, np.float32)).exp() - LOG_FLOOR).clamp_min(0).T[:, columns]
+        wanted = mel_power(torch.from_numpy(np.asarray(mel, np.float32))).T[:, columns]
         have = self.bank.T @ spectrum.abs().square()  # (mels, columns)
+        # The exact gain is wanted / have (the tiny term only keeps 0 / 0 finite): a band the mel puts at its
+        # floor is cut by up to MAX_GAIN, which is what the floor says (nothing audible there).
         ratio = ((wanted + 1e-10) / (have + 1e-10)).clamp(1 / MAX_GAIN, MAX_GAIN)
         magnitude = spectrum.abs() * (self.spread @ ratio.log()).exp().sqrt()
         phase = spectrum / spectrum.abs().clamp_min(1e-8)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torchaudio
 
-from speech.features import LOG_FLOOR, FeatureConfig, mel_filterbank
+from speech.features import FeatureConfig, mel_filterbank, mel_power
 from speech.vocoder.base import MelVocoder
 
 
@@ -33,7 +33,7 @@ class GriffinLim(MelVocoder):
         """Waveforms of frames * hop samples for (frames, mels) log-mel inputs."""
         hop, out = self.features.hop_length, []
         for mel in mels:
-            power = (torch.as_tensor(np.asarray(mel), dtype=torch.float32).exp() - LOG_FLOOR).clamp_min(0)
+            power = mel_power(torch.as_tensor(np.asarray(mel), dtype=torch.float32))
             samples = (
                 self.griffin_lim((self.inverse @ power.T).clamp_min(0)) if len(mel) > 1 else torch.zeros(0)
             )

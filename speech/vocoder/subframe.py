@@ -50,16 +50,23 @@ class SubframeGenerator(MelVocoder):
         """Waveforms (frames * hop samples each) for several (frames, mels) inputs; ``threads``: PyTorch's
         intra-op threads for this call (default: as they are). Sampling options (``temperature``) do not
         apply: nothing is sampled. ``refine``: Griffin-Lim iterations after the mel match (None: neither)."""
+        if threads is None:
+            return self._vocode_and_refine(mels, fold_frames, overlap_frames, refine)
         before = torch.get_num_threads()
-        torch.set_num_threads(threads or before)
+        torch.set_num_threads(threads)
         try:
-            mels = [self.check_mel(mel) for mel in mels]
-            outputs = self._vocode_many(mels, fold_frames, overlap_frames)
-            if refine is None:
-                return outputs
-            return [self.consistency(output, mel, refine) for output, mel in zip(outputs, mels, strict=True)]
+            return self._vocode_and_refine(mels, fold_frames, overlap_frames, refine)
         finally:
             torch.set_num_threads(before)
+
+    def _vocode_and_refine(
+        self, mels: list[np.ndarray], fold_frames: int, overlap_frames: int, refine: int | None
+    ) -> list[np.ndarray]:
+        mels = [self.check_mel(mel) for mel in mels]
+        outputs = self._vocode_many(mels, fold_frames, overlap_frames)
+        if refine is None:
+            return outputs
+        return [self.consistency(output, mel, refine) for output, mel in zip(outputs, mels, strict=True)]
 
     @torch.inference_mode()
     def _vocode_many(self, mels: list[np.ndarray], fold_frames: int, overlap_frames: int) -> list[np.ndarray]:

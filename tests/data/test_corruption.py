@@ -22,6 +22,7 @@ from speech.data.corruption import (
     telephone,
     tilt_spectrum,
 )
+from speech.errors import SpeechError
 from speech.features import SpecAugmentConfig
 from speech.tasks import TASKS
 
@@ -268,6 +269,15 @@ def test_a_lossy_codec_keeps_the_speech_in_place_and_loses_more_at_a_lower_bitra
     assert 5 < smaller < larger
     # ... and lossy: these bitrates leave audible error (here 8-25 dB below the speech).
     assert larger < 35
+
+
+def test_a_libsndfile_without_the_codecs_is_refused_before_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    import soundfile
+
+    monkeypatch.setattr(soundfile, "check_format", lambda container, subtype: subtype != "OPUS")
+    SpecAugmentConfig(codec_prob=0.0)  # not asked for: not checked
+    with pytest.raises(SpeechError, match="cannot write OPUS"):
+        SpecAugmentConfig(codec_prob=0.1)
 
 
 @pytest.mark.parametrize("key", ["reverb_prob", "babble_prob", "telephone_prob", "clip_prob", "codec_prob"])
