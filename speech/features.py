@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile
 import torch
 import torchaudio
 from torch import Tensor, nn
@@ -194,17 +193,6 @@ class SpecAugmentConfig:
             raise SpeechError("augment.clip_prob must be in [0, 1] and clip_fraction_max in (0, 0.2]")
         if not 0 <= self.codec_prob <= 1:
             raise SpeechError("augment.codec_prob must be in [0, 1]")
-        if self.codec_prob:
-            from speech.data.corruption import CODECS  # here, not at import: corruption imports this module
-
-            missing = [
-                subtype for container, subtype in CODECS if not soundfile.check_format(container, subtype)
-            ]
-            if missing:
-                raise SpeechError(
-                    f"augment.codec_prob: this libsndfile ({soundfile.__libsndfile_version__}) cannot write "
-                    f"{', '.join(missing)}; install soundfile >= 0.13 (its wheels bundle libsndfile with them)"
-                )
 
     @property
     def corrupts_audio(self) -> bool:

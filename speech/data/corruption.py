@@ -42,6 +42,7 @@ import scipy.signal
 import soundfile
 
 from speech.audio import resample
+from speech.errors import SpeechError
 from speech.features import SpecAugmentConfig
 
 TILT_PIVOT = 1 / 8  # of the Nyquist frequency: the level there is unchanged
@@ -201,6 +202,17 @@ class WaveformCorruption:
     ``noise_*``, ``telephone_prob``, ``clip_*``, ``codec_prob``) as a batch transform."""
 
     config: SpecAugmentConfig
+
+    def __post_init__(self) -> None:
+        if self.config.codec_prob:  # found before training starts, not in a data worker mid-run
+            missing = [
+                subtype for container, subtype in CODECS if not soundfile.check_format(container, subtype)
+            ]
+            if missing:
+                raise SpeechError(
+                    f"augment.codec_prob: this libsndfile ({soundfile.__libsndfile_version__}) cannot write "
+                    f"{', '.join(missing)}; install soundfile >= 0.13 (its wheels bundle libsndfile with them)"
+                )
 
     def __call__(self, waveforms: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
         return [

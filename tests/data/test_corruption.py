@@ -275,9 +275,9 @@ def test_a_libsndfile_without_the_codecs_is_refused_before_training(monkeypatch:
     import soundfile
 
     monkeypatch.setattr(soundfile, "check_format", lambda container, subtype: subtype != "OPUS")
-    SpecAugmentConfig(codec_prob=0.0)  # not asked for: not checked
+    corruption(noise_prob=0.5)  # codecs not asked for: not checked
     with pytest.raises(SpeechError, match="cannot write OPUS"):
-        SpecAugmentConfig(codec_prob=0.1)
+        corruption(codec_prob=0.1)
 
 
 @pytest.mark.parametrize("key", ["reverb_prob", "babble_prob", "telephone_prob", "clip_prob", "codec_prob"])
