@@ -190,11 +190,30 @@ def decode_audio(
     return _finish(samples, rate, source, sample_rate, mono)
 
 
-def encode_audio(samples: np.ndarray, sample_rate: int, format: str = "FLAC") -> bytes:
-    """Encode samples (float in [-1, 1]) as 16-bit FLAC or WAV bytes."""
+def encode_audio(
+    samples: np.ndarray,
+    sample_rate: int,
+    format: str = "FLAC",
+    subtype: str = "PCM_16",
+    compression_level: float | None = None,
+) -> bytes:
+    """Encode samples (float in [-1, 1]) as bytes: 16-bit FLAC or WAV by default, or any format and subtype
+    libsndfile writes, lossy ones at a ``compression_level`` (0: best quality, 1: smallest)."""
     buffer = io.BytesIO()
-    sf.write(buffer, np.clip(samples, -1.0, 1.0), sample_rate, format=format, subtype="PCM_16")
+    sf.write(
+        buffer,
+        np.clip(samples, -1.0, 1.0),
+        sample_rate,
+        format=format,
+        subtype=subtype,
+        compression_level=compression_level,
+    )
     return buffer.getvalue()
+
+
+def fit_length(samples: np.ndarray, length: int) -> np.ndarray:
+    """``samples`` cut or zero-padded at the end to ``length``."""
+    return np.pad(samples, (0, max(0, length - len(samples))))[:length]
 
 
 def _read_umask() -> int:

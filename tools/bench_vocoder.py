@@ -37,6 +37,7 @@ from speech.models.lpcnet import BITS
 from speech.models.vocoder import VocoderModel, VocoderModelConfig
 from speech.registry import architecture
 from speech.vocoder import Vocoder, load_vocoder, vocoder_for
+from speech.vocoder.consistency import refine_option
 
 REPO = Path(__file__).resolve().parents[1]
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
@@ -93,7 +94,7 @@ def fold_options(args: argparse.Namespace) -> dict[str, int | None]:
     folding = {"fold_frames": args.fold_frames, "overlap_frames": args.overlap_frames}
     options: dict[str, int | None] = {key: value for key, value in folding.items() if value is not None}
     if args.refine is not None:
-        options["refine"] = None if args.refine < 0 else args.refine
+        options["refine"] = refine_option(args.refine)
     return options
 
 

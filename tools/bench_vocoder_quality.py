@@ -8,7 +8,8 @@ Every system resynthesises each original 16 kHz recording: ours and Griffin-Lim 
 acoustic model would predict (speech.features, 80 mels, 10 ms hop); WORLD (PyPI pyworld: harvest F0,
 CheapTrick envelope, D4C aperiodicity) from its own analysis of the waveform, i.e. with far more information
 than a mel. ``--refine`` scores our subframe vocoder at several settings of its mel-consistency step (-1: the
-network's raw output; N: matched to the mel, then N Griffin-Lim iterations). Scores against the original, averaged over files:
+network's raw output; N: matched to the mel, then N Griffin-Lim iterations). Scores against the original,
+averaged over files:
 
 * MCD: mel-cepstral distortion in dB over c1..c24 of the log-amplitude spectral envelope (WORLD CheapTrick,
   mel-coded), frame by frame over the reference's speech frames (copy synthesis is time-aligned; lower is
@@ -37,9 +38,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from machine import describe_machine  # noqa: E402
 
-from speech.audio import read_audio, write_audio  # noqa: E402
+from speech.audio import fit_length, read_audio, write_audio  # noqa: E402
 from speech.data.manifest import read_manifest  # noqa: E402
 from speech.features import FeatureConfig, FeatureExtractor  # noqa: E402
+from speech.vocoder.consistency import refine_option  # noqa: E402
 from speech.vocoder.griffin_lim import GriffinLim  # noqa: E402
 
 RATE = 16000
@@ -78,11 +80,6 @@ def world(samples: np.ndarray) -> np.ndarray:
     envelope = pyworld.cheaptrick(x, f0, times, RATE)
     aperiodicity = pyworld.d4c(x, f0, times, RATE)
     return pyworld.synthesize(f0, envelope, aperiodicity, RATE, frame_period=5.0)[: len(x)].astype(np.float32)
-
-
-def fit_length(samples: np.ndarray, length: int) -> np.ndarray:
-    """``samples`` cut or zero-padded to ``length``."""
-    return np.pad(samples, (0, max(0, length - len(samples))))[:length]
 
 
 def scores(reference: np.ndarray, test: np.ndarray) -> dict[str, float]:
@@ -131,7 +128,7 @@ def main() -> None:
             systems["ours (from the mel)"] = lambda x: vocoder.copy_synthesis(x)[0]
         for refine in (int(value) for value in args.refine.split(",") if value):
             setting = "raw network output" if refine < 0 else f"refine {refine}"
-            options = {"refine": None if refine < 0 else refine}
+            options = {"refine": refine_option(refine)}
             systems[f"ours (from the mel, {setting})"] = lambda x, options=options: vocoder.copy_synthesis(
                 x, **options
             )[0]

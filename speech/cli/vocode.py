@@ -118,7 +118,9 @@ def run(args: argparse.Namespace) -> int:
         threads = args.threads or (cpu_threads(ranks) if ranks.enabled else None)
         options = {"seed": args.seed, "temperature": args.temperature, "threads": threads}
         if args.refine is not None:
-            options["refine"] = None if args.refine < 0 else args.refine
+            from speech.vocoder.consistency import refine_option
+
+            options["refine"] = refine_option(args.refine)
         report = BatchReport(out, "vocoded", skipped=len(skipped))
         for path, target in tqdm(todo, unit="file", desc="vocoding", disable=ranks.hide_bar):
             try:

@@ -32,7 +32,6 @@ The random draws come from a generator the stream seeds per batch, so a resumed 
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -41,7 +40,7 @@ import scipy.fft
 import scipy.signal
 import soundfile
 
-from speech.audio import resample
+from speech.audio import decode_audio, encode_audio, fit_length, resample
 from speech.errors import SpeechError
 from speech.features import SpecAugmentConfig
 
@@ -168,7 +167,7 @@ def telephone(waveform: np.ndarray) -> np.ndarray:
     narrow = shape_spectrum(narrow, lambda fraction: ((fraction >= low) & (fraction <= high)).astype(float))
     narrow = mulaw_companding(np.clip(narrow / max(float(np.max(np.abs(narrow))), 1e-9), -1.0, 1.0))
     wide = resample(narrow.astype(np.float32), TELEPHONE_RATE, SAMPLE_RATE).astype(np.float64)
-    wide = np.pad(wide, (0, max(0, len(waveform) - len(wide))))[: len(waveform)]
+    wide = fit_length(wide, len(waveform))
     return matched_power(wide, waveform)
 
 
@@ -181,19 +180,11 @@ def clip(waveform: np.ndarray, fraction: float) -> np.ndarray:
 def lossy_codec(waveform: np.ndarray, codec: tuple[str, str], level: float) -> np.ndarray:
     """``waveform`` (16 kHz) encoded with ``codec`` (libsndfile's format and subtype) at compression ``level``
     and decoded again, in memory, at its own length (the decoders here remove the encoders' delay)."""
-    encoded = io.BytesIO()
     container, subtype = codec
-    soundfile.write(
-        encoded,
-        np.clip(np.nan_to_num(waveform), -1.0, 1.0),  # NaN would abort LAME (an assertion)
-        SAMPLE_RATE,
-        format=container,
-        subtype=subtype,
-        compression_level=level,
-    )
-    encoded.seek(0)
-    decoded, _ = soundfile.read(encoded, dtype="float32")
-    return np.pad(decoded, (0, max(0, len(waveform) - len(decoded))))[: len(waveform)]
+    # NaN would abort LAME (an assertion, not an error), so none reaches it.
+    encoded = encode_audio(np.nan_to_num(waveform), SAMPLE_RATE, container, subtype, level)
+    decoded, _ = decode_audio(encoded, f"the {subtype} round trip")
+    return fit_length(decoded, len(waveform))
 
 
 @dataclass(frozen=True)
@@ -210,8 +201,8 @@ class WaveformCorruption:
             ]
             if missing:
                 raise SpeechError(
-                    f"augment.codec_prob: this libsndfile ({soundfile.__libsndfile_version__}) cannot write "
-                    f"{', '.join(missing)}; install soundfile >= 0.13 (its wheels bundle libsndfile with them)"
+                    f"augment.codec_prob: this libsndfile ({soundfile.__libsndfile_version__}) cannot "
+                    f"write {', '.join(missing)}; install soundfile >= 0.13, whose wheels bundle one that can"
                 )
 
     def __call__(self, waveforms: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:

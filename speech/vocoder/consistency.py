@@ -5,9 +5,9 @@ about 3 dB on average (4-5 dB standard deviation in the low and middle bands, +7
 copy synthesis too. Rescaling each STFT bin by its mel bands' energy ratio (the gain spread back over the bins
 by the filterbank's triangles, in the log domain, so the harmonics the network made stay where they are)
 removes that drift; a few Griffin-Lim iterations from the network's own phase then make the corrected
-spectrogram consistent again. Measured on 20 Piper joe sentences (pipelines/vocoder/README.md, session 21):
-copy-synthesis STOI 0.907 -> 0.951 (matched) -> 0.961 (8 iterations) and DNSMOS 2.68 -> 3.08 -> 3.18, while
-Griffin-Lim alone, started from zero phase, needs its 32-64 iterations.
+spectrogram consistent again. Measured (pipelines/vocoder/README.md, session 21): copy synthesis of 20 Piper
+joe sentences, STOI 0.907 -> 0.951 (matched) -> 0.961 (8 iterations); the joe voice's TTS output, 100
+sentences, DNSMOS 2.83 -> 3.09 -> 3.16, where Griffin-Lim from zero phase reaches 3.22 with 32 iterations.
 """
 
 from __future__ import annotations
@@ -18,6 +18,12 @@ import torch
 from speech.features import FeatureConfig, mel_filterbank, mel_power
 
 MAX_GAIN = 1e4  # a band the network left silent is not amplified without bound (power ratio, 40 dB)
+
+
+def refine_option(value: int) -> int | None:
+    """A command line's ``--refine`` as ``vocode_many`` takes it: a negative value is None (the network
+    alone)."""
+    return None if value < 0 else value
 
 
 class MelConsistency:
@@ -58,12 +64,13 @@ class MelConsistency:
         spectrum = self._stft(audio)  # (freqs, frames + 1): the column past the mel takes its last frame
         columns = torch.arange(spectrum.shape[1]).clamp_max(len(mel) - 1)
         wanted = mel_power(torch.from_numpy(np.asarray(mel, np.float32))).T[:, columns]
-        have = self.bank.T @ spectrum.abs().square()  # (mels, columns)
+        amplitude = spectrum.abs()
+        have = self.bank.T @ amplitude.square()  # (mels, columns)
         # The exact gain is wanted / have (the tiny term only keeps 0 / 0 finite): a band the mel puts at its
         # floor is cut by up to MAX_GAIN, which is what the floor says (nothing audible there).
         ratio = ((wanted + 1e-10) / (have + 1e-10)).clamp(1 / MAX_GAIN, MAX_GAIN)
-        magnitude = spectrum.abs() * (self.spread @ ratio.log()).exp().sqrt()
-        phase = spectrum / spectrum.abs().clamp_min(1e-8)
+        magnitude = amplitude * (self.spread @ ratio.log()).exp().sqrt()
+        phase = spectrum / amplitude.clamp_min(1e-8)
         previous = torch.zeros_like(spectrum)
         for _ in range(iterations):
             rebuilt = self._stft(self._istft(magnitude * phase, len(audio)))
